@@ -1,0 +1,116 @@
+"""The model card: what a provider publishes about a registered model.
+
+A card is the provider's claim. The client trusts nothing in it until the verifier bundle that
+came with it hashes to the commitment the client pinned; after that, the fields that matter for
+soundness (SRS identity, ezkl version) are checked against the bundle, and the rest (fidelity,
+costs) are informative.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from zkgate.client.canonical import canonical_json
+
+CARD_FORMAT = "zkgate.model-card/1"
+SRS_ORIGIN_DEV = "insecure-dev"
+SRS_ORIGIN_CEREMONY = "ceremony"
+
+
+class CardFormatError(ValueError):
+    """A card that cannot be read: wrong format tag, missing or mistyped fields."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+@dataclass(frozen=True)
+class Visibility:
+    input: str
+    output: str
+    param: str
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """Gap between the float model (onnxruntime) and the quantized circuit on calibration data.
+
+    `tolerance` is the largest served-vs-proven difference a client accepts by default.
+    """
+
+    samples: int
+    max_abs_diff: float
+    argmax_agreement: float
+    tolerance: float
+
+
+@dataclass(frozen=True)
+class SrsInfo:
+    origin: str
+    logrows: int
+    file_sha256: str
+    identity: str
+
+
+@dataclass(frozen=True)
+class KeySizes:
+    proving_key_bytes: int
+    verifying_key_bytes: int
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    commitment: str
+    ezkl_version: str
+    visibility: Visibility
+    logrows: int
+    input_scale: int
+    output_scale: int
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    fidelity: Fidelity
+    keys: KeySizes
+    prove_seconds: float
+    srs: SrsInfo
+    onnx_sha256: str
+    artifacts: dict[str, str]
+    created_at: float
+    format: str = field(default=CARD_FORMAT)
+
+    @property
+    def insecure_srs(self) -> bool:
+        return self.srs.origin == SRS_ORIGIN_DEV
+
+    def to_json(self) -> str:
+        return canonical_json(asdict(self)).decode("utf-8")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelCard:
+        try:
+            raw: dict[str, Any] = json.loads(text)
+            if raw.get("format") != CARD_FORMAT:
+                raise CardFormatError(
+                    f"not a zkgate model card: format {raw.get('format')!r}, want {CARD_FORMAT!r}"
+                )
+            return cls(
+                **{
+                    **raw,
+                    "visibility": Visibility(**raw["visibility"]),
+                    "inputs": [TensorSpec(**t) for t in raw["inputs"]],
+                    "outputs": [TensorSpec(**t) for t in raw["outputs"]],
+                    "fidelity": Fidelity(**raw["fidelity"]),
+                    "keys": KeySizes(**raw["keys"]),
+                    "srs": SrsInfo(**raw["srs"]),
+                }
+            )
+        except CardFormatError:
+            raise
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CardFormatError(f"malformed model card: {exc}") from exc

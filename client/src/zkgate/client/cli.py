@@ -1,0 +1,258 @@
+"""The `zkgate` command.
+
+zkgate-client owns the command and its client-side subcommands; zkgate-gateway and
+zkgate-prover add theirs (`serve`, `prover`) through the `zkgate.cli` entry-point group, so a
+verifier-only install has a working `zkgate verify` and nothing that needs onnxruntime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from zkgate.client.card import ModelCard
+from zkgate.client.connection import Client, ProofJobFailed
+from zkgate.client.tensors import numpy_dtype
+from zkgate.client.verification import VerificationError
+from zkgate.client.verify_command import add_verify_command
+from zkgate.wire import zkgate_pb2 as pb
+
+DEFAULT_TARGET = "127.0.0.1:8001"
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.target)
+
+
+def _load_array(path: Path) -> npt.NDArray[np.generic]:
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    return np.asarray(json.loads(path.read_text()))
+
+
+def _read_inputs(specs: Sequence[str], card: ModelCard) -> dict[str, npt.NDArray[np.generic]]:
+    """`FILE` for a single-input model, or `NAME=FILE` per input; cast to the card's dtypes."""
+    by_name = {t.name: t for t in card.inputs}
+    inputs: dict[str, npt.NDArray[np.generic]] = {}
+    for spec in specs:
+        name, sep, file = spec.partition("=")
+        if not sep:
+            if len(card.inputs) != 1:
+                raise SystemExit(f"model has inputs {list(by_name)}: use --input NAME=FILE")
+            name, file = card.inputs[0].name, spec
+        if name not in by_name:
+            raise SystemExit(f"model has no input {name!r}; inputs: {list(by_name)}")
+        want = by_name[name]
+        array = _load_array(Path(file)).astype(numpy_dtype(want.datatype))
+        inputs[name] = array.reshape(want.shape) if array.size == np.prod(want.shape) else array
+    return inputs
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        model = client.model(args.model)
+        if not model.card_json:
+            raise SystemExit(
+                f"model {args.model!r} is not ready: {pb.ModelState.Name(model.state)}"
+            )
+        card = ModelCard.from_json(model.card_json)
+        prediction = client.infer(args.model, _read_inputs(args.input, card), prove=args.prove)
+        print(f"request   {prediction.request_id}")
+        for tensor in prediction.outputs:
+            print(
+                f"output    {tensor.name} {tensor.datatype}{list(tensor.shape)}: "
+                f"{np.array2string(tensor.array.ravel(), precision=4)}"
+            )
+        print(f"receipt   commitment {prediction.receipt.body.commitment}")
+        if prediction.job_id:
+            print(f"proof job {prediction.job_id}")
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            (args.save / "prediction.json").write_text(prediction.to_json())
+            print(f"saved     {args.save / 'prediction.json'}")
+        if not (args.wait or args.verify):
+            return 0
+        if not prediction.job_id:
+            raise SystemExit("no proof job: pass --prove or use a model whose policy is 'always'")
+        proof = client.wait_for_proof(prediction.job_id, timeout=args.timeout)
+        print(f"proof     {len(proof)} bytes")
+        if args.save:
+            (args.save / "proof.json").write_bytes(proof)
+            client.bundle(args.model).save(args.save / "bundle")
+            (args.save / "gateway.key").write_text(client.gateway_key().hex())
+        if not args.verify:
+            return 0
+        verified = client.verify(
+            prediction,
+            proof,
+            pinned_commitment=args.commitment or card.commitment,
+            allow_insecure_srs=args.allow_insecure_srs,
+            trusted_srs_identities=args.trust_srs,
+        )
+        if not args.commitment:
+            print("warning   no --commitment given: pinned the card's own commitment (TOFU)")
+        for check in verified.checks:
+            print(f"  ok  {check}")
+        print("VERIFIED")
+        return 0
+
+
+def cmd_models_add(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        response = client.register_model(
+            args.name,
+            args.onnx,
+            args.calibration,
+            policy=args.policy,
+            max_logrows=args.max_logrows,
+            srs_path=str(args.srs.resolve()) if args.srs else "",
+            srs_sha256=args.srs_sha256,
+        )
+        print(f"registering {args.name}: job {response.job_id}")
+        if args.no_wait:
+            return 0
+        try:
+            client.wait_for_job(response.job_id, timeout=args.timeout)
+        except ProofJobFailed as exc:
+            print(f"registration failed: {exc.job.error}", file=sys.stderr)
+            return 1
+        model = client.model(args.name)
+        print(f"ready       {args.name}\ncommitment  {model.commitment}")
+        return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for model in client.models():
+            state = pb.ModelState.Name(model.state).removeprefix("MODEL_STATE_").lower()
+            print(f"{model.name}\t{state}\t{model.commitment or model.error}")
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        model = client.model(args.name)
+    if not model.card_json:
+        _print_json(
+            {"name": model.name, "state": pb.ModelState.Name(model.state), "error": model.error}
+        )
+        return 0
+    _print_json(json.loads(model.card_json))
+    return 0
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.bundle(args.name).save(args.out)
+        (args.out / "gateway.key").write_text(client.gateway_key().hex())
+    print(f"verifier bundle for {args.name} written to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zkgate", description=__doc__.split("\n")[0] if __doc__ else None
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_target(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--target",
+            default=os.environ.get("ZKGATE_TARGET", DEFAULT_TARGET),
+            help=f"gateway address (env ZKGATE_TARGET, default {DEFAULT_TARGET})",
+        )
+        p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for jobs")
+        return p
+
+    infer = with_target(commands.add_parser("infer", help="run a prediction on the gateway"))
+    infer.add_argument("model")
+    infer.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        metavar="[NAME=]FILE",
+        help=".npy or JSON array; repeat as NAME=FILE for several inputs",
+    )
+    infer.add_argument("--prove", action="store_true", help="enqueue a proof of this prediction")
+    infer.add_argument("--wait", action="store_true", help="wait for the proof")
+    infer.add_argument("--verify", action="store_true", help="wait for the proof and verify it")
+    infer.add_argument("--commitment", help="the model commitment you pinned (hex)")
+    infer.add_argument(
+        "--allow-insecure-srs",
+        action="store_true",
+        help="accept a development SRS (its maker could forge proofs)",
+    )
+    infer.add_argument("--trust-srs", action="append", default=[], metavar="IDENTITY")
+    infer.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="write prediction.json (and proof.json, bundle/ after --wait)",
+    )
+    infer.set_defaults(func=cmd_infer)
+
+    add_verify_command(commands)
+
+    models = commands.add_parser("models", help="register and inspect models").add_subparsers(
+        dest="models_command", required=True
+    )
+    add = with_target(models.add_parser("add", help="register an ONNX model (runs on a prover)"))
+    add.add_argument("name")
+    add.add_argument("onnx", type=Path)
+    add.add_argument(
+        "--calibration", type=Path, required=True, help=".npy float32 samples stacked on axis 0"
+    )
+    add.add_argument("--srs", type=Path, help="ceremony SRS file on the prover nodes")
+    add.add_argument("--srs-sha256", default="", help="SHA-256 pin of --srs")
+    add.add_argument("--policy", choices=["on_request", "always", "never"], default="")
+    add.add_argument("--max-logrows", type=int, default=0)
+    add.add_argument("--no-wait", action="store_true", help="return once the job is queued")
+    add.set_defaults(func=cmd_models_add)
+    listing = with_target(models.add_parser("list", help="list models and their states"))
+    listing.set_defaults(func=cmd_models_list)
+    show = with_target(models.add_parser("show", help="print a model's card"))
+    show.add_argument("name")
+    show.set_defaults(func=cmd_models_show)
+    fetch = with_target(models.add_parser("fetch", help="save a verifier bundle for offline use"))
+    fetch.add_argument("name")
+    fetch.add_argument("--out", type=Path, required=True)
+    fetch.set_defaults(func=cmd_models_fetch)
+
+    for plugin in entry_points(group="zkgate.cli"):
+        plugin.load()(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except grpc.RpcError as exc:
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+    except VerificationError as exc:
+        print(f"REJECTED ({exc.reason}): {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

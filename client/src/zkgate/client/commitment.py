@@ -1,0 +1,23 @@
+"""The model commitment that clients pin.
+
+The verifying key alone does not authenticate settings.json (FACTS: scales and even visibility
+can be edited and proofs still verify), yet the settings decide how instances are read back into
+numbers. The SRS decides who could forge proofs, and artifacts from another ezkl version are not
+interchangeable. So the commitment covers all four.
+"""
+
+from __future__ import annotations
+
+from zkgate.client.canonical import framed_digest
+
+COMMITMENT_DOMAIN = "zkgate.model-commitment/v1"
+
+
+def model_commitment(
+    *, verifying_key: bytes, settings: bytes, srs_identity: str, ezkl_version: str
+) -> str:
+    """Hex SHA-256 over (verifying key, settings bytes, SRS identity, ezkl version)."""
+    return framed_digest(
+        COMMITMENT_DOMAIN,
+        [verifying_key, settings, srs_identity.encode("ascii"), ezkl_version.encode("utf-8")],
+    )

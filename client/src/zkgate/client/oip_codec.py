@@ -1,0 +1,108 @@
+"""Conversion between Open Inference Protocol messages and NamedTensors.
+
+The gateway decodes requests and the client decodes responses with the same code, so a tensor
+means the same thing on both ends; every malformed case raises TensorError with a message that
+says what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from zkgate.client.tensors import NamedTensor, TensorError, numpy_dtype
+from zkgate.wire import open_inference_pb2 as oip
+
+# Which InferTensorContents field carries each datatype when raw bytes are not used.
+_CONTENTS_FIELD = {
+    "BOOL": "bool_contents",
+    "INT8": "int_contents",
+    "INT16": "int_contents",
+    "INT32": "int_contents",
+    "INT64": "int64_contents",
+    "UINT8": "uint_contents",
+    "UINT16": "uint_contents",
+    "UINT32": "uint_contents",
+    "UINT64": "uint64_contents",
+    "FP32": "fp32_contents",
+    "FP64": "fp64_contents",
+}
+
+
+class _TensorMessage(Protocol):
+    name: str
+    datatype: str
+
+    @property
+    def shape(self) -> Sequence[int]: ...
+
+    @property
+    def contents(self) -> oip.InferTensorContents: ...
+
+
+def _element_count(name: str, shape: Sequence[int]) -> int:
+    if any(d < 0 for d in shape):
+        raise TensorError(f"tensor {name!r}: shape {list(shape)} has a negative dimension")
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+
+
+def decode_tensors(
+    messages: Sequence[_TensorMessage], raw_contents: Sequence[bytes]
+) -> list[NamedTensor]:
+    """Decode input or output tensors from either raw bytes or typed contents."""
+    if raw_contents and len(raw_contents) != len(messages):
+        raise TensorError(
+            f"{len(raw_contents)} raw content entries for {len(messages)} tensors; "
+            "send one raw entry per tensor, in order"
+        )
+    tensors: list[NamedTensor] = []
+    seen: set[str] = set()
+    for index, msg in enumerate(messages):
+        if msg.name in seen:
+            raise TensorError(f"tensor {msg.name!r} appears twice")
+        seen.add(msg.name)
+        dtype = numpy_dtype(msg.datatype)
+        shape = tuple(int(d) for d in msg.shape)
+        count = _element_count(msg.name, shape)
+        if raw_contents:
+            if msg.contents.ByteSize():
+                raise TensorError(
+                    f"tensor {msg.name!r} has both raw and typed contents; send only one"
+                )
+            raw = raw_contents[index]
+            expected = count * dtype.itemsize
+            if len(raw) != expected:
+                raise TensorError(
+                    f"tensor {msg.name!r}: {len(raw)} raw bytes, but shape {list(shape)} of "
+                    f"{msg.datatype} needs {expected}"
+                )
+            array = np.frombuffer(raw, dtype=dtype).reshape(shape)
+        else:
+            field = _CONTENTS_FIELD.get(msg.datatype)
+            if field is None:
+                raise TensorError(
+                    f"tensor {msg.name!r}: {msg.datatype} can only travel as raw contents"
+                )
+            values: Any = getattr(msg.contents, field)
+            if len(values) != count:
+                raise TensorError(
+                    f"tensor {msg.name!r}: {len(values)} values in {field}, but shape "
+                    f"{list(shape)} needs {count}"
+                )
+            array = np.asarray(values, dtype=dtype).reshape(shape)
+        tensors.append(NamedTensor(name=msg.name, datatype=msg.datatype, array=array))
+    return tensors
+
+
+def encode_input(request: oip.ModelInferRequest, tensor: NamedTensor) -> None:
+    """Append one input as raw bytes, the form every OIP server must accept."""
+    request.inputs.add(name=tensor.name, datatype=tensor.datatype, shape=list(tensor.shape))
+    request.raw_input_contents.append(tensor.raw_bytes())
+
+
+def encode_output(response: oip.ModelInferResponse, tensor: NamedTensor) -> None:
+    """Append one output as raw bytes: tritonclient's as_numpy() reads only raw contents."""
+    response.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=list(tensor.shape))
+    response.raw_output_contents.append(tensor.raw_bytes())

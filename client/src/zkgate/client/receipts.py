@@ -1,0 +1,72 @@
+"""Signed inference receipts.
+
+A receipt makes the provider accountable before any proof exists: it binds the model commitment,
+the input and the output of one request under the gateway's Ed25519 key. A client that keeps
+receipts can later demand proofs for any of them (the contest protocol stands on this).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from zkgate.client.canonical import canonical_json
+
+RECEIPT_FORMAT = "zkgate.receipt/1"
+# Prefixed to the signed bytes so that a receipt signature can never be replayed as a signature
+# over any other kind of zkgate message.
+_SIGNING_DOMAIN = b"zkgate.receipt/1\x00"
+
+
+class ReceiptError(ValueError):
+    """A receipt that is malformed or whose signature does not check."""
+
+
+@dataclass(frozen=True)
+class ReceiptBody:
+    model: str
+    commitment: str
+    input_digest: str
+    output_digest: str
+    request_id: str
+    issued_at_ms: int
+    format: str = RECEIPT_FORMAT
+
+    def signing_bytes(self) -> bytes:
+        return _SIGNING_DOMAIN + canonical_json(asdict(self))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    body: ReceiptBody
+    signature: bytes
+
+    def to_json(self) -> str:
+        return canonical_json(
+            {"body": asdict(self.body), "signature": self.signature.hex()}
+        ).decode("utf-8")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Receipt:
+        try:
+            raw: dict[str, Any] = json.loads(text)
+            body = ReceiptBody(**raw["body"])
+            signature = bytes.fromhex(raw["signature"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ReceiptError(f"malformed receipt: {exc}") from exc
+        if body.format != RECEIPT_FORMAT:
+            raise ReceiptError(f"receipt format {body.format!r}, want {RECEIPT_FORMAT!r}")
+        return cls(body=body, signature=signature)
+
+    def verify_signature(self, public_key: bytes) -> None:
+        """Raises ReceiptError unless `public_key` (raw 32 bytes) signed this body."""
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(
+                self.signature, self.body.signing_bytes()
+            )
+        except (InvalidSignature, ValueError) as exc:
+            raise ReceiptError("receipt signature does not verify under the gateway key") from exc

@@ -1,0 +1,95 @@
+"""Named tensors, Open Inference Protocol datatypes, and the canonical tensor digest.
+
+Receipts sign digests of inputs and outputs, and a client later recomputes those digests from
+the arrays it holds; both sides must therefore reduce a tensor to the same bytes. The encoding
+fixes byte order (little-endian), memory order (C), and includes name, datatype and shape so that
+a reshaped or relabelled tensor cannot share a digest with the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from zkgate.client.canonical import framed_digest
+
+TENSOR_DIGEST_DOMAIN = "zkgate.tensors/v1"
+
+_DTYPES: dict[str, np.dtype[np.generic]] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype("<u1"),
+    "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"),
+    "UINT64": np.dtype("<u8"),
+    "INT8": np.dtype("<i1"),
+    "INT16": np.dtype("<i2"),
+    "INT32": np.dtype("<i4"),
+    "INT64": np.dtype("<i8"),
+    "FP16": np.dtype("<f2"),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+}
+
+
+class TensorError(ValueError):
+    """A tensor that does not match what it claims or what the model expects."""
+
+
+def numpy_dtype(datatype: str) -> np.dtype[np.generic]:
+    try:
+        return _DTYPES[datatype]
+    except KeyError:
+        known = ", ".join(sorted(_DTYPES))
+        raise TensorError(f"unsupported datatype {datatype!r}; supported: {known}") from None
+
+
+def oip_datatype(dtype: np.dtype[np.generic]) -> str:
+    for name, candidate in _DTYPES.items():
+        if candidate == dtype.newbyteorder("<") or candidate == dtype:
+            return name
+    raise TensorError(f"numpy dtype {dtype} has no Open Inference Protocol datatype")
+
+
+@dataclass(frozen=True)
+class NamedTensor:
+    """An array with the name and OIP datatype it travels under."""
+
+    name: str
+    datatype: str
+    array: npt.NDArray[np.generic]
+
+    @classmethod
+    def of(cls, name: str, array: npt.ArrayLike) -> NamedTensor:
+        arr = np.ascontiguousarray(array)
+        return cls(name=name, datatype=oip_datatype(arr.dtype), array=arr)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.array.shape)
+
+    def raw_bytes(self) -> bytes:
+        """Row-major little-endian bytes, as OIP's raw_*_contents carry them."""
+        return np.ascontiguousarray(self.array, dtype=numpy_dtype(self.datatype)).tobytes()
+
+
+def tensors_digest(tensors: Sequence[NamedTensor]) -> str:
+    """Digest of an ordered tensor list (the model's declared input or output order)."""
+    parts: list[bytes] = []
+    for t in tensors:
+        dims = b"".join(int(d).to_bytes(8, "big", signed=True) for d in t.shape)
+        parts += [t.name.encode("utf-8"), t.datatype.encode("ascii"), dims, t.raw_bytes()]
+    return framed_digest(TENSOR_DIGEST_DOMAIN, parts)
+
+
+def ordered(tensors: Mapping[str, NamedTensor], names: Sequence[str]) -> list[NamedTensor]:
+    """Tensors in the model's declared order, so digests never depend on request order."""
+    missing = [n for n in names if n not in tensors]
+    if missing:
+        raise TensorError(f"missing tensors {missing}; expected {list(names)}")
+    extra = sorted(set(tensors) - set(names))
+    if extra:
+        raise TensorError(f"unexpected tensors {extra}; expected {list(names)}")
+    return [tensors[n] for n in names]

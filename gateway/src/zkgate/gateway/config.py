@@ -1,0 +1,82 @@
+"""Gateway settings: one place for every knob, from flags or environment variables.
+
+Each setting has an environment variable of the same name (ZKGATE_ prefix, upper case), so the
+Helm chart and a local `zkgate serve` share names; flags win over the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from zkgate.prover.catalog import ProofPolicy
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 8001
+    data_dir: Path = Path("./zkgate-data")
+    # Local prover worker processes started beside the gateway (embedded mode); 0 for none.
+    workers: int = 1
+    # gRPC's own limit on one message; also the largest ONNX model RegisterModel accepts.
+    max_message_bytes: int = 64 * 1024 * 1024
+    # Queued proof jobs beyond this answer RESOURCE_EXHAUSTED rather than growing without bound.
+    max_queued_jobs: int = 10_000
+    # Policy given to models registered without one.
+    default_policy: ProofPolicy = ProofPolicy.ON_REQUEST
+    # Largest circuit a registration may calibrate to (2^logrows rows); memory grows with it.
+    max_logrows: int = 17
+    # Provers renew their lease while they work; a lost prover's job is retried after this.
+    lease_seconds: float = 120.0
+    # Niceness of embedded prover processes: inference must stay responsive while they prove.
+    prover_nice: int = 10
+    # How long a draining gateway lets in-flight calls finish.
+    shutdown_grace_seconds: float = 5.0
+
+    @staticmethod
+    def env_name(field_name: str) -> str:
+        return "ZKGATE_" + field_name.upper()
+
+
+def _convert(name: str, raw: str) -> object:
+    kind = {f.name: f.type for f in fields(GatewayConfig)}[name]
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "Path":
+        return Path(raw)
+    if kind == "ProofPolicy":
+        return ProofPolicy(raw)
+    return raw
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting, defaulting to None so that unset flags fall back to the environment."""
+    for f in fields(GatewayConfig):
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            help=f"default {f.default}; env {GatewayConfig.env_name(f.name)}",
+        )
+
+
+def load_config(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] = os.environ
+) -> GatewayConfig:
+    values: dict[str, object] = {}
+    for f in fields(GatewayConfig):
+        raw = getattr(args, f.name, None) if args is not None else None
+        if raw is None:
+            raw = environ.get(GatewayConfig.env_name(f.name))
+        if raw is not None:
+            try:
+                values[f.name] = _convert(f.name, str(raw))
+            except ValueError as exc:
+                raise ValueError(f"bad value {raw!r} for {f.name}: {exc}") from exc
+    return GatewayConfig(**values)  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""Assembling and running the gateway: gRPC services, health, reflection, embedded provers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from zkgate.gateway.config import GatewayConfig
+from zkgate.gateway.prover_pool import ProverPool
+from zkgate.gateway.service import GatewayService
+from zkgate.gateway.servicers.inference import (
+    OIP_SERVICE,
+    InferenceServicer,
+    inference_handler,
+)
+from zkgate.gateway.servicers.models import ModelServicer
+from zkgate.gateway.servicers.proofs import ProofServicer
+from zkgate.gateway.signer import ReceiptSigner
+from zkgate.prover.catalog import ModelCatalog
+from zkgate.prover.database import Database
+from zkgate.prover.jobs import SqliteJobQueue
+from zkgate.prover.layout import DataLayout
+from zkgate.prover.store import ArtifactStore
+from zkgate.wire import open_inference_pb2, open_inference_pb2_grpc, zkgate_pb2, zkgate_pb2_grpc
+
+log = logging.getLogger("zkgate.gateway")
+
+
+def build_service(config: GatewayConfig) -> GatewayService:
+    layout = DataLayout(config.data_dir)
+    database = Database(layout.database)
+    return GatewayService(
+        catalog=ModelCatalog(database),
+        queue=SqliteJobQueue(database, max_queued=config.max_queued_jobs),
+        store=ArtifactStore(layout.artifacts),
+        signer=ReceiptSigner.load_or_create(layout.signing_key),
+        max_logrows=config.max_logrows,
+        default_policy=config.default_policy,
+    )
+
+
+class Gateway:
+    """A running gateway; `start` binds the port, `stop` drains and stops the provers."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.service = build_service(config)
+        options = [
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+        ]
+        self._server = grpc.aio.server(options=options)
+        self._health = health.aio.HealthServicer()
+        inference = InferenceServicer(self.service)
+        self._server.add_generic_rpc_handlers((inference_handler(inference),))
+        # Also under zkgate's own package name, so reflection-driven tools can describe it.
+        open_inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(inference, self._server)  # type: ignore[arg-type]
+        zkgate_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelServicer(self.service), self._server
+        )
+        zkgate_pb2_grpc.add_ProofServiceServicer_to_server(
+            ProofServicer(self.service), self._server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self._services = (
+            OIP_SERVICE,
+            open_inference_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
+            zkgate_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+            zkgate_pb2.DESCRIPTOR.services_by_name["ProofService"].full_name,
+        )
+        reflection.enable_server_reflection(
+            (*self._services[1:], health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+        )
+        self.port = self._server.add_insecure_port(f"{config.host}:{config.port}")
+        if self.port == 0:
+            raise OSError(f"cannot bind {config.host}:{config.port}")
+        self._provers = ProverPool(
+            data_dir=config.data_dir,
+            workers=config.workers,
+            lease_seconds=config.lease_seconds,
+            nice=config.prover_nice,
+        )
+
+    async def _set_health(self, status: int) -> None:
+        for name in ("", *self._services):
+            await self._health.set(name, status)
+
+    async def start(self) -> None:
+        await self._server.start()
+        await self._provers.start()
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("zkgate gateway listening on %s:%d", self.config.host, self.port)
+
+    async def stop(self) -> None:
+        # Report NOT_SERVING first so load balancers stop routing, then drain in-flight calls.
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._server.stop(self.config.shutdown_grace_seconds)
+        await self._provers.stop()
+
+    async def wait(self) -> None:
+        await self._server.wait_for_termination()
+
+
+async def serve(config: GatewayConfig) -> None:
+    gateway = Gateway(config)
+    await gateway.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await gateway.stop()

@@ -1,0 +1,283 @@
+"""The gateway's domain logic: serve predictions, sign receipts, hand proof work to provers.
+
+Nothing here knows about gRPC; the servicers decode requests into these calls and encode the
+results. Inference never waits on proving: a proof is a row in the durable job queue, and the
+caller gets the job id at once.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from zkgate.client.bundle import VerifierBundle
+from zkgate.client.card import ModelCard
+from zkgate.client.receipts import Receipt, ReceiptBody, ReceiptError
+from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
+from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
+from zkgate.gateway.inference import LoadedModel, ModelRuntime
+from zkgate.gateway.signer import ReceiptSigner
+from zkgate.prover.catalog import ModelCatalog, ModelNotFound, ModelRecord, ModelState, ProofPolicy
+from zkgate.prover.jobs import Job, JobKind, JobNotFound, JobQueue, JobState
+from zkgate.prover.proving import witness_input_json
+from zkgate.prover.store import ArtifactStore
+
+# Parameter visibilities a served model may use. "private" binds nothing (a proof made with other
+# weights verifies under the same key), so it can never back a verified prediction.
+SUPPORTED_PARAM_VISIBILITY = ("fixed",)
+
+
+@dataclass(frozen=True)
+class Registration:
+    model: ModelRecord
+    job: Job
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    model: ModelRecord
+    outputs: list[NamedTensor]
+    receipt: Receipt
+    proof_job: Job | None
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job: Job
+    # The ezkl proof JSON once a prove job has succeeded.
+    proof: bytes | None
+
+
+def _check_param_visibility(visibility: str) -> str:
+    visibility = visibility or "fixed"
+    if visibility == "private":
+        raise InvalidRequest(
+            "param_visibility 'private' is refused: it does not bind the model, so a proof made "
+            "with other weights verifies under the same key; use 'fixed'"
+        )
+    if visibility not in SUPPORTED_PARAM_VISIBILITY:
+        raise InvalidRequest(
+            f"param_visibility {visibility!r} is not supported; use one of "
+            f"{list(SUPPORTED_PARAM_VISIBILITY)}"
+        )
+    return visibility
+
+
+def _check_calibration(data: bytes) -> None:
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InvalidRequest(f"calibration is not a readable .npy file: {exc}") from exc
+    if array.dtype != np.float32 or array.ndim < 2 or len(array) == 0:
+        raise InvalidRequest(
+            "calibration must be a non-empty float32 .npy array of samples stacked on axis 0, "
+            f"got dtype {array.dtype} and shape {list(array.shape)}"
+        )
+
+
+class GatewayService:
+    def __init__(
+        self,
+        *,
+        catalog: ModelCatalog,
+        queue: JobQueue,
+        store: ArtifactStore,
+        signer: ReceiptSigner,
+        max_logrows: int,
+        default_policy: ProofPolicy,
+    ) -> None:
+        self._catalog = catalog
+        self._queue = queue
+        self._store = store
+        self._signer = signer
+        self._runtime = ModelRuntime(store)
+        self._max_logrows = max_logrows
+        self._default_policy = default_policy
+
+    @property
+    def receipt_public_key(self) -> bytes:
+        return self._signer.public_key
+
+    # -- models -----------------------------------------------------------------------------
+
+    def register_model(
+        self,
+        name: str,
+        *,
+        onnx: bytes,
+        calibration: bytes,
+        policy: ProofPolicy | None,
+        max_logrows: int | None,
+        param_visibility: str,
+        srs_path: str,
+        srs_sha256: str,
+    ) -> Registration:
+        visibility = _check_param_visibility(param_visibility)
+        if not onnx:
+            raise InvalidRequest("onnx is empty; send the model file's bytes")
+        _check_calibration(calibration)
+        logrows = max_logrows or self._max_logrows
+        if logrows > self._max_logrows:
+            raise InvalidRequest(
+                f"max_logrows {logrows} exceeds this gateway's limit {self._max_logrows}"
+            )
+        if bool(srs_path) != bool(srs_sha256):
+            raise InvalidRequest("srs_path and srs_sha256 go together: pin the ceremony file")
+        onnx_digest = self._store.put_bytes(onnx)
+        calibration_digest = self._store.put_bytes(calibration)
+        record = self._catalog.create(
+            name,
+            policy=policy or self._default_policy,
+            onnx_digest=onnx_digest,
+            calibration_digest=calibration_digest,
+        )
+        job, _ = self._queue.enqueue(
+            JobKind.REGISTER,
+            name,
+            {
+                "onnx_digest": onnx_digest,
+                "calibration_digest": calibration_digest,
+                "max_logrows": logrows,
+                "param_visibility": visibility,
+                "srs_path": srs_path,
+                "srs_sha256": srs_sha256,
+            },
+            max_attempts=2,
+        )
+        self._catalog.attach_job(name, job.id)
+        return Registration(model=self._catalog.get(record.name), job=job)
+
+    def list_models(self) -> list[ModelRecord]:
+        return self._catalog.list()
+
+    def get_model(self, name: str) -> ModelRecord:
+        try:
+            return self._catalog.get(name)
+        except ModelNotFound:
+            raise NotFound(f"no model named {name!r}; `zkgate models list` shows them") from None
+
+    def ready_model(self, name: str) -> ModelRecord:
+        record = self.get_model(name)
+        if record.state == ModelState.REGISTERING:
+            raise NotReady(
+                f"model {name!r} is still registering (job {record.registration_job_id}); "
+                "retry once it is ready"
+            )
+        if record.state == ModelState.FAILED or record.commitment is None:
+            raise NotReady(f"model {name!r} failed to register: {record.error}")
+        return record
+
+    def loaded_model(self, name: str) -> tuple[ModelRecord, LoadedModel]:
+        record = self.ready_model(name)
+        assert record.commitment is not None
+        return record, self._runtime.get(record.commitment, record.onnx_digest)
+
+    def verifier_bundle(self, name: str) -> VerifierBundle:
+        record = self.ready_model(name)
+        assert record.card_json is not None
+        card = ModelCard.from_json(record.card_json)
+        return VerifierBundle(
+            card=card,
+            card_json=record.card_json,
+            verifying_key=self._store.read_bytes(card.artifacts["vk"]),
+            settings=self._store.read_bytes(card.artifacts["settings"]),
+            srs_slice=self._store.read_bytes(card.artifacts["srs_slice"]),
+        )
+
+    # -- inference --------------------------------------------------------------------------
+
+    def infer(
+        self,
+        name: str,
+        tensors: Sequence[NamedTensor],
+        *,
+        request_id: str,
+        prove: bool,
+    ) -> InferenceResult:
+        record, model = self.loaded_model(name)
+        assert record.commitment is not None
+        if prove and record.policy == ProofPolicy.NEVER:
+            raise ProofsDisabled(f"model {name!r} has proof policy 'never'")
+        inputs = self._ordered_inputs(model, tensors)
+        outputs = model.run(inputs)
+        input_digest = tensors_digest(inputs)
+        receipt = self._signer.sign(
+            ReceiptBody(
+                model=name,
+                commitment=record.commitment,
+                input_digest=input_digest,
+                output_digest=tensors_digest(outputs),
+                request_id=request_id or uuid.uuid4().hex,
+                issued_at_ms=int(time.time() * 1000),
+            )
+        )
+        job = None
+        if record.policy == ProofPolicy.ALWAYS or (prove and record.policy != ProofPolicy.NEVER):
+            job = self._enqueue_proof(record, inputs, input_digest)
+        return InferenceResult(model=record, outputs=outputs, receipt=receipt, proof_job=job)
+
+    def request_proof(self, receipt_json: str, tensors: Sequence[NamedTensor]) -> Job:
+        """Proof for a past receipt: the receipt must be ours and the inputs must be its inputs."""
+        try:
+            receipt = Receipt.from_json(receipt_json)
+            receipt.verify_signature(self._signer.public_key)
+        except ReceiptError as exc:
+            raise InvalidRequest(f"receipt rejected: {exc}") from exc
+        record, model = self.loaded_model(receipt.body.model)
+        if record.policy == ProofPolicy.NEVER:
+            raise ProofsDisabled(f"model {record.name!r} has proof policy 'never'")
+        if record.commitment != receipt.body.commitment:
+            raise NotReady(
+                f"model {record.name!r} now serves commitment {record.commitment}, not the "
+                f"receipt's {receipt.body.commitment}; its proofs can no longer be made"
+            )
+        inputs = self._ordered_inputs(model, tensors)
+        input_digest = tensors_digest(inputs)
+        if input_digest != receipt.body.input_digest:
+            raise InvalidRequest(
+                "the inputs sent do not match the receipt's input digest; send the exact tensors "
+                "of the original request"
+            )
+        return self._enqueue_proof(record, inputs, input_digest)
+
+    def _ordered_inputs(
+        self, model: LoadedModel, tensors: Sequence[NamedTensor]
+    ) -> list[NamedTensor]:
+        by_name = {t.name: t for t in tensors}
+        if len(by_name) != len(tensors):
+            raise InvalidRequest("an input tensor name appears twice")
+        return ordered(by_name, model.input_names)
+
+    def _enqueue_proof(
+        self, record: ModelRecord, inputs: Sequence[NamedTensor], input_digest: str
+    ) -> Job:
+        witness_digest = self._store.put_bytes(witness_input_json(inputs))
+        # Idempotent: the same model and input always map to one job and one proof.
+        job, _ = self._queue.enqueue(
+            JobKind.PROVE,
+            record.name,
+            {
+                "commitment": record.commitment,
+                "input_digest": input_digest,
+                "witness_input_digest": witness_digest,
+            },
+            idempotency_key=f"prove:{record.commitment}:{input_digest}",
+        )
+        return job
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def job_status(self, job_id: str) -> JobStatus:
+        try:
+            job = self._queue.get(job_id)
+        except JobNotFound:
+            raise NotFound(f"no job {job_id!r}") from None
+        proof = None
+        if job.state == JobState.SUCCEEDED and job.result and "proof_digest" in job.result:
+            proof = self._store.read_bytes(job.result["proof_digest"])
+        return JobStatus(job=job, proof=proof)

@@ -1,0 +1,77 @@
+"""zkgate.v1.ProofService: job status, a server-streamed watch, and proofs for past receipts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from zkgate.client.oip_codec import decode_tensors
+from zkgate.gateway.service import GatewayService, JobStatus
+from zkgate.gateway.status import grpc_errors
+from zkgate.prover.jobs import JobKind, JobState
+from zkgate.wire import zkgate_pb2 as pb
+from zkgate.wire import zkgate_pb2_grpc
+
+_Context = grpc.aio.ServicerContext[Any, Any]
+
+_STATE_TO_WIRE = {
+    JobState.QUEUED: pb.JOB_STATE_QUEUED,
+    JobState.RUNNING: pb.JOB_STATE_RUNNING,
+    JobState.SUCCEEDED: pb.JOB_STATE_SUCCEEDED,
+    JobState.FAILED: pb.JOB_STATE_FAILED,
+    JobState.CANCELLED: pb.JOB_STATE_CANCELLED,
+}
+_KIND_TO_WIRE = {JobKind.REGISTER: pb.JOB_KIND_REGISTER, JobKind.PROVE: pb.JOB_KIND_PROVE}
+
+
+def job_message(status: JobStatus) -> pb.Job:
+    job = status.job
+    return pb.Job(
+        job_id=job.id,
+        kind=_KIND_TO_WIRE[job.kind],
+        state=_STATE_TO_WIRE[job.state],
+        model_name=job.model_name,
+        commitment=str(job.payload.get("commitment", "")),
+        input_digest=str(job.payload.get("input_digest", "")),
+        attempts=job.attempts,
+        error=job.error or "",
+        proof=status.proof or b"",
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+    )
+
+
+class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
+    def __init__(self, service: GatewayService, *, poll_seconds: float = 0.2) -> None:
+        self._service = service
+        self._poll_seconds = poll_seconds
+
+    @grpc_errors
+    async def GetJob(self, request: pb.GetJobRequest, context: _Context) -> pb.Job:
+        return job_message(await asyncio.to_thread(self._service.job_status, request.job_id))
+
+    @grpc_errors
+    async def WatchJob(
+        self, request: pb.WatchJobRequest, context: _Context
+    ) -> AsyncIterator[pb.Job]:
+        # Provers are other processes writing to the shared database, so watching means polling
+        # it; a message goes out only when the job's state or attempt count changes.
+        last: tuple[JobState, int] | None = None
+        while True:
+            status = await asyncio.to_thread(self._service.job_status, request.job_id)
+            seen = (status.job.state, status.job.attempts)
+            if seen != last:
+                last = seen
+                yield job_message(status)
+            if status.job.terminal:
+                return
+            await asyncio.sleep(self._poll_seconds)
+
+    @grpc_errors
+    async def RequestProof(self, request: pb.RequestProofRequest, context: _Context) -> pb.Job:
+        tensors = decode_tensors(request.request.inputs, request.request.raw_input_contents)
+        job = await asyncio.to_thread(self._service.request_proof, request.receipt, tensors)
+        return job_message(JobStatus(job=job, proof=None))

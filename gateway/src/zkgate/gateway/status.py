@@ -1,0 +1,79 @@
+"""Mapping of domain failures to gRPC status codes, in one place for every servicer.
+
+A caller gets the code that tells it what kind of mistake it made and the domain error's message,
+which says how to fix it; anything unmapped is a bug and is logged in full before the caller
+sees INTERNAL.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar, cast
+
+import grpc
+
+from zkgate.client.tensors import TensorError
+from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
+from zkgate.prover.catalog import ModelExists
+from zkgate.prover.jobs import QueueFull
+
+log = logging.getLogger("zkgate.gateway")
+
+_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (TensorError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (NotReady, grpc.StatusCode.FAILED_PRECONDITION),
+    (ProofsDisabled, grpc.StatusCode.FAILED_PRECONDITION),
+    (ModelExists, grpc.StatusCode.ALREADY_EXISTS),
+    (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+)
+
+
+def status_for(exc: BaseException) -> grpc.StatusCode:
+    for kind, code in _CODES:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
+    code = status_for(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        log.exception("unexpected error in RPC handler")
+        await context.abort(code, f"internal error ({type(exc).__name__}); see gateway logs")
+    await context.abort(code, str(exc))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def grpc_errors(method: F) -> F:
+    """Wraps a unary or server-streaming aio handler so domain errors become statuses."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream(self: Any, request: Any, context: Any) -> AsyncIterator[Any]:
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _abort(context, exc)
+
+        return cast(F, stream)
+
+    @functools.wraps(method)
+    async def unary(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc)
+
+    return cast(F, unary)
