@@ -8,8 +8,12 @@ python=${PYTHON:-.venv/bin/python}
 out=client/src/zkgate/wire
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+bindir=$(dirname "$python")
+# mypy-protobuf's plugins give typed .pyi for the messages and the gRPC stubs (mypy strict).
 "$python" -m grpc_tools.protoc -Iproto \
-  --python_out="$tmp" --pyi_out="$tmp" --grpc_python_out="$tmp" \
+  --plugin=protoc-gen-mypy="$bindir/protoc-gen-mypy" \
+  --plugin=protoc-gen-mypy_grpc="$bindir/protoc-gen-mypy_grpc" \
+  --python_out="$tmp" --mypy_out="$tmp" --grpc_python_out="$tmp" --mypy_grpc_out="$tmp" \
   zkgate/oip/v2/open_inference.proto zkgate/v1/zkgate.proto
 # protoc mirrors the proto package as directories; flatten into zkgate.wire with fixed imports.
 rm -rf "$out"

@@ -36,7 +36,7 @@ def _client(args: argparse.Namespace) -> Client:
 
 def _load_array(path: Path) -> npt.NDArray[np.generic]:
     if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        return np.asarray(np.load(path, allow_pickle=False))
     return np.asarray(json.loads(path.read_text()))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from zkgate.client.oip_codec import decode_tensors, encode_output
 from zkgate.gateway import __version__
@@ -109,7 +110,7 @@ class InferenceServicer:
 
 def inference_handler(servicer: InferenceServicer) -> grpc.GenericRpcHandler:
     """Method handlers for the spec's service name, built from our own message classes."""
-    methods = {
+    methods: dict[str, tuple[type[Message], type[Message]]] = {
         "ServerLive": (oip.ServerLiveRequest, oip.ServerLiveResponse),
         "ServerReady": (oip.ServerReadyRequest, oip.ServerReadyResponse),
         "ModelReady": (oip.ModelReadyRequest, oip.ModelReadyResponse),

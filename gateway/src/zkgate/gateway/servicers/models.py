@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import ezkl
 import grpc
 
+from zkgate.client.verification import INSTALLED_EZKL_VERSION
 from zkgate.gateway import __version__
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.status import grpc_errors
@@ -94,5 +94,5 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
         return pb.ServerIdentity(
             receipt_public_key=self._service.receipt_public_key.hex(),
             server_version=__version__,
-            ezkl_version=ezkl.__version__,
+            ezkl_version=INSTALLED_EZKL_VERSION,
         )

@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Each builds .venv first (idempotently: it reinstalls only when a pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway/pyproject.toml
+
+.PHONY: venv demo test lint format proto bench clean
+
+$(STAMP): $(PYPROJECTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build (2.13.0); an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet -e client -e prover -e gateway -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	bash scripts/demo.sh
+
+test: venv
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+proto: venv
+	bash scripts/gen_proto.sh
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf demo-data .pytest_cache .mypy_cache .ruff_cache

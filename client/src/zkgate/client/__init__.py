@@ -1,0 +1,21 @@
+"""zkgate light client: get predictions from a gateway and check their proofs locally.
+
+Trust is established only in `verify`, against a model commitment the caller pinned; nothing the
+gateway returns is believed before that.
+"""
+
+from zkgate.client.bundle import VerifierBundle
+from zkgate.client.connection import Client, ProofJobFailed
+from zkgate.client.prediction import Prediction
+from zkgate.client.verification import Reason, VerificationError, VerifiedPrediction, verify
+
+__all__ = [
+    "Client",
+    "Prediction",
+    "ProofJobFailed",
+    "Reason",
+    "VerificationError",
+    "VerifiedPrediction",
+    "VerifierBundle",
+    "verify",
+]

@@ -1,0 +1,157 @@
+"""`zkgate verify`: check a saved prediction and its proof offline.
+
+Exit codes separate the two kinds of failure a user must act on differently: 1 means the
+evidence was read and does not hold up (the provider or gateway is at fault), 2 means the files
+given could not be read at all (the user's invocation is at fault).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from zkgate.client.bundle import BundleError, VerifierBundle
+from zkgate.client.prediction import Prediction, PredictionFormatError
+from zkgate.client.verification import VerificationError, VerifiedPrediction, verify
+
+EXIT_VERIFIED = 0
+EXIT_REJECTED = 1
+EXIT_BAD_INPUT = 2
+
+_COMMITMENT_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class _InputError(Exception):
+    """A file or argument the command cannot read; reported without a traceback."""
+
+
+def add_verify_command(subparsers: Any) -> None:
+    """Register `verify` on an argparse subparsers object; the handler is `args.func`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "verify",
+        help="verify a saved prediction and its proof against a pinned model commitment",
+        description="Offline check of a prediction (from `zkgate infer --save`) and its proof. "
+        "Exit 0: verified; 1: rejected; 2: unreadable input.",
+    )
+    parser.add_argument("--bundle", type=Path, required=True, help="verifier bundle directory")
+    parser.add_argument("--prediction", type=Path, required=True, help="saved prediction JSON")
+    parser.add_argument("--proof", type=Path, required=True, help="proof JSON")
+    parser.add_argument("--commitment", required=True, help="pinned model commitment (hex)")
+    parser.add_argument(
+        "--gateway-key",
+        required=True,
+        help="the gateway's Ed25519 public key: 64 hex digits, or @FILE holding them",
+    )
+    parser.add_argument(
+        "--allow-insecure-srs",
+        action="store_true",
+        help="accept an untrusted (e.g. provider-generated development) SRS",
+    )
+    parser.add_argument(
+        "--trust-srs",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an SRS identity (hex) to trust; may be repeated",
+    )
+    parser.add_argument(
+        "--tolerance", type=float, help="max served-vs-proven difference (default: the card's)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=run_verify)
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+
+
+def _gateway_key(argument: str) -> bytes:
+    if argument.startswith("@"):
+        text = _read(Path(argument[1:]), "gateway key file").decode("utf-8", errors="replace")
+    else:
+        text = argument
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError as exc:
+        raise _InputError(f"gateway key is not hex: {exc}") from exc
+    if len(key) != 32:
+        raise _InputError(f"gateway key must be 32 bytes (64 hex digits), got {len(key)}")
+    return key
+
+
+def _proof_bytes(path: Path) -> bytes:
+    """Reject files that are not proof JSON at all, so exit 1 always means a real rejection."""
+    data = _read(path, "proof file")
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _InputError(f"proof file {path} is not valid JSON (truncated?): {exc}") from exc
+    if not isinstance(raw, dict) or not {"proof", "instances"} <= raw.keys():
+        raise _InputError(f"proof file {path} is not an ezkl proof: no `proof` and `instances`")
+    return data
+
+
+def _load(args: argparse.Namespace) -> tuple[Prediction, bytes, VerifierBundle, bytes]:
+    if not _COMMITMENT_HEX.fullmatch(args.commitment):
+        raise _InputError("--commitment must be 64 hex digits")
+    try:
+        bundle = VerifierBundle.load(args.bundle)
+        prediction = Prediction.from_json(_read(args.prediction, "prediction file"))
+    except (BundleError, PredictionFormatError) as exc:
+        raise _InputError(str(exc)) from exc
+    return prediction, _proof_bytes(args.proof), bundle, _gateway_key(args.gateway_key)
+
+
+def _result_json(result: VerifiedPrediction) -> str:
+    return json.dumps(
+        {
+            "verified": True,
+            "commitment": result.commitment,
+            "max_abs_diff": result.max_abs_diff,
+            "tolerance": result.tolerance,
+            "checks": result.checks,
+            "proven_outputs": [
+                {"name": t.name, "shape": list(t.shape), "values": t.array.ravel().tolist()}
+                for t in result.proven_outputs
+            ],
+        },
+        indent=2,
+    )
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    try:
+        prediction, proof, bundle, gateway_key = _load(args)
+    except _InputError as exc:
+        print(f"zkgate verify: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        result = verify(
+            prediction,
+            proof,
+            bundle,
+            pinned_commitment=args.commitment,
+            gateway_public_key=gateway_key,
+            allow_insecure_srs=args.allow_insecure_srs,
+            trusted_srs_identities=args.trust_srs,
+            tolerance=args.tolerance,
+        )
+    except VerificationError as exc:
+        if args.json:
+            print(json.dumps({"verified": False, "reason": str(exc.reason), "detail": exc.detail}))
+        print(f"REJECTED ({exc.reason}): {exc.detail}", file=sys.stderr)
+        return EXIT_REJECTED
+    if args.json:
+        print(_result_json(result))
+    else:
+        for check in result.checks:
+            print(f"ok  {check}")
+        print("VERIFIED")
+    return EXIT_VERIFIED

@@ -1,0 +1,12 @@
+"""Shared fixtures live in tests/fixtures/*_fixtures.py, one module per area; all are loaded here.
+
+Heavy fixtures (registered circuits, running gateways) are session-scoped: each circuit is built
+once per test run.
+"""
+
+from pathlib import Path
+
+pytest_plugins = sorted(
+    f"tests.fixtures.{module.stem}"
+    for module in (Path(__file__).parent / "fixtures").glob("*_fixtures.py")
+)
