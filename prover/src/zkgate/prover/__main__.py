@@ -1,0 +1,5 @@
+import sys
+
+from zkgate.prover.process import main
+
+sys.exit(main())

@@ -1,0 +1,141 @@
+"""Job handlers: what a prover worker does with a register or prove job.
+
+Errors are sorted here for the queue: what retrying cannot change (a RegistrationError, a
+ProvingError, a model replaced since the job was enqueued) becomes DeterministicJobError;
+anything else is left to propagate, and the worker retries it while attempts remain.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zkgate.client.card import ModelCard
+from zkgate.prover.catalog import ModelCatalog, ModelNotFound, StaleRegistration
+from zkgate.prover.jobs import Job, JobKind
+from zkgate.prover.layout import DataLayout
+from zkgate.prover.proving import ProvingError, prove
+from zkgate.prover.registration import RegistrationError, register_model
+from zkgate.prover.srs_source import CeremonySrs, SrsSource
+from zkgate.prover.store import ArtifactStore
+from zkgate.prover.worker import DeterministicJobError, JobHandler
+
+
+def make_handlers(
+    layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs_source: SrsSource
+) -> dict[JobKind, JobHandler]:
+    handlers = _Handlers(layout, store, catalog, srs_source)
+    return {JobKind.REGISTER: handlers.register, JobKind.PROVE: handlers.prove}
+
+
+class _Handlers:
+    def __init__(
+        self, layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs: SrsSource
+    ) -> None:
+        self._layout = layout
+        self._store = store
+        self._catalog = catalog
+        self._srs = srs
+
+    def register(self, job: Job) -> dict[str, Any]:
+        """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
+        param_visibility, srs_path and srs_sha256 (empty for a development SRS)."""
+        try:
+            card = self._register(job)
+        except RegistrationError as exc:
+            self._catalog.mark_failed(job.model_name, str(exc), job_id=job.id)
+            raise DeterministicJobError(str(exc)) from exc
+        except Exception as exc:
+            if job.attempts >= job.max_attempts:
+                # No retry will follow: the model must not stay "registering" forever.
+                self._catalog.mark_failed(
+                    job.model_name, f"{type(exc).__name__}: {exc}", job_id=job.id
+                )
+            raise
+        try:
+            self._catalog.mark_ready(
+                job.model_name, commitment=card.commitment, card_json=card.to_json(), job_id=job.id
+            )
+        except StaleRegistration as exc:
+            raise DeterministicJobError(str(exc)) from exc
+        return {"commitment": card.commitment}
+
+    def _register(self, job: Job) -> ModelCard:
+        payload = job.payload
+        onnx_digest = payload["onnx_digest"]
+        self._store.verify(onnx_digest)
+        with self._scratch(job) as scratch:
+            return register_model(
+                job.model_name,
+                onnx_path=self._store.path(onnx_digest),
+                calibration=self._calibration(payload["calibration_digest"]),
+                store=self._store,
+                srs_source=self._srs,
+                scratch=scratch,
+                max_logrows=int(payload["max_logrows"]),
+                param_visibility=payload["param_visibility"],
+                ceremony=_ceremony(payload),
+            )
+
+    def _calibration(self, digest: str) -> np.ndarray[Any, Any]:
+        data = self._store.read_bytes(digest)
+        try:
+            array: np.ndarray[Any, Any] = np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            raise RegistrationError(
+                f"calibration data is not a .npy array ({exc}); save it with numpy.save"
+            ) from exc
+        return array
+
+    def prove(self, job: Job) -> dict[str, Any]:
+        """Payload: commitment, input_digest, witness_input_digest (witness_input_json bytes)."""
+        payload = job.payload
+        card = self._card(job.model_name, payload["commitment"])
+        witness_input = self._store.read_bytes(payload["witness_input_digest"])
+        with self._scratch(job) as scratch:
+            try:
+                proof = prove(
+                    card,
+                    self._store,
+                    srs_path=self._store.path(card.artifacts["srs"]),
+                    witness_input=witness_input,
+                    scratch=scratch,
+                )
+            except ProvingError as exc:
+                raise DeterministicJobError(str(exc)) from exc
+        return {"proof_digest": self._store.put_bytes(proof)}
+
+    def _card(self, name: str, commitment: str) -> ModelCard:
+        """The card of the model the job was enqueued for; a model registered anew since then
+        has other keys, and a proof under them would not be the one the requester expects."""
+        try:
+            record = self._catalog.get(name)
+        except ModelNotFound as exc:
+            raise DeterministicJobError(f"model {name!r} no longer exists") from exc
+        if record.commitment != commitment or record.card_json is None:
+            raise DeterministicJobError(
+                f"model {name!r} now has commitment {record.commitment}, not the job's "
+                f"{commitment}: it was registered again after the proof was requested"
+            )
+        return ModelCard.from_json(record.card_json)
+
+    @contextmanager
+    def _scratch(self, job: Job) -> Iterator[Path]:
+        self._layout.scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(
+            dir=self._layout.scratch, prefix=f"{job.kind}-{job.id}-"
+        ) as directory:
+            yield Path(directory)
+
+
+def _ceremony(payload: dict[str, Any]) -> CeremonySrs | None:
+    path = payload.get("srs_path") or ""
+    if not path:
+        return None
+    return CeremonySrs(path=Path(path), sha256=payload.get("srs_sha256") or "")

@@ -1,0 +1,132 @@
+"""The prover worker process: `python -m zkgate.prover --data-dir DIR`.
+
+A separate process because ezkl holds the GIL for a whole prove. It lowers its own priority so
+that, when it shares a machine with the gateway (embedded mode), inference stays responsive
+while it proves. SIGTERM and SIGINT stop it after the job in hand: ezkl cannot be interrupted,
+and the job's lease lets another worker take over if the process is killed instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from zkgate.prover.catalog import ModelCatalog
+from zkgate.prover.database import Database
+from zkgate.prover.handlers import make_handlers
+from zkgate.prover.jobs import SqliteJobQueue
+from zkgate.prover.layout import DataLayout
+from zkgate.prover.srs_source import CeremonySrs, SrsSource
+from zkgate.prover.store import ArtifactStore
+from zkgate.prover.worker import DEFAULT_LEASE_SECONDS, run_worker
+
+logger = logging.getLogger("zkgate.prover")
+
+DEFAULT_NICE = 10
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    data_dir: Path
+    worker_id: str
+    lease_seconds: float
+    nice: int
+    ceremony: CeremonySrs | None
+
+
+def parse_config(argv: Sequence[str], environ: dict[str, str]) -> WorkerConfig:
+    """Flags, falling back to ZKGATE_* environment variables, then to defaults."""
+    parser = argparse.ArgumentParser(prog="python -m zkgate.prover", description=__doc__)
+    parser.add_argument("--data-dir", default=environ.get("ZKGATE_DATA_DIR"))
+    parser.add_argument("--worker-id", default=environ.get("ZKGATE_WORKER_ID"))
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=float(environ.get("ZKGATE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=int(environ.get("ZKGATE_PROVER_NICE", DEFAULT_NICE)),
+        help="added to the process's niceness (default %(default)s)",
+    )
+    parser.add_argument("--srs-path", default=environ.get("ZKGATE_SRS_PATH"))
+    parser.add_argument("--srs-sha256", default=environ.get("ZKGATE_SRS_SHA256"))
+    args = parser.parse_args(argv)
+    if not args.data_dir:
+        raise ConfigError("--data-dir (or ZKGATE_DATA_DIR) is required")
+    if bool(args.srs_path) != bool(args.srs_sha256):
+        raise ConfigError("--srs-path and --srs-sha256 go together: pin the ceremony file")
+    if args.lease_seconds <= 0:
+        raise ConfigError(f"--lease-seconds must be positive, got {args.lease_seconds}")
+    ceremony = (
+        CeremonySrs(path=Path(args.srs_path), sha256=args.srs_sha256) if args.srs_path else None
+    )
+    return WorkerConfig(
+        data_dir=Path(args.data_dir),
+        worker_id=args.worker_id or f"{socket.gethostname()}-{os.getpid()}",
+        lease_seconds=args.lease_seconds,
+        nice=args.nice,
+        ceremony=ceremony,
+    )
+
+
+def run(config: WorkerConfig) -> None:
+    os.nice(config.nice)
+    layout = DataLayout(config.data_dir)
+    database = Database(layout.database)
+    store = ArtifactStore(layout.artifacts)
+    handlers = make_handlers(
+        layout,
+        store,
+        ModelCatalog(database),
+        SrsSource(layout.srs_cache, config.ceremony),
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s; stopping after the current job", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        run_worker(
+            SqliteJobQueue(database),
+            handlers,
+            worker_id=config.worker_id,
+            lease_seconds=config.lease_seconds,
+            stop=stop,
+        )
+    finally:
+        database.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # ezkl logs every step of every call at INFO through Python logging.
+    logging.getLogger("ezkl").setLevel(logging.WARNING)
+    try:
+        config = parse_config(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    except ConfigError as exc:
+        print(f"zkgate.prover: {exc}", file=sys.stderr)
+        return 2
+    run(config)
+    return 0

@@ -1,0 +1,135 @@
+"""Making a proof for one request with a registered model's stored artifacts.
+
+The gateway stores a prove job's input as witness_input_json bytes and the prover feeds those
+same bytes to ezkl, so what is proven is exactly what was enqueued. Every proof is verified
+against the model's k=1 verifier slice before it is handed out: that is the check a client
+makes, and a proof that fails it points at damaged keys, not at the request.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from collections.abc import Callable, Sequence
+from math import prod
+from pathlib import Path
+
+import ezkl
+import numpy as np
+
+from zkgate.client.canonical import canonical_json
+from zkgate.client.card import ModelCard
+from zkgate.client.tensors import NamedTensor, TensorError
+from zkgate.prover.store import ArtifactStore
+
+# What the artifacts record and what the client compares against (ezkl's stub lacks __version__).
+EZKL_VERSION = importlib.metadata.version("ezkl")
+
+
+class ProvingError(Exception):
+    """The request cannot be proven with this model, however often it is retried."""
+
+
+class ArtifactVersionMismatch(ProvingError):
+    """Keys and circuits are only valid for the ezkl version that made them."""
+
+
+def witness_input_json(tensors: Sequence[NamedTensor]) -> bytes:
+    """ezkl's data file for one request: one flat list per input, in the order given (the
+    model's input order). Canonical JSON, so equal inputs give equal bytes and digests."""
+    input_data: list[list[float]] = []
+    for tensor in tensors:
+        values = np.asarray(tensor.array, dtype=np.float64).ravel()
+        if not np.isfinite(values).all():
+            raise TensorError(f"input {tensor.name!r} holds NaN or infinity; it cannot be proven")
+        input_data.append(values.tolist())
+    return canonical_json({"input_data": input_data})
+
+
+def check_ezkl_version(card: ModelCard) -> None:
+    if card.ezkl_version != EZKL_VERSION:
+        raise ArtifactVersionMismatch(
+            f"model {card.name!r} was built with ezkl {card.ezkl_version}, this prover runs "
+            f"ezkl {EZKL_VERSION}: its keys cannot be used; run the prover with "
+            f"ezkl=={card.ezkl_version} or register the model again"
+        )
+
+
+def run_ezkl(what: str, call: Callable[[], object]) -> None:
+    """Runs one ezkl call, turning its failure (or a False result) into ProvingError.
+
+    ezkl's errors depend only on its inputs, so they are deterministic; OSError (a full disk, a
+    missing file) is left alone, since it may pass.
+    """
+    try:
+        outcome = call()
+    except OSError:
+        raise
+    except Exception as exc:
+        raise ProvingError(f"{what} failed: {exc}") from exc
+    if outcome is False:
+        raise ProvingError(f"{what} failed")
+
+
+def verify_proof(proof: Path, *, settings: Path, verifying_key: Path, srs_slice: Path) -> None:
+    run_ezkl(
+        "verifying the proof against the verifier slice",
+        lambda: ezkl.verify(
+            str(proof), str(settings), str(verifying_key), str(srs_slice), reduced_srs=False
+        ),
+    )
+
+
+def prove(
+    card: ModelCard,
+    store: ArtifactStore,
+    *,
+    srs_path: Path,
+    witness_input: bytes,
+    scratch: Path,
+) -> bytes:
+    """The proof JSON for witness_input (witness_input_json bytes) under card's model.
+
+    srs_path must be the SRS file the proving key was made with (card.srs.file_sha256).
+    """
+    check_ezkl_version(card)
+    _check_witness_input(card, witness_input)
+    artifacts = card.artifacts
+    compiled = str(store.path(artifacts["compiled"]))
+    data = scratch / "input.json"
+    witness = scratch / "witness.json"
+    proof = scratch / "proof.json"
+    data.write_bytes(witness_input)
+    run_ezkl(
+        "computing the witness",
+        lambda: ezkl.gen_witness(str(data), compiled, str(witness), vk_path=None, srs_path=None),
+    )
+    run_ezkl(
+        "proving",
+        lambda: ezkl.prove(
+            str(witness),
+            compiled,
+            str(store.path(artifacts["pk"])),
+            str(proof),
+            srs_path=str(srs_path),
+        ),
+    )
+    verify_proof(
+        proof,
+        settings=store.path(artifacts["settings"]),
+        verifying_key=store.path(artifacts["vk"]),
+        srs_slice=store.path(artifacts["srs_slice"]),
+    )
+    return proof.read_bytes()
+
+
+def _check_witness_input(card: ModelCard, witness_input: bytes) -> None:
+    try:
+        got = [len(values) for values in json.loads(witness_input)["input_data"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProvingError(f"the stored witness input is not ezkl input data: {exc}") from exc
+    expected = [prod(spec.shape) for spec in card.inputs]
+    if got != expected:
+        raise ProvingError(
+            f"model {card.name!r} takes inputs of {expected} values, the witness input holds {got}"
+        )

@@ -1,0 +1,475 @@
+"""Turning an ONNX model and calibration data into a registered, provable model and its card.
+
+Registration is the one time the provider's claims about a model are measured rather than
+asserted: the circuit is calibrated, compiled and keyed, checked on a sample before keys are
+made (mock), compared against onnxruntime (fidelity), and made to produce one real proof that
+verifies against the same k=1 verifier slice a client gets. Only then are artifacts stored and
+the commitment computed.
+
+Failures a user can fix (a bad file, an unsupported model, data of the wrong shape, too small a
+logrows cap, an unsafe visibility) raise RegistrationError with what to do; they are
+deterministic, so a job queue must not retry them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ezkl
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from zkgate.client.card import Fidelity, KeySizes, ModelCard, SrsInfo, TensorSpec, Visibility
+from zkgate.client.commitment import model_commitment
+from zkgate.client.srs import srs_identity, verifier_slice
+from zkgate.client.tensors import NamedTensor, numpy_dtype
+from zkgate.prover.proving import (
+    EZKL_VERSION,
+    ProvingError,
+    run_ezkl,
+    verify_proof,
+    witness_input_json,
+)
+from zkgate.prover.srs_source import CeremonySrs, SrsError, SrsSource
+from zkgate.prover.store import ArtifactStore
+
+logger = logging.getLogger("zkgate.prover.registration")
+
+DEFAULT_MAX_LOGROWS = 17
+DEFAULT_PARAM_VISIBILITY = "fixed"
+# Calibration tries many scales over every sample; more samples cost time, not much accuracy.
+CALIBRATION_SAMPLE_CAP = 64
+# Each fidelity sample is one witness (about 40 ms for a small MLP).
+FIDELITY_SAMPLE_CAP = 16
+# See fidelity_tolerance.
+TOLERANCE_DIFF_FACTOR = 2.0
+TOLERANCE_QUANTIZATION_STEPS = 4
+
+_ORT_DATATYPES = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(bool)": "BOOL",
+}
+
+_UNSUPPORTED_VISIBILITY = {
+    "private": (
+        "private parameters do not bind the model: a proof made with other weights verifies "
+        "under the same verifying key, so a proof would say nothing about the served model; "
+        "use 'fixed'"
+    ),
+    "hashed": "hashed parameters are not yet supported by zkgate-client; use 'fixed'",
+    "polycommit": "polycommit parameters are not yet supported by zkgate-client; use 'fixed'",
+}
+
+
+class RegistrationError(Exception):
+    """The model cannot be registered as submitted; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ModelSignature:
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+@dataclass(frozen=True)
+class _CircuitFiles:
+    """The working copies ezkl reads and writes during one registration."""
+
+    directory: Path
+
+    @property
+    def settings(self) -> Path:
+        return self.directory / "settings.json"
+
+    @property
+    def calibration(self) -> Path:
+        return self.directory / "calibration.json"
+
+    @property
+    def compiled(self) -> Path:
+        return self.directory / "model.compiled"
+
+    @property
+    def verifying_key(self) -> Path:
+        return self.directory / "vk.key"
+
+    @property
+    def proving_key(self) -> Path:
+        return self.directory / "pk.key"
+
+    @property
+    def srs_slice(self) -> Path:
+        return self.directory / "srs-slice.srs"
+
+    def sample_input(self, index: int) -> Path:
+        return self.directory / f"sample-{index}.json"
+
+    def sample_witness(self, index: int) -> Path:
+        return self.directory / f"witness-{index}.json"
+
+    @property
+    def proof(self) -> Path:
+        return self.directory / "proof.json"
+
+
+def check_param_visibility(visibility: str) -> str:
+    if visibility == DEFAULT_PARAM_VISIBILITY:
+        return visibility
+    reason = _UNSUPPORTED_VISIBILITY.get(visibility)
+    if reason is None:
+        reason = f"unknown visibility; use {DEFAULT_PARAM_VISIBILITY!r}"
+    raise RegistrationError(f"param_visibility {visibility!r} refused: {reason}")
+
+
+def read_signature(session: ort.InferenceSession) -> ModelSignature:
+    """Names, datatypes and fixed shapes of the model's inputs and outputs; a circuit has one
+    size, so every dimension must be a number."""
+
+    def spec(arg: Any, role: str) -> TensorSpec:
+        datatype = _ORT_DATATYPES.get(arg.type)
+        if datatype is None:
+            raise RegistrationError(
+                f"{role} {arg.name!r} has type {arg.type}, which is unsupported"
+            )
+        if not all(isinstance(d, int) and d > 0 for d in arg.shape):
+            raise RegistrationError(
+                f"{role} {arg.name!r} has shape {arg.shape} with a dynamic dimension; a circuit "
+                "needs fixed shapes: export the model with a fixed batch size (e.g. "
+                "torch.onnx.export without dynamic_axes)"
+            )
+        return TensorSpec(name=arg.name, datatype=datatype, shape=[int(d) for d in arg.shape])
+
+    return ModelSignature(
+        inputs=[spec(arg, "input") for arg in session.get_inputs()],
+        outputs=[spec(arg, "output") for arg in session.get_outputs()],
+    )
+
+
+def fidelity_tolerance(max_abs_diff: float, output_scale: int) -> float:
+    """The served-vs-proven difference a client accepts by default.
+
+    The measured gap comes from a handful of calibration samples, and an unseen input can land
+    a little further from the float result: doubling the worst case seen covers that spread
+    (measured diffs stay within a factor of about two across samples). The quantization steps
+    keep a floor for models whose measured gap is close to zero, since rounding each input to
+    the circuit's grid alone moves outputs by a few steps.
+    """
+    step = 2.0**-output_scale
+    return TOLERANCE_DIFF_FACTOR * max_abs_diff + TOLERANCE_QUANTIZATION_STEPS * step
+
+
+def register_model(
+    name: str,
+    *,
+    onnx_path: Path,
+    calibration: npt.NDArray[Any],
+    store: ArtifactStore,
+    srs_source: SrsSource,
+    scratch: Path,
+    max_logrows: int = DEFAULT_MAX_LOGROWS,
+    param_visibility: str = DEFAULT_PARAM_VISIBILITY,
+    ceremony: CeremonySrs | None = None,
+) -> ModelCard:
+    """Builds, checks and stores the model's circuit, and returns its card.
+
+    calibration holds N samples of the model's single input, shape (N, *input shape). scratch
+    is an empty working directory on the store's file system; the caller removes it.
+    """
+    visibility = check_param_visibility(param_visibility)
+    session = _load_onnx(onnx_path)
+    signature = read_signature(session)
+    samples = _calibration_samples(calibration, signature)
+    files = _CircuitFiles(scratch)
+    try:
+        return _build(
+            name,
+            onnx_path=onnx_path,
+            session=session,
+            signature=signature,
+            samples=samples,
+            files=files,
+            store=store,
+            srs_source=srs_source,
+            max_logrows=max_logrows,
+            visibility=visibility,
+            ceremony=ceremony,
+        )
+    except (ProvingError, SrsError) as exc:
+        raise RegistrationError(str(exc)) from exc
+
+
+def _build(
+    name: str,
+    *,
+    onnx_path: Path,
+    session: ort.InferenceSession,
+    signature: ModelSignature,
+    samples: npt.NDArray[Any],
+    files: _CircuitFiles,
+    store: ArtifactStore,
+    srs_source: SrsSource,
+    max_logrows: int,
+    visibility: str,
+    ceremony: CeremonySrs | None,
+) -> ModelCard:
+    input_spec = signature.inputs[0]
+    with _timed(name, "calibrate"):
+        _calibrate(
+            onnx_path, samples[:CALIBRATION_SAMPLE_CAP], input_spec, files, max_logrows, visibility
+        )
+    with _timed(name, "compile"):
+        run_ezkl(
+            "compiling the circuit",
+            lambda: ezkl.compile_circuit(str(onnx_path), str(files.compiled), str(files.settings)),
+        )
+    settings_bytes = files.settings.read_bytes()
+    settings = json.loads(settings_bytes)
+    logrows = int(settings["run_args"]["logrows"])
+    output_scales = [int(s) for s in settings["model_output_scales"]]
+    fidelity_samples = samples[:FIDELITY_SAMPLE_CAP]
+    for index, sample in enumerate(fidelity_samples):
+        files.sample_input(index).write_bytes(
+            witness_input_json([NamedTensor(input_spec.name, input_spec.datatype, sample)])
+        )
+    with _timed(name, "mock"):
+        _witness(files, 0)
+        run_ezkl(
+            "checking the circuit's constraints on calibration sample 0 (mock)",
+            lambda: ezkl.mock(str(files.sample_witness(0)), str(files.compiled)),
+        )
+    with _timed(name, "srs"):
+        srs = srs_source.resolve(logrows, ceremony=ceremony)
+        srs_digest = store.put_file(srs.path)
+        if srs_digest != srs.file_sha256:
+            raise RegistrationError(f"the SRS file {srs.path} changed while it was being read")
+        srs_path = store.path(srs_digest)
+        slice_bytes = verifier_slice(store.read_bytes(srs_digest))
+        files.srs_slice.write_bytes(slice_bytes)
+    with _timed(name, "setup"):
+        run_ezkl(
+            "generating the keys (setup)",
+            lambda: ezkl.setup(
+                str(files.compiled),
+                str(files.verifying_key),
+                str(files.proving_key),
+                srs_path=str(srs_path),
+                witness_path=None,
+                disable_selector_compression=False,
+            ),
+        )
+    with _timed(name, "fidelity"):
+        fidelity = _measure_fidelity(session, signature, fidelity_samples, output_scales, files)
+    started = time.monotonic()
+    with _timed(name, "prove"):
+        run_ezkl(
+            "proving calibration sample 0",
+            lambda: ezkl.prove(
+                str(files.sample_witness(0)),
+                str(files.compiled),
+                str(files.proving_key),
+                str(files.proof),
+                srs_path=str(srs_path),
+            ),
+        )
+    prove_seconds = time.monotonic() - started
+    with _timed(name, "verify"):
+        verify_proof(
+            files.proof,
+            settings=files.settings,
+            verifying_key=files.verifying_key,
+            srs_slice=files.srs_slice,
+        )
+    verifying_key = files.verifying_key.read_bytes()
+    proving_key_bytes = files.proving_key.stat().st_size
+    identity = srs_identity(slice_bytes)
+    artifacts = {
+        "onnx": store.put_file(onnx_path),
+        "compiled": store.put_file(files.compiled),
+        "settings": store.put_bytes(settings_bytes),
+        "vk": store.put_bytes(verifying_key),
+        "pk": store.put_file(files.proving_key, move=True),
+        "srs": srs_digest,
+        "srs_slice": store.put_bytes(slice_bytes),
+    }
+    return ModelCard(
+        name=name,
+        commitment=model_commitment(
+            verifying_key=verifying_key,
+            settings=settings_bytes,
+            srs_identity=identity,
+            ezkl_version=EZKL_VERSION,
+        ),
+        ezkl_version=EZKL_VERSION,
+        visibility=Visibility(input="public", output="public", param=visibility),
+        logrows=logrows,
+        input_scale=int(settings["model_input_scales"][0]),
+        output_scale=min(output_scales),
+        inputs=signature.inputs,
+        outputs=signature.outputs,
+        fidelity=fidelity,
+        keys=KeySizes(proving_key_bytes=proving_key_bytes, verifying_key_bytes=len(verifying_key)),
+        prove_seconds=prove_seconds,
+        srs=SrsInfo(
+            origin=srs.origin, logrows=srs.logrows, file_sha256=srs_digest, identity=identity
+        ),
+        onnx_sha256=artifacts["onnx"],
+        artifacts=artifacts,
+        created_at=time.time(),
+    )
+
+
+def _load_onnx(onnx_path: Path) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise RegistrationError(
+            f"onnxruntime cannot load the model: {exc}; send a valid ONNX file (opset 17 is "
+            "known to work)"
+        ) from exc
+
+
+def _calibration_samples(
+    calibration: npt.NDArray[Any], signature: ModelSignature
+) -> npt.NDArray[Any]:
+    if len(signature.inputs) != 1:
+        names = [spec.name for spec in signature.inputs]
+        raise RegistrationError(
+            f"the model has {len(names)} inputs {names}; registration supports models with "
+            "exactly one input, since calibration data is one array"
+        )
+    spec = signature.inputs[0]
+    expected = ("N", *spec.shape)
+    if calibration.ndim != len(expected) or list(calibration.shape[1:]) != spec.shape:
+        raise RegistrationError(
+            f"calibration data has shape {calibration.shape}; expected {expected}: N samples "
+            f"of input {spec.name!r}, each of shape {spec.shape}"
+        )
+    if calibration.shape[0] == 0:
+        raise RegistrationError("calibration data holds no samples; send at least one")
+    if not np.issubdtype(calibration.dtype, np.number) and calibration.dtype != np.bool_:
+        raise RegistrationError(f"calibration data has dtype {calibration.dtype}; send numbers")
+    samples = calibration.astype(numpy_dtype(spec.datatype))
+    if not np.isfinite(samples.astype(np.float64)).all():
+        raise RegistrationError("calibration data holds NaN or infinity; send finite values")
+    return samples
+
+
+def _calibrate(
+    onnx_path: Path,
+    samples: npt.NDArray[Any],
+    input_spec: TensorSpec,
+    files: _CircuitFiles,
+    max_logrows: int,
+    visibility: str,
+) -> None:
+    # ezkl's stub declares none of PyRunArgs' attributes, nor calibrate_settings' defaults.
+    run_args: Any = ezkl.PyRunArgs()
+    run_args.input_visibility = "public"
+    run_args.output_visibility = "public"
+    run_args.param_visibility = visibility
+    _model_step(
+        "ezkl cannot build a circuit for this model (is every operator supported by ezkl "
+        f"{EZKL_VERSION}?)",
+        lambda: ezkl.gen_settings(str(onnx_path), str(files.settings), py_run_args=run_args),
+    )
+    # ezkl splits one long list into samples of the input's size.
+    files.calibration.write_bytes(
+        witness_input_json([NamedTensor(input_spec.name, input_spec.datatype, samples)])
+    )
+    try:
+        ezkl.calibrate_settings(  # type: ignore[call-arg]
+            str(files.calibration),
+            str(onnx_path),
+            str(files.settings),
+            "resources",
+            max_logrows=max_logrows,
+        )
+    except Exception as exc:
+        if "could not find any suitable parameters" in str(exc):
+            raise RegistrationError(
+                f"the model does not fit in a circuit of at most 2^{max_logrows} rows: raise "
+                "max_logrows (each step doubles proving time and memory) or use a smaller model"
+            ) from exc
+        raise RegistrationError(f"calibrating the circuit failed: {exc}") from exc
+
+
+def _model_step(problem: str, call: Callable[[], object]) -> None:
+    try:
+        call()
+    except Exception as exc:
+        raise RegistrationError(f"{problem}: {exc}") from exc
+
+
+def _witness(files: _CircuitFiles, index: int) -> None:
+    run_ezkl(
+        f"computing the witness of calibration sample {index}",
+        lambda: ezkl.gen_witness(
+            str(files.sample_input(index)),
+            str(files.compiled),
+            str(files.sample_witness(index)),
+            vk_path=None,
+            srs_path=None,
+        ),
+    )
+
+
+def _measure_fidelity(
+    session: ort.InferenceSession,
+    signature: ModelSignature,
+    samples: npt.NDArray[Any],
+    output_scales: list[int],
+    files: _CircuitFiles,
+) -> Fidelity:
+    """Circuit outputs, read from the witness felts as a client reads them from instances,
+    against onnxruntime's floats. Argmax is taken along each output's last axis."""
+    input_name = signature.inputs[0].name
+    max_abs_diff = 0.0
+    agreeing = 0
+    compared = 0
+    for index, sample in enumerate(samples):
+        if index > 0:
+            _witness(files, index)
+        served = session.run(None, {input_name: sample})
+        witness = json.loads(files.sample_witness(index).read_text())
+        for spec, scale, felts, reference in zip(
+            signature.outputs, output_scales, witness["outputs"], served, strict=True
+        ):
+            proven = np.array([ezkl.felt_to_float(felt, scale) for felt in felts]).reshape(
+                spec.shape
+            )
+            expected = np.asarray(reference, dtype=np.float64)
+            max_abs_diff = max(max_abs_diff, float(np.max(np.abs(proven - expected))))
+            same = np.argmax(proven, axis=-1) == np.argmax(expected, axis=-1)
+            agreeing += int(np.sum(same))
+            compared += same.size
+    return Fidelity(
+        samples=len(samples),
+        max_abs_diff=max_abs_diff,
+        argmax_agreement=agreeing / compared,
+        tolerance=fidelity_tolerance(max_abs_diff, min(output_scales)),
+    )
+
+
+@contextmanager
+def _timed(model: str, phase: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    logger.info("registering %s: %s took %.2f s", model, phase, time.monotonic() - started)
