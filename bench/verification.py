@@ -26,8 +26,14 @@ def run(session: BenchSession) -> dict[str, float]:
     full: list[float] = []
     for _ in range(ROUNDS):
         t0 = time.perf_counter()
-        verify(prediction, proof, bundle, pinned_commitment=session.model.commitment,
-               gateway_public_key=key, allow_insecure_srs=True)
+        verify(
+            prediction,
+            proof,
+            bundle,
+            pinned_commitment=session.model.commitment,
+            gateway_public_key=key,
+            allow_insecure_srs=True,
+        )
         full.append(time.perf_counter() - t0)
 
     bare: list[float] = []
@@ -37,9 +43,13 @@ def run(session: BenchSession) -> dict[str, float]:
         proof_path.write_bytes(proof)
         for _ in range(ROUNDS):
             t0 = time.perf_counter()
-            ezkl.verify(str(proof_path), str(Path(tmp) / "settings.json"),
-                        str(Path(tmp) / "verifying.key"), str(Path(tmp) / "srs-slice.srs"),
-                        reduced_srs=False)
+            ezkl.verify(
+                str(proof_path),
+                str(Path(tmp) / "settings.json"),
+                str(Path(tmp) / "verifying.key"),
+                str(Path(tmp) / "srs-slice.srs"),
+                reduced_srs=False,
+            )
             bare.append(time.perf_counter() - t0)
 
     figures = {

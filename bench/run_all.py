@@ -1,0 +1,35 @@
+"""All benchmarks of the end-to-end issue in one session, so the ratios are taken side by side.
+
+Run with `make bench`; figures go to stdout and to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import inference, proving, verification
+from bench.harness import bench_session
+
+
+def main() -> None:
+    results: dict[str, object] = {"machine": f"{platform.machine()}, {platform.python_version()}"}
+    with bench_session() as session:
+        for name, module in (
+            ("inference", inference),
+            ("proving", proving),
+            ("verification", verification),
+        ):
+            results[name] = module.run(session)
+            print()
+    out = Path(__file__).with_name("results.json")
+    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"figures written to {out}")
+
+
+if __name__ == "__main__":
+    main()
