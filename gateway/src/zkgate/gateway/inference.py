@@ -1,69 +1,38 @@
-"""Running registered models in onnxruntime, with inputs checked against the model's signature.
+"""Running registered models in onnxruntime, with inputs checked against the model card.
 
-Sessions are cached per model commitment: a model re-registered under the same name gets a fresh
-session, and a request can never run weights other than the ones its receipt names.
+Every served model was registered, and registration fixed its signature (names, datatypes and
+shapes: a circuit has one size), so requests are checked against the card, the same source the
+client reads. Sessions are cached per model commitment: a model registered anew under the same
+name gets a fresh session, and a request can never run weights other than its receipt names.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 
-from zkgate.client.tensors import NamedTensor, TensorError, numpy_dtype, oip_datatype
+from zkgate.client.card import ModelCard, TensorSpec
+from zkgate.client.tensors import NamedTensor, numpy_dtype, oip_datatype
 from zkgate.gateway.errors import InvalidRequest
 from zkgate.prover.store import ArtifactStore
 
-_ORT_TYPES = {
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(float16)": "FP16",
-    "tensor(int64)": "INT64",
-    "tensor(int32)": "INT32",
-    "tensor(int16)": "INT16",
-    "tensor(int8)": "INT8",
-    "tensor(uint8)": "UINT8",
-    "tensor(bool)": "BOOL",
-}
 
-
-@dataclass(frozen=True)
-class TensorSignature:
-    name: str
-    datatype: str
-    # None for a symbolic dimension.
-    shape: tuple[int | None, ...]
-
-    def check(self, tensor: NamedTensor) -> None:
-        if tensor.datatype != self.datatype:
-            raise InvalidRequest(
-                f"input {self.name!r} must be {self.datatype}, got {tensor.datatype}"
-            )
-        shape = tensor.shape
-        if len(shape) != len(self.shape) or any(
-            want is not None and want != got for want, got in zip(self.shape, shape, strict=False)
-        ):
-            want_text = [-1 if d is None else d for d in self.shape]
-            raise InvalidRequest(
-                f"input {self.name!r} must have shape {want_text}, got {list(shape)}"
-            )
-
-
-def _signature(arg: ort.NodeArg) -> TensorSignature:
-    datatype = _ORT_TYPES.get(arg.type)
-    if datatype is None:
-        raise TensorError(f"tensor {arg.name!r} has unsupported type {arg.type}")
-    dims = tuple(d if isinstance(d, int) and d >= 0 else None for d in arg.shape)
-    return TensorSignature(name=arg.name, datatype=datatype, shape=dims)
+def check_input(spec: TensorSpec, tensor: NamedTensor) -> None:
+    if tensor.datatype != spec.datatype:
+        raise InvalidRequest(f"input {spec.name!r} must be {spec.datatype}, got {tensor.datatype}")
+    if list(tensor.shape) != spec.shape:
+        raise InvalidRequest(
+            f"input {spec.name!r} must have shape {spec.shape}, got {list(tensor.shape)}"
+        )
 
 
 class LoadedModel:
-    """One onnxruntime session and the signature requests are checked against."""
+    """One onnxruntime session and the card its requests are checked against."""
 
-    def __init__(self, onnx_bytes: bytes) -> None:
+    def __init__(self, onnx_bytes: bytes, card: ModelCard) -> None:
         options = ort.SessionOptions()
         # The gateway serves many small requests concurrently; one intra-op thread per call
         # avoids oversubscribing cores that the provers also need.
@@ -71,8 +40,8 @@ class LoadedModel:
         self._session = ort.InferenceSession(
             onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self.inputs = [_signature(a) for a in self._session.get_inputs()]
-        self.outputs = [_signature(a) for a in self._session.get_outputs()]
+        self.inputs = card.inputs
+        self.outputs = card.outputs
 
     @property
     def input_names(self) -> list[str]:
@@ -80,10 +49,10 @@ class LoadedModel:
 
     def run(self, inputs: Sequence[NamedTensor]) -> list[NamedTensor]:
         """Inputs must already be in declared order (see `zkgate.client.tensors.ordered`)."""
-        for signature, tensor in zip(self.inputs, inputs, strict=True):
-            signature.check(tensor)
+        for spec, tensor in zip(self.inputs, inputs, strict=True):
+            check_input(spec, tensor)
         feeds = {t.name: np.asarray(t.array, dtype=numpy_dtype(t.datatype)) for t in inputs}
-        results = self._session.run(None, feeds)
+        results = self._session.run([s.name for s in self.outputs], feeds)
         return [
             NamedTensor(
                 name=s.name, datatype=oip_datatype(np.asarray(r).dtype), array=np.asarray(r)
@@ -100,13 +69,14 @@ class ModelRuntime:
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
 
-    def get(self, commitment: str, onnx_digest: str) -> LoadedModel:
+    def get(self, commitment: str, card_json: str, onnx_digest: str) -> LoadedModel:
         model = self._models.get(commitment)
         if model is not None:
             return model
         with self._lock:
             model = self._models.get(commitment)
             if model is None:
-                model = LoadedModel(self._store.read_bytes(onnx_digest))
+                card = ModelCard.from_json(card_json)
+                model = LoadedModel(self._store.read_bytes(onnx_digest), card)
                 self._models[commitment] = model
         return model

@@ -25,11 +25,12 @@ from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.catalog import ModelCatalog, ModelNotFound, ModelRecord, ModelState, ProofPolicy
 from zkgate.prover.jobs import Job, JobKind, JobNotFound, JobQueue, JobState
 from zkgate.prover.proving import witness_input_json
+from zkgate.prover.registration import (
+    DEFAULT_PARAM_VISIBILITY,
+    RegistrationError,
+    check_param_visibility,
+)
 from zkgate.prover.store import ArtifactStore
-
-# Parameter visibilities a served model may use. "private" binds nothing (a proof made with other
-# weights verifies under the same key), so it can never back a verified prediction.
-SUPPORTED_PARAM_VISIBILITY = ("fixed",)
 
 
 @dataclass(frozen=True)
@@ -51,21 +52,6 @@ class JobStatus:
     job: Job
     # The ezkl proof JSON once a prove job has succeeded.
     proof: bytes | None
-
-
-def _check_param_visibility(visibility: str) -> str:
-    visibility = visibility or "fixed"
-    if visibility == "private":
-        raise InvalidRequest(
-            "param_visibility 'private' is refused: it does not bind the model, so a proof made "
-            "with other weights verifies under the same key; use 'fixed'"
-        )
-    if visibility not in SUPPORTED_PARAM_VISIBILITY:
-        raise InvalidRequest(
-            f"param_visibility {visibility!r} is not supported; use one of "
-            f"{list(SUPPORTED_PARAM_VISIBILITY)}"
-        )
-    return visibility
 
 
 def _check_calibration(data: bytes) -> None:
@@ -117,7 +103,11 @@ class GatewayService:
         srs_path: str,
         srs_sha256: str,
     ) -> Registration:
-        visibility = _check_param_visibility(param_visibility)
+        try:
+            # Refused here too, so the caller hears why at once instead of from a failed job.
+            visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
+        except RegistrationError as exc:
+            raise InvalidRequest(str(exc)) from exc
         if not onnx:
             raise InvalidRequest("onnx is empty; send the model file's bytes")
         _check_calibration(calibration)
@@ -174,8 +164,8 @@ class GatewayService:
 
     def loaded_model(self, name: str) -> tuple[ModelRecord, LoadedModel]:
         record = self.ready_model(name)
-        assert record.commitment is not None
-        return record, self._runtime.get(record.commitment, record.onnx_digest)
+        assert record.commitment is not None and record.card_json is not None
+        return record, self._runtime.get(record.commitment, record.card_json, record.onnx_digest)
 
     def verifier_bundle(self, name: str) -> VerifierBundle:
         record = self.ready_model(name)

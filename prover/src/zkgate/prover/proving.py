@@ -8,7 +8,6 @@ makes, and a proof that fails it points at damaged keys, not at the request.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 from collections.abc import Callable, Sequence
 from math import prod
@@ -20,10 +19,11 @@ import numpy as np
 from zkgate.client.canonical import canonical_json
 from zkgate.client.card import ModelCard
 from zkgate.client.tensors import NamedTensor, TensorError
+from zkgate.client.verification import INSTALLED_EZKL_VERSION
 from zkgate.prover.store import ArtifactStore
 
-# What the artifacts record and what the client compares against (ezkl's stub lacks __version__).
-EZKL_VERSION = importlib.metadata.version("ezkl")
+# What the artifacts record, and what the client compares against.
+EZKL_VERSION = INSTALLED_EZKL_VERSION
 
 
 class ProvingError(Exception):

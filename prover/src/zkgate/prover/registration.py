@@ -49,6 +49,8 @@ DEFAULT_PARAM_VISIBILITY = "fixed"
 CALIBRATION_SAMPLE_CAP = 64
 # Each fidelity sample is one witness (about 40 ms for a small MLP).
 FIDELITY_SAMPLE_CAP = 16
+# (decomp_base, decomp_legs) candidates, see _calibrate: ezkl's default first, so it wins ties.
+DECOMPOSITIONS = ((16384, 2), (1024, 3))
 # See fidelity_tolerance.
 TOLERANCE_DIFF_FACTOR = 2.0
 TOLERANCE_QUANTIZATION_STEPS = 4
@@ -380,25 +382,63 @@ def _calibrate(
     max_logrows: int,
     visibility: str,
 ) -> None:
+    """Calibrates once per candidate decomposition and keeps the smallest circuit.
+
+    ezkl range-checks values by splitting them into `decomp_legs` digits of base `decomp_base`,
+    and its lookup table has `decomp_base` rows: the default base 2^14 alone puts a floor of
+    2^15 rows under every circuit. For small models three legs of base 2^10 (a range of 2^30,
+    wider than the default's 2^28) give a circuit 8 times smaller, with proving time and key
+    size shrinking alike; for large models the table no longer dominates and the default wins.
+    Trying both costs one extra calibration.
+    """
+    # ezkl splits one long list into samples of the input's size.
+    files.calibration.write_bytes(
+        witness_input_json([NamedTensor(input_spec.name, input_spec.datatype, samples)])
+    )
+    best: tuple[int, int, bytes] | None = None
+    failures: list[str] = []
+    for base, legs in DECOMPOSITIONS:
+        candidate = files.directory / f"settings-decomp-{base}x{legs}.json"
+        try:
+            _calibrate_one(onnx_path, files, candidate, max_logrows, visibility, base, legs)
+        except RegistrationError as exc:
+            failures.append(str(exc))
+            continue
+        settings = json.loads(candidate.read_bytes())
+        size = (int(settings["run_args"]["logrows"]), int(settings["num_rows"]))
+        if best is None or size < best[:2]:
+            best = (*size, candidate.read_bytes())
+    if best is None:
+        raise RegistrationError(failures[0])
+    files.settings.write_bytes(best[2])
+
+
+def _calibrate_one(
+    onnx_path: Path,
+    files: _CircuitFiles,
+    settings: Path,
+    max_logrows: int,
+    visibility: str,
+    decomp_base: int,
+    decomp_legs: int,
+) -> None:
     # ezkl's stub declares none of PyRunArgs' attributes, nor calibrate_settings' defaults.
     run_args: Any = ezkl.PyRunArgs()
     run_args.input_visibility = "public"
     run_args.output_visibility = "public"
     run_args.param_visibility = visibility
+    run_args.decomp_base = decomp_base
+    run_args.decomp_legs = decomp_legs
     _model_step(
         "ezkl cannot build a circuit for this model (is every operator supported by ezkl "
         f"{EZKL_VERSION}?)",
-        lambda: ezkl.gen_settings(str(onnx_path), str(files.settings), py_run_args=run_args),
-    )
-    # ezkl splits one long list into samples of the input's size.
-    files.calibration.write_bytes(
-        witness_input_json([NamedTensor(input_spec.name, input_spec.datatype, samples)])
+        lambda: ezkl.gen_settings(str(onnx_path), str(settings), py_run_args=run_args),
     )
     try:
         ezkl.calibrate_settings(  # type: ignore[call-arg]
             str(files.calibration),
             str(onnx_path),
-            str(files.settings),
+            str(settings),
             "resources",
             max_logrows=max_logrows,
         )
@@ -409,6 +449,13 @@ def _calibrate(
                 "max_logrows (each step doubles proving time and memory) or use a smaller model"
             ) from exc
         raise RegistrationError(f"calibrating the circuit failed: {exc}") from exc
+    # ezkl may settle on more rows than the cap allows (seen: logrows 7 under a cap of 4).
+    logrows = int(json.loads(settings.read_bytes())["run_args"]["logrows"])
+    if logrows > max_logrows:
+        raise RegistrationError(
+            f"the model needs a circuit of 2^{logrows} rows, over the cap of 2^{max_logrows} rows: "
+            "raise max_logrows (each step doubles proving time and memory) or use a smaller model"
+        )
 
 
 def _model_step(problem: str, call: Callable[[], object]) -> None:

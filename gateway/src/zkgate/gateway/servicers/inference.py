@@ -61,22 +61,8 @@ class InferenceServicer:
             name=record.name,
             versions=[record.commitment or ""],
             platform="onnx",
-            inputs=[
-                meta(
-                    name=s.name,
-                    datatype=s.datatype,
-                    shape=[-1 if d is None else d for d in s.shape],
-                )
-                for s in model.inputs
-            ],
-            outputs=[
-                meta(
-                    name=s.name,
-                    datatype=s.datatype,
-                    shape=[-1 if d is None else d for d in s.shape],
-                )
-                for s in model.outputs
-            ],
+            inputs=[meta(name=s.name, datatype=s.datatype, shape=s.shape) for s in model.inputs],
+            outputs=[meta(name=s.name, datatype=s.datatype, shape=s.shape) for s in model.outputs],
         )
 
     @grpc_errors

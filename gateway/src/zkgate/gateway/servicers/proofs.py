@@ -45,7 +45,7 @@ def job_message(status: JobStatus) -> pb.Job:
 
 
 class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
-    def __init__(self, service: GatewayService, *, poll_seconds: float = 0.2) -> None:
+    def __init__(self, service: GatewayService, *, poll_seconds: float = 0.05) -> None:
         self._service = service
         self._poll_seconds = poll_seconds
 
