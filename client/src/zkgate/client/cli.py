@@ -244,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # ezkl narrates every step at INFO through Python logging; the CLI prints its own lines.
+        logging.getLogger("ezkl").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except grpc.RpcError as exc:
