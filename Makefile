@@ -9,10 +9,11 @@ PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway
 
 .PHONY: venv demo test lint format proto bench clean
 
+# torch is pinned to the CPU build (2.13.0) in pyproject.toml: an unpinned torch pulls a
+# multi-GB CUDA build.
 $(STAMP): $(PYPROJECTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch is pinned to the CPU build (2.13.0); an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet -e client -e prover -e gateway -e '.[dev]'
 	touch $@
 

@@ -158,3 +158,39 @@ def test_proof_of_a_past_receipt_can_be_requested(
             prediction, proof, pinned_commitment=digits.commitment, allow_insecure_srs=True
         )
     assert verified.commitment == digits.commitment
+
+
+def test_a_pinned_ceremony_srs_is_trusted_without_the_insecure_opt_in(
+    gateway: RunningGateway,
+    digits: RegisteredModel,
+    digits_inputs: np.ndarray,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The production path: provers use an SRS file pinned by SHA-256, and the client trusts
+    that SRS by the identity it computes from its own copy of the file."""
+    import ezkl
+
+    from tests.fixtures.gateway_fixtures import DIGITS
+    from zkgate.client.srs import file_sha256, srs_identity, verifier_slice_of_file
+
+    with gateway.client() as client:
+        logrows = client.bundle(digits.name).card.logrows
+        ceremony = tmp_path_factory.mktemp("ceremony") / f"k{logrows}.srs"
+        ezkl.gen_srs(str(ceremony), logrows)  # stands in for a public ceremony file
+        response = client.register_model(
+            "digits-ceremony",
+            DIGITS / "model.onnx",
+            DIGITS / "calibration.npy",
+            srs_path=str(ceremony),
+            srs_sha256=file_sha256(ceremony),
+        )
+        client.wait_for_job(response.job_id, timeout=600)
+        model = client.model("digits-ceremony")
+        proven = prove_one(gateway, "digits-ceremony", digits_inputs[6])
+
+    assert proven.bundle.card.srs.origin == "ceremony"
+    trusted = srs_identity(verifier_slice_of_file(ceremony))
+    verified = check(proven, commitment=model.commitment, trusted_srs_identities=[trusted])
+    assert verified.commitment == model.commitment
+    # Another SRS, even one labelled "ceremony", is trusted only by its identity.
+    assert rejection(proven, commitment=model.commitment) == Reason.INSECURE_SRS

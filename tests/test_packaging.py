@@ -7,7 +7,9 @@ from importlib.metadata import requires
 
 
 def _names(distribution: str) -> set[str]:
-    return {re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() for r in requires(distribution) or []}
+    return {
+        re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() for r in requires(distribution) or []
+    }
 
 
 def test_client_needs_neither_onnxruntime_nor_torch() -> None:

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from zkgate.client.card import ModelCard
 from zkgate.client.connection import Client, ProofJobFailed
+from zkgate.client.srs import file_sha256
 from zkgate.client.tensors import numpy_dtype
 from zkgate.client.verification import VerificationError
 from zkgate.client.verify_command import add_verify_command
@@ -112,6 +113,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 def cmd_models_add(args: argparse.Namespace) -> int:
+    srs_sha256 = args.srs_sha256
+    if args.srs and not srs_sha256:
+        # Pin the file as it is here; provers refuse a file that differs.
+        srs_sha256 = file_sha256(args.srs)
     with _client(args) as client:
         response = client.register_model(
             args.name,
@@ -120,7 +125,7 @@ def cmd_models_add(args: argparse.Namespace) -> int:
             policy=args.policy,
             max_logrows=args.max_logrows,
             srs_path=str(args.srs.resolve()) if args.srs else "",
-            srs_sha256=args.srs_sha256,
+            srs_sha256=srs_sha256,
         )
         print(f"registering {args.name}: job {response.job_id}")
         if args.no_wait:
@@ -217,8 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--calibration", type=Path, required=True, help=".npy float32 samples stacked on axis 0"
     )
-    add.add_argument("--srs", type=Path, help="ceremony SRS file on the prover nodes")
-    add.add_argument("--srs-sha256", default="", help="SHA-256 pin of --srs")
+    add.add_argument(
+        "--srs", type=Path, help="ceremony SRS file, at this path on the prover nodes too"
+    )
+    add.add_argument(
+        "--srs-sha256", default="", help="SHA-256 pin of --srs (default: hash the local file)"
+    )
     add.add_argument("--policy", choices=["on_request", "always", "never"], default="")
     add.add_argument("--max-logrows", type=int, default=0)
     add.add_argument("--no-wait", action="store_true", help="return once the job is queued")
