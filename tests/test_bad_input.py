@@ -174,6 +174,21 @@ def test_model_whose_registration_failed_is_not_served(
     assert "failed to register" in message
 
 
+def test_bad_model_name_is_refused(channel: grpc.Channel) -> None:
+    stub = zkgate_pb2_grpc.ModelServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.RegisterModel(
+            pb.RegisterModelRequest(
+                name="../escape",
+                onnx=(DIGITS / "model.onnx").read_bytes(),
+                calibration=(DIGITS / "calibration.npy").read_bytes(),
+            ),
+            timeout=30,
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "invalid model name" in (info.value.details() or "")
+
+
 def test_garbage_calibration_is_refused(channel: grpc.Channel) -> None:
     stub = zkgate_pb2_grpc.ModelServiceStub(channel)
     with pytest.raises(grpc.RpcError) as info:

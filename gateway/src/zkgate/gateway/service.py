@@ -22,7 +22,14 @@ from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.gateway.inference import LoadedModel, ModelRuntime
 from zkgate.gateway.signer import ReceiptSigner
-from zkgate.prover.catalog import ModelCatalog, ModelNotFound, ModelRecord, ModelState, ProofPolicy
+from zkgate.prover.catalog import (
+    ModelCatalog,
+    ModelNotFound,
+    ModelRecord,
+    ModelState,
+    ProofPolicy,
+    validate_model_name,
+)
 from zkgate.prover.jobs import Job, JobKind, JobNotFound, JobQueue, JobState
 from zkgate.prover.proving import witness_input_json
 from zkgate.prover.registration import (
@@ -104,9 +111,10 @@ class GatewayService:
         srs_sha256: str,
     ) -> Registration:
         try:
+            validate_model_name(name)
             # Refused here too, so the caller hears why at once instead of from a failed job.
             visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
-        except RegistrationError as exc:
+        except (ValueError, RegistrationError) as exc:
             raise InvalidRequest(str(exc)) from exc
         if not onnx:
             raise InvalidRequest("onnx is empty; send the model file's bytes")
