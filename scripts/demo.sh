@@ -34,7 +34,7 @@ while True:
 PY
 
 if ! "$bin/zkgate" models show digits 2>/dev/null | grep -q '"commitment"'; then
-  echo "== registering the bundled digits model (calibrate, compile, setup, fidelity; ~1 min)"
+  echo "== registering the bundled digits model (calibrate, compile, setup, fidelity; ~20 s)"
   "$bin/zkgate" models add digits examples/digits/model.onnx \
     --calibration examples/digits/calibration.npy
 fi

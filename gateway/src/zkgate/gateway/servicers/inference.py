@@ -6,6 +6,7 @@ because the messages are compiled under zkgate's own protobuf package (see the .
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import grpc
@@ -70,7 +71,10 @@ class InferenceServicer:
         self, request: oip.ModelInferRequest, context: _Context
     ) -> oip.ModelInferResponse:
         tensors = decode_tensors(request.inputs, request.raw_input_contents)
-        result = self._service.infer(
+        # Off the event loop: onnxruntime releases the GIL, so a slow model runs beside other
+        # requests instead of stalling them, and so do the store and queue writes of a proof.
+        result = await asyncio.to_thread(
+            self._service.infer,
             request.model_name,
             tensors,
             request_id=request.id,
