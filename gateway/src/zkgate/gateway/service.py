@@ -49,9 +49,11 @@ class Registration:
 @dataclass(frozen=True)
 class InferenceResult:
     model: ModelRecord
+    inputs: list[NamedTensor]
     outputs: list[NamedTensor]
     receipt: Receipt
-    proof_job: Job | None
+    # The request asked for a proof, or the model's policy is `always`: see `enqueue_proof`.
+    proof_wanted: bool
 
 
 @dataclass(frozen=True)
@@ -214,10 +216,19 @@ class GatewayService:
                 issued_at_ms=int(time.time() * 1000),
             )
         )
-        job = None
-        if record.policy == ProofPolicy.ALWAYS or (prove and record.policy != ProofPolicy.NEVER):
-            job = self._enqueue_proof(record, inputs, input_digest)
-        return InferenceResult(model=record, outputs=outputs, receipt=receipt, proof_job=job)
+        return InferenceResult(
+            model=record,
+            inputs=inputs,
+            outputs=outputs,
+            receipt=receipt,
+            proof_wanted=prove or record.policy == ProofPolicy.ALWAYS,
+        )
+
+    def enqueue_proof(self, result: InferenceResult) -> Job:
+        """The durable proof job for an inference; a separate step because it writes to disk
+        (milliseconds), which an async caller keeps off its event loop, while inference itself
+        takes microseconds."""
+        return self._enqueue_proof(result.model, result.inputs, result.receipt.body.input_digest)
 
     def request_proof(self, receipt_json: str, tensors: Sequence[NamedTensor]) -> Job:
         """Proof for a past receipt: the receipt must be ours and the inputs must be its inputs."""

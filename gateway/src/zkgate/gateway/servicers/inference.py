@@ -71,14 +71,16 @@ class InferenceServicer:
         self, request: oip.ModelInferRequest, context: _Context
     ) -> oip.ModelInferResponse:
         tensors = decode_tensors(request.inputs, request.raw_input_contents)
-        # Off the event loop: onnxruntime releases the GIL, so a slow model runs beside other
-        # requests instead of stalling them, and so do the store and queue writes of a proof.
-        result = await asyncio.to_thread(
-            self._service.infer,
+        result = self._service.infer(
             request.model_name,
             tensors,
             request_id=request.id,
             prove=parameters.read_bool(request.parameters, parameters.PROVE),
+        )
+        job = (
+            await asyncio.to_thread(self._service.enqueue_proof, result)
+            if result.proof_wanted
+            else None
         )
         response = oip.ModelInferResponse(
             model_name=result.model.name,
@@ -93,8 +95,8 @@ class InferenceServicer:
         params[parameters.RECEIPT].string_param = result.receipt.to_json()
         params[parameters.COMMITMENT].string_param = result.receipt.body.commitment
         params[parameters.REQUEST_ID].string_param = result.receipt.body.request_id
-        if result.proof_job is not None:
-            params[parameters.PROOF_JOB].string_param = result.proof_job.id
+        if job is not None:
+            params[parameters.PROOF_JOB].string_param = job.id
         return response
 
 
