@@ -22,7 +22,7 @@ from zkgate.prover.proving import witness_input_json
 from zkgate.prover.store import ArtifactStore
 from zkgate.wire import zkgate_pb2 as pb
 
-ROUNDS = 5
+ROUNDS = 9
 
 
 def _pipeline_seconds(session: BenchSession, index: int) -> tuple[float, float]:
