@@ -165,12 +165,14 @@ def test_a_pinned_ceremony_srs_is_trusted_without_the_insecure_opt_in(
     digits: RegisteredModel,
     digits_inputs: np.ndarray,
     tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The production path: provers use an SRS file pinned by SHA-256, and the client trusts
     that SRS by the identity it computes from its own copy of the file."""
     import ezkl
 
     from tests.fixtures.gateway_fixtures import DIGITS
+    from zkgate.client.cli import main
     from zkgate.client.srs import file_sha256, srs_identity, verifier_slice_of_file
 
     with gateway.client() as client:
@@ -190,6 +192,10 @@ def test_a_pinned_ceremony_srs_is_trusted_without_the_insecure_opt_in(
 
     assert proven.bundle.card.srs.origin == "ceremony"
     trusted = srs_identity(verifier_slice_of_file(ceremony))
+    assert proven.bundle.card.srs.identity == trusted
+    capsys.readouterr()
+    assert main(["srs-identity", str(ceremony)]) == 0
+    assert f"identity   {trusted}" in capsys.readouterr().out
     verified = check(proven, commitment=model.commitment, trusted_srs_identities=[trusted])
     assert verified.commitment == model.commitment
     # Another SRS, even one labelled "ceremony", is trusted only by its identity.

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from zkgate.client.card import ModelCard
 from zkgate.client.connection import Client, ProofJobFailed
-from zkgate.client.srs import file_sha256
+from zkgate.client.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
 from zkgate.client.tensors import numpy_dtype
 from zkgate.client.verification import VerificationError
 from zkgate.client.verify_command import add_verify_command
@@ -168,6 +168,14 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_srs_identity(args: argparse.Namespace) -> int:
+    data = args.file.read_bytes()
+    print(f"identity   {srs_identity(verifier_slice(data))}")
+    print(f"logrows    {srs_logrows(data)}")
+    print(f"sha256     {file_sha256(args.file)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zkgate", description=__doc__.split("\n")[0] if __doc__ else None
@@ -241,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("name")
     fetch.add_argument("--out", type=Path, required=True)
     fetch.set_defaults(func=cmd_models_fetch)
+
+    srs = commands.add_parser(
+        "srs-identity",
+        help="the identity to trust (--trust-srs) for an SRS file you hold, e.g. a ceremony file",
+    )
+    srs.add_argument("file", type=Path)
+    srs.set_defaults(func=cmd_srs_identity)
 
     for plugin in entry_points(group="zkgate.cli"):
         plugin.load()(commands)
