@@ -31,7 +31,7 @@ class GatewayConfig:
     # Largest circuit a registration may calibrate to (2^logrows rows); memory grows with it.
     max_logrows: int = 17
     # Provers renew their lease while they work; a lost prover's job is retried after this.
-    lease_seconds: float = 120.0
+    lease_seconds: float = 30.0
     # Niceness of embedded prover processes: inference must stay responsive while they prove.
     prover_nice: int = 10
     # How long a draining gateway lets in-flight calls finish.

@@ -1,6 +1,7 @@
 """The prover worker process: `python -m zkgate.prover --data-dir DIR`.
 
-A separate process because ezkl holds the GIL for a whole prove. It lowers its own priority so
+A separate process because ezkl holds the GIL for a whole prove, and the proving itself runs in
+a child of it (isolation.py) so that its lease heartbeat never stops. It lowers its priority so
 that, when it shares a machine with the gateway (embedded mode), inference stays responsive
 while it proves. SIGTERM and SIGINT stop it after the job in hand: ezkl cannot be interrupted,
 and the job's lease lets another worker take over if the process is killed instead.
@@ -9,6 +10,7 @@ and the job's lease lets another worker take over if the process is killed inste
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -23,11 +25,12 @@ from types import FrameType
 from zkgate.prover.catalog import ModelCatalog
 from zkgate.prover.database import Database
 from zkgate.prover.handlers import make_handlers
-from zkgate.prover.jobs import SqliteJobQueue
+from zkgate.prover.isolation import ChildProcessHandlers
+from zkgate.prover.jobs import JobKind, SqliteJobQueue
 from zkgate.prover.layout import DataLayout
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
 from zkgate.prover.store import ArtifactStore
-from zkgate.prover.worker import DEFAULT_LEASE_SECONDS, run_worker
+from zkgate.prover.worker import DEFAULT_LEASE_SECONDS, JobHandler, run_worker
 
 logger = logging.getLogger("zkgate.prover")
 
@@ -84,16 +87,23 @@ def parse_config(argv: Sequence[str], environ: dict[str, str]) -> WorkerConfig:
     )
 
 
-def run(config: WorkerConfig) -> None:
-    os.nice(config.nice)
+def build_handlers(config: WorkerConfig) -> dict[JobKind, JobHandler]:
+    """Runs in the handler process (see isolation.py), which opens its own database."""
     layout = DataLayout(config.data_dir)
-    database = Database(layout.database)
-    store = ArtifactStore(layout.artifacts)
-    handlers = make_handlers(
+    return make_handlers(
         layout,
-        store,
-        ModelCatalog(database),
+        ArtifactStore(layout.artifacts),
+        ModelCatalog(Database(layout.database)),
         SrsSource(layout.srs_cache, config.ceremony),
+    )
+
+
+def run(config: WorkerConfig) -> None:
+    # Inherited by the handler process, which does the proving.
+    os.nice(config.nice)
+    database = Database(DataLayout(config.data_dir).database)
+    isolated = ChildProcessHandlers(
+        functools.partial(build_handlers, config), frozenset({JobKind.REGISTER, JobKind.PROVE})
     )
     stop = threading.Event()
 
@@ -106,12 +116,13 @@ def run(config: WorkerConfig) -> None:
     try:
         run_worker(
             SqliteJobQueue(database),
-            handlers,
+            isolated.handlers(),
             worker_id=config.worker_id,
             lease_seconds=config.lease_seconds,
             stop=stop,
         )
     finally:
+        isolated.close()
         database.close()
 
 

@@ -1,11 +1,11 @@
 """The prover worker loop: claim a job, keep its lease alive, run its handler, report the outcome.
 
-Lease length. ezkl.prove holds the GIL for the whole call (pyo3 without allow_threads), so the
-heartbeat thread cannot run while a proof is being made in this process: the lease must outlast
-the longest single ezkl call, not just the heartbeat interval. A missed lease is not a disaster
-(another worker proves the job again and this one's result is dropped), but it wastes a proof and
-an attempt. Hence a 120 s default, enough for the small models measured here; a node that proves
-larger circuits (LeNet: about 210 s) must set a longer lease.
+Lease length. The heartbeat renews the lease every third of it from a thread of its own, which
+only works if nothing holds the GIL for long: ezkl.prove does for its whole call (pyo3 without
+allow_threads), so the worker process runs its handlers in a child process (isolation.py). A
+lease then needs to cover only a few missed heartbeats, and a lost worker's job is retried
+within that time. A handler run in-process (as tests do) must be given a lease longer than its
+longest ezkl call.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from zkgate.prover.jobs import Job, JobKind, JobQueue, LeaseLost
 
 logger = logging.getLogger("zkgate.prover.worker")
 
-DEFAULT_LEASE_SECONDS = 120.0
+DEFAULT_LEASE_SECONDS = 30.0
 # An idle worker looks for work this often. A claim is one indexed SQLite query, so polling at
 # 20 Hz costs nothing measurable, while the wait adds directly to every proof's latency (half
 # the interval on average, against proofs of under a second for small circuits).

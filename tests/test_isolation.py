@@ -1,0 +1,96 @@
+"""Handlers in a child process: the worker keeps its lease while ezkl-like calls hold the GIL,
+and a child that dies mid-job costs one transient attempt, not the worker."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zkgate.prover.database import Database
+from zkgate.prover.isolation import ChildProcessHandlers, HandlerProcessDied
+from zkgate.prover.jobs import Job, JobKind, JobState, SqliteJobQueue
+from zkgate.prover.worker import JobHandler, run_worker
+
+LEASE = 0.6
+
+
+def _hold_the_gil_or_die(job: Job) -> dict[str, Any]:
+    if job.payload.get("die"):
+        os._exit(1)
+    # A single C call that keeps the GIL for about two seconds, as ezkl.prove does for a proof.
+    total = sum(range(100_000_000))
+    return {"total": total}
+
+
+def _factory() -> dict[JobKind, JobHandler]:
+    return {JobKind.PROVE: _hold_the_gil_or_die}
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[SqliteJobQueue]:
+    db = Database(tmp_path / "zkgate.db")
+    yield SqliteJobQueue(db)
+    db.close()
+
+
+@pytest.fixture
+def worker(queue: SqliteJobQueue) -> Iterator[ChildProcessHandlers]:
+    isolated = ChildProcessHandlers(_factory, frozenset({JobKind.PROVE}))
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker,
+        args=(queue, isolated.handlers()),
+        kwargs={"worker_id": "w", "lease_seconds": LEASE, "poll_seconds": 0.02, "stop": stop},
+    )
+    thread.start()
+    yield isolated
+    stop.set()
+    thread.join(60)
+    isolated.close()
+
+
+def _wait(queue: SqliteJobQueue, job_id: str, states: set[JobState], timeout: float = 60) -> Job:
+    deadline = time.monotonic() + timeout
+    while (job := queue.get(job_id)).state not in states:
+        assert time.monotonic() < deadline, f"job stuck in {job.state}"
+        time.sleep(0.02)
+    return job
+
+
+def test_lease_stays_alive_while_the_child_holds_its_gil(
+    queue: SqliteJobQueue, worker: ChildProcessHandlers
+) -> None:
+    job, _ = queue.enqueue(JobKind.PROVE, "m", {})
+    _wait(queue, job.id, {JobState.RUNNING})
+    thefts = 0
+    while queue.get(job.id).state == JobState.RUNNING:
+        # Each attempt comes after more than a lease's worth of GIL-holding work has begun.
+        stolen = queue.claim("thief", lease_seconds=30)
+        if stolen is not None:
+            thefts += 1
+            queue.fail(stolen.id, "thief", "stolen", transient=True)
+        time.sleep(LEASE / 2)
+    done = queue.get(job.id)
+    assert thefts == 0, "the lease expired while the handler ran"
+    assert (done.state, done.attempts, done.result) == (
+        JobState.SUCCEEDED,
+        1,
+        {"total": sum(range(100_000_000))},
+    )
+
+
+def test_a_child_that_dies_costs_one_transient_attempt(
+    queue: SqliteJobQueue, worker: ChildProcessHandlers
+) -> None:
+    dying, _ = queue.enqueue(JobKind.PROVE, "m", {"die": True}, max_attempts=1)
+    failed = _wait(queue, dying.id, {JobState.FAILED})
+    assert failed.error is not None and HandlerProcessDied.__name__ in failed.error
+    # The worker carries on with a new child.
+    job, _ = queue.enqueue(JobKind.PROVE, "m", {})
+    assert _wait(queue, job.id, {JobState.SUCCEEDED, JobState.FAILED}).state == JobState.SUCCEEDED
