@@ -92,7 +92,7 @@ class ModelSignature:
 
 
 @dataclass(frozen=True)
-class _CircuitFiles:
+class CircuitFiles:
     """The working copies ezkl reads and writes during one registration."""
 
     directory: Path
@@ -199,7 +199,7 @@ def register_model(
     session = _load_onnx(onnx_path)
     signature = read_signature(session)
     samples = _calibration_samples(calibration, signature)
-    files = _CircuitFiles(scratch)
+    files = CircuitFiles(scratch)
     try:
         return _build(
             name,
@@ -225,7 +225,7 @@ def _build(
     session: ort.InferenceSession,
     signature: ModelSignature,
     samples: npt.NDArray[Any],
-    files: _CircuitFiles,
+    files: CircuitFiles,
     store: ArtifactStore,
     srs_source: SrsSource,
     max_logrows: int,
@@ -378,7 +378,7 @@ def _calibrate(
     onnx_path: Path,
     samples: npt.NDArray[Any],
     input_spec: TensorSpec,
-    files: _CircuitFiles,
+    files: CircuitFiles,
     max_logrows: int,
     visibility: str,
 ) -> None:
@@ -415,7 +415,7 @@ def _calibrate(
 
 def _calibrate_one(
     onnx_path: Path,
-    files: _CircuitFiles,
+    files: CircuitFiles,
     settings: Path,
     max_logrows: int,
     visibility: str,
@@ -465,7 +465,7 @@ def _model_step(problem: str, call: Callable[[], object]) -> None:
         raise RegistrationError(f"{problem}: {exc}") from exc
 
 
-def _witness(files: _CircuitFiles, index: int) -> None:
+def _witness(files: CircuitFiles, index: int) -> None:
     run_ezkl(
         f"computing the witness of calibration sample {index}",
         lambda: ezkl.gen_witness(
@@ -483,7 +483,7 @@ def _measure_fidelity(
     signature: ModelSignature,
     samples: npt.NDArray[Any],
     output_scales: list[int],
-    files: _CircuitFiles,
+    files: CircuitFiles,
 ) -> Fidelity:
     """Circuit outputs, read from the witness felts as a client reads them from instances,
     against onnxruntime's floats. Argmax is taken along each output's last axis."""
