@@ -164,7 +164,6 @@ def test_a_pinned_ceremony_srs_is_trusted_without_the_insecure_opt_in(
     gateway: RunningGateway,
     digits: RegisteredModel,
     digits_inputs: np.ndarray,
-    tmp_path_factory: pytest.TempPathFactory,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The production path: provers use an SRS file pinned by SHA-256, and the client trusts
@@ -177,8 +176,9 @@ def test_a_pinned_ceremony_srs_is_trusted_without_the_insecure_opt_in(
 
     with gateway.client() as client:
         logrows = client.bundle(digits.name).card.logrows
-        ceremony = tmp_path_factory.mktemp("ceremony") / f"k{logrows}.srs"
-        ezkl.gen_srs(str(ceremony), logrows)  # stands in for a public ceremony file
+        # Stands in for a public ceremony file, provisioned into the provers' SRS directory.
+        ceremony = gateway.data_dir / "srs" / f"ceremony-k{logrows}.srs"
+        ezkl.gen_srs(str(ceremony), logrows)
         response = client.register_model(
             "digits-ceremony",
             DIGITS / "model.onnx",

@@ -195,7 +195,25 @@ def test_ceremony_srs_with_another_hash_is_refused(small_srs: Path, tmp_path: Pa
 def test_ceremony_srs_smaller_than_the_circuit_is_refused(small_srs: Path, tmp_path: Path) -> None:
     pinned = CeremonySrs(path=small_srs, sha256=file_sha256(small_srs))
     with pytest.raises(SrsError, match="has logrows 6 but the circuit needs 7"):
-        SrsSource(tmp_path).resolve(7, ceremony=pinned)
+        SrsSource(tmp_path, pinned).resolve(7)
+
+
+def test_a_registration_may_name_only_srs_files_in_the_srs_directory(
+    small_srs: Path, tmp_path: Path
+) -> None:
+    """The path comes from a remote caller: elsewhere it could probe the prover's files."""
+    srs_dir = tmp_path / "srs"
+    srs_dir.mkdir()
+    inside = srs_dir / "ceremony-k6.srs"
+    inside.write_bytes(small_srs.read_bytes())
+    sha = file_sha256(small_srs)
+    source = SrsSource(srs_dir)
+    for outside in (small_srs, srs_dir / ".." / small_srs.name, Path("/etc/passwd")):
+        with pytest.raises(SrsError, match="inside the provers' SRS directory"):
+            source.resolve(6, ceremony=CeremonySrs(path=outside, sha256=sha))
+    for named in (inside, Path("ceremony-k6.srs")):
+        resolved = source.resolve(6, ceremony=CeremonySrs(path=named, sha256=sha))
+        assert (resolved.path, resolved.origin) == (inside.resolve(), "ceremony")
 
 
 def test_development_srs_is_generated_once_per_logrows(tmp_path: Path) -> None:

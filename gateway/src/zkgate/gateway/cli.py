@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from zkgate.gateway.config import add_config_arguments, load_config
@@ -11,7 +12,12 @@ from zkgate.gateway.server import serve
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    asyncio.run(serve(load_config(args)))
+    try:
+        config = load_config(args)
+    except ValueError as exc:
+        print(f"zkgate serve: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(config))
     return 0
 
 

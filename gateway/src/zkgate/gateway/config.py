@@ -32,10 +32,18 @@ class GatewayConfig:
     max_logrows: int = 17
     # Provers renew their lease while they work; a lost prover's job is retried after this.
     lease_seconds: float = 30.0
+    # A ceremony SRS file for every circuit the embedded provers set up, and its SHA-256 pin;
+    # unset, each registration names its file (inside DATA_DIR/srs) or gets a development SRS.
+    srs_path: str = ""
+    srs_sha256: str = ""
     # Niceness of embedded prover processes: inference must stay responsive while they prove.
     prover_nice: int = 10
     # How long a draining gateway lets in-flight calls finish.
     shutdown_grace_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if bool(self.srs_path) != bool(self.srs_sha256):
+            raise ValueError("srs_path and srs_sha256 go together: pin the ceremony file")
 
     @staticmethod
     def env_name(field_name: str) -> str:

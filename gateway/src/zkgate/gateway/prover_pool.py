@@ -16,11 +16,21 @@ log = logging.getLogger("zkgate.gateway.provers")
 
 
 class ProverPool:
-    def __init__(self, *, data_dir: Path, workers: int, lease_seconds: float, nice: int) -> None:
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        workers: int,
+        lease_seconds: float,
+        nice: int,
+        srs_path: str,
+        srs_sha256: str,
+    ) -> None:
         self._data_dir = data_dir
         self._workers = workers
         self._lease_seconds = lease_seconds
         self._nice = nice
+        self._srs = ["--srs-path", srs_path, "--srs-sha256", srs_sha256] if srs_path else []
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -38,6 +48,7 @@ class ProverPool:
             str(self._lease_seconds),
             "--nice",
             str(self._nice),
+            *self._srs,
         ]
 
     async def start(self) -> None:

@@ -84,6 +84,8 @@ class Gateway:
             workers=config.workers,
             lease_seconds=config.lease_seconds,
             nice=config.prover_nice,
+            srs_path=config.srs_path,
+            srs_sha256=config.srs_sha256,
         )
 
     async def _set_health(self, status: int) -> None:

@@ -60,11 +60,23 @@ class SrsSource:
 
     def resolve(self, logrows: int, *, ceremony: CeremonySrs | None = None) -> ResolvedSrs:
         """ceremony overrides the configured one for this call (a registration that names its
-        own file)."""
-        chosen = ceremony or self._ceremony
-        if chosen is not None:
-            return _checked_ceremony(chosen, logrows)
+        own file). It comes from a remote caller, so it must name a file inside this node's SRS
+        directory: any other path would let a caller probe the prover's file system."""
+        if ceremony is not None:
+            return _checked_ceremony(self._inside_srs_directory(ceremony), logrows)
+        if self._ceremony is not None:
+            return _checked_ceremony(self._ceremony, logrows)
         return self._development(logrows)
+
+    def _inside_srs_directory(self, ceremony: CeremonySrs) -> CeremonySrs:
+        directory = self._cache_dir.resolve()
+        path = (directory / ceremony.path).resolve()
+        if not path.is_relative_to(directory):
+            raise SrsError(
+                f"a registration may only name an SRS file inside the provers' SRS directory "
+                f"{directory}; copy the ceremony file there (or configure it with --srs-path)"
+            )
+        return CeremonySrs(path=path, sha256=ceremony.sha256)
 
     def _development(self, logrows: int) -> ResolvedSrs:
         path = self._cache_dir / f"dev-k{logrows}.srs"
@@ -104,9 +116,9 @@ def _checked_ceremony(ceremony: CeremonySrs, logrows: int) -> ResolvedSrs:
     actual = file_sha256(ceremony.path)
     if actual != ceremony.sha256.lower():
         raise SrsError(
-            f"the ceremony SRS {ceremony.path} has SHA-256 {actual}, but {ceremony.sha256} is "
-            "pinned: the file was replaced or corrupted; restore the published file or correct "
-            "the pin"
+            f"the ceremony SRS {ceremony.path} does not have the pinned SHA-256 "
+            f"{ceremony.sha256}: the file was replaced or corrupted; restore the published file "
+            "or correct the pin"
         )
     file_logrows = _file_logrows(ceremony.path)
     if file_logrows < logrows:
