@@ -1,18 +1,16 @@
-"""`zkgate prover ...`: a standalone prover worker (same flags as `python -m zkgate.prover`)."""
+"""`zkgate prover`: a standalone prover worker (the flags of `python -m zkgate.prover`)."""
 
 from __future__ import annotations
 
-import argparse
+import os
 from typing import Any
 
-from zkgate.prover.process import main
+from zkgate.prover.process import add_worker_arguments, run_command
 
 
 def register_commands(commands: Any) -> None:
     parser = commands.add_parser(
-        "prover",
-        help="run a prover worker against a data directory (see `zkgate prover --help`)",
-        add_help=False,
+        "prover", help="run a prover worker against a data directory (SQLite queue, store)"
     )
-    parser.add_argument("worker_args", nargs=argparse.REMAINDER)
-    parser.set_defaults(func=lambda args: main(args.worker_args))
+    add_worker_arguments(parser, os.environ)
+    parser.set_defaults(func=run_command)

@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -50,9 +50,9 @@ class WorkerConfig:
     ceremony: CeremonySrs | None
 
 
-def parse_config(argv: Sequence[str], environ: dict[str, str]) -> WorkerConfig:
-    """Flags, falling back to ZKGATE_* environment variables, then to defaults."""
-    parser = argparse.ArgumentParser(prog="python -m zkgate.prover", description=__doc__)
+def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """Flags, falling back to ZKGATE_* environment variables, then to defaults; shared by
+    `python -m zkgate.prover` and `zkgate prover`."""
     parser.add_argument("--data-dir", default=environ.get("ZKGATE_DATA_DIR"))
     parser.add_argument("--worker-id", default=environ.get("ZKGATE_WORKER_ID"))
     parser.add_argument(
@@ -68,7 +68,9 @@ def parse_config(argv: Sequence[str], environ: dict[str, str]) -> WorkerConfig:
     )
     parser.add_argument("--srs-path", default=environ.get("ZKGATE_SRS_PATH"))
     parser.add_argument("--srs-sha256", default=environ.get("ZKGATE_SRS_SHA256"))
-    args = parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> WorkerConfig:
     if not args.data_dir:
         raise ConfigError("--data-dir (or ZKGATE_DATA_DIR) is required")
     if bool(args.srs_path) != bool(args.srs_sha256):
@@ -127,6 +129,12 @@ def run(config: WorkerConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m zkgate.prover", description=__doc__)
+    add_worker_arguments(parser, os.environ)
+    return run_command(parser.parse_args(sys.argv[1:] if argv is None else argv))
+
+
+def run_command(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -135,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ezkl logs every step of every call at INFO through Python logging.
     logging.getLogger("ezkl").setLevel(logging.WARNING)
     try:
-        config = parse_config(sys.argv[1:] if argv is None else argv, dict(os.environ))
+        config = config_from_args(args)
     except ConfigError as exc:
         print(f"zkgate.prover: {exc}", file=sys.stderr)
         return 2

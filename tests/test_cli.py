@@ -1,0 +1,32 @@
+"""The one `zkgate` command: subcommands of the installed distributions all parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zkgate.client.cli import build_parser, main
+from zkgate.prover.process import config_from_args
+
+
+def test_prover_subcommand_takes_the_worker_flags() -> None:
+    args = build_parser().parse_args(
+        ["prover", "--data-dir", "/srv/zkgate", "--worker-id", "gpu-0", "--lease-seconds", "45"]
+    )
+    config = config_from_args(args)
+    assert (config.data_dir, config.worker_id, config.lease_seconds) == (
+        Path("/srv/zkgate"),
+        "gpu-0",
+        45.0,
+    )
+
+
+def test_prover_subcommand_refuses_an_unpinned_srs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prover", "--data-dir", "/tmp/x", "--srs-path", "/srs/k12.srs"]) == 2
+    assert "go together" in capsys.readouterr().err
+
+
+def test_serve_subcommand_refuses_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--port", "eighty"]) == 2
+    assert "bad value 'eighty' for port" in capsys.readouterr().err
