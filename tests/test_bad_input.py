@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 
-from tests.fixtures.gateway_fixtures import DIGITS, PendingModel, RegisteredModel, RunningGateway
+from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway, start_gateway
 from zkgate.client import ProofJobFailed
 from zkgate.client.connection import OIP_PATH
 from zkgate.wire import open_inference_pb2 as oip
@@ -140,21 +141,20 @@ def test_private_params_are_refused_with_the_reason(channel: grpc.Channel) -> No
 
 
 def test_model_that_is_still_registering_is_not_served(
-    gateway: RunningGateway,
-    channel: grpc.Channel,
-    digits_inputs: np.ndarray,
-    other_weights_pending: PendingModel,
+    tmp_path: Path, digits_inputs: np.ndarray
 ) -> None:
-    with gateway.client() as client:
-        state = client.model(other_weights_pending.name).state
-    if state == pb.MODEL_STATE_REGISTERING:
-        code, message = status_of(
-            channel, raw_request(digits_inputs[0], model=other_weights_pending.name)
-        )
-        assert code == grpc.StatusCode.FAILED_PRECONDITION
-        assert "registering" in message
-    else:
-        assert state == pb.MODEL_STATE_READY, "registration was submitted moments ago"
+    # A gateway without provers: its registration stays queued, so the model stays registering.
+    idle = start_gateway(tmp_path / "idle", workers=0)
+    try:
+        with idle.client() as client:
+            client.register_model("pending", DIGITS / "model.onnx", DIGITS / "calibration.npy")
+            assert client.model("pending").state == pb.MODEL_STATE_REGISTERING
+        with grpc.insecure_channel(idle.target) as idle_channel:
+            code, message = status_of(idle_channel, raw_request(digits_inputs[0], model="pending"))
+    finally:
+        idle.stop()
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "still registering" in message
 
 
 def test_model_whose_registration_failed_is_not_served(

@@ -63,37 +63,30 @@ def decode_tensors(
         if msg.name in seen:
             raise TensorError(f"tensor {msg.name!r} appears twice")
         seen.add(msg.name)
-        dtype = numpy_dtype(msg.datatype)
         shape = tuple(int(d) for d in msg.shape)
-        count = _element_count(msg.name, shape)
-        if raw_contents:
-            if msg.contents.ByteSize():
-                raise TensorError(
-                    f"tensor {msg.name!r} has both raw and typed contents; send only one"
-                )
-            raw = raw_contents[index]
-            expected = count * dtype.itemsize
-            if len(raw) != expected:
-                raise TensorError(
-                    f"tensor {msg.name!r}: {len(raw)} raw bytes, but shape {list(shape)} of "
-                    f"{msg.datatype} needs {expected}"
-                )
-            array = np.frombuffer(raw, dtype=dtype).reshape(shape)
-        else:
-            field = _CONTENTS_FIELD.get(msg.datatype)
-            if field is None:
-                raise TensorError(
-                    f"tensor {msg.name!r}: {msg.datatype} can only travel as raw contents"
-                )
-            values: Any = getattr(msg.contents, field)
-            if len(values) != count:
-                raise TensorError(
-                    f"tensor {msg.name!r}: {len(values)} values in {field}, but shape "
-                    f"{list(shape)} needs {count}"
-                )
-            array = np.asarray(values, dtype=dtype).reshape(shape)
-        tensors.append(NamedTensor(name=msg.name, datatype=msg.datatype, array=array))
+        if not raw_contents:
+            tensors.append(_typed_tensor(msg, shape))
+            continue
+        if msg.contents.ByteSize():
+            raise TensorError(f"tensor {msg.name!r} has both raw and typed contents; send only one")
+        tensors.append(NamedTensor.from_raw(msg.name, msg.datatype, shape, raw_contents[index]))
     return tensors
+
+
+def _typed_tensor(msg: _TensorMessage, shape: tuple[int, ...]) -> NamedTensor:
+    dtype = numpy_dtype(msg.datatype)
+    count = _element_count(msg.name, shape)
+    field = _CONTENTS_FIELD.get(msg.datatype)
+    if field is None:
+        raise TensorError(f"tensor {msg.name!r}: {msg.datatype} can only travel as raw contents")
+    values: Any = getattr(msg.contents, field)
+    if len(values) != count:
+        raise TensorError(
+            f"tensor {msg.name!r}: {len(values)} values in {field}, but shape "
+            f"{list(shape)} needs {count}"
+        )
+    array = np.asarray(values, dtype=dtype).reshape(shape)
+    return NamedTensor(name=msg.name, datatype=msg.datatype, array=array)
 
 
 def encode_input(request: oip.ModelInferRequest, tensor: NamedTensor) -> None:

@@ -13,11 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from zkgate.client.canonical import canonical_json
 from zkgate.client.receipts import Receipt, ReceiptError
-from zkgate.client.tensors import NamedTensor, TensorError, numpy_dtype
+from zkgate.client.tensors import NamedTensor, TensorError
 
 PREDICTION_FORMAT = "zkgate.prediction/1"
 
@@ -50,17 +48,9 @@ def _tensor_from_json(raw: Any) -> NamedTensor:
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise PredictionFormatError(f"tensor {name!r}: shape must be non-negative integers")
     try:
-        dtype = numpy_dtype(datatype)
+        return NamedTensor.from_raw(name, datatype, shape, data)
     except TensorError as exc:
-        raise PredictionFormatError(f"tensor {name!r}: {exc}") from exc
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) != expected:
-        raise PredictionFormatError(
-            f"tensor {name!r}: {len(data)} bytes of data, but shape {shape} of {datatype} "
-            f"needs {expected}"
-        )
-    array = np.frombuffer(data, dtype=dtype).reshape(shape)
-    return NamedTensor(name=name, datatype=datatype, array=array)
+        raise PredictionFormatError(str(exc)) from exc
 
 
 def _tensors_from_json(raw: Any, field: str) -> list[NamedTensor]:

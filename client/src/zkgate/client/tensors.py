@@ -66,6 +66,23 @@ class NamedTensor:
         arr = np.ascontiguousarray(array)
         return cls(name=name, datatype=oip_datatype(arr.dtype), array=arr)
 
+    @classmethod
+    def from_raw(cls, name: str, datatype: str, shape: Sequence[int], data: bytes) -> NamedTensor:
+        """The tensor whose row-major little-endian bytes are `data`; the byte count must be
+        exactly what the shape and datatype take."""
+        if any(d < 0 for d in shape):
+            raise TensorError(f"tensor {name!r}: shape {list(shape)} has a negative dimension")
+        dtype = numpy_dtype(datatype)
+        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if len(data) != expected:
+            raise TensorError(
+                f"tensor {name!r}: {len(data)} raw bytes, but shape {list(shape)} of {datatype} "
+                f"needs {expected}"
+            )
+        return cls(
+            name=name, datatype=datatype, array=np.frombuffer(data, dtype=dtype).reshape(shape)
+        )
+
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.array.shape)

@@ -67,14 +67,15 @@ class Gateway:
             ProofServicer(self.service), self._server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        self._services = (
-            OIP_SERVICE,
+        # Services with descriptors in our stubs; the spec's OIP name has none of its own.
+        described = (
             open_inference_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
             zkgate_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
             zkgate_pb2.DESCRIPTOR.services_by_name["ProofService"].full_name,
         )
+        self._services = (OIP_SERVICE, *described)
         reflection.enable_server_reflection(
-            (*self._services[1:], health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+            (*described, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )
         self.port = self._server.add_insecure_port(f"{config.host}:{config.port}")
         if self.port == 0:

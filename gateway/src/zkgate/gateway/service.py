@@ -7,13 +7,10 @@ caller gets the job id at once.
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.card import ModelCard
@@ -36,6 +33,7 @@ from zkgate.prover.registration import (
     DEFAULT_PARAM_VISIBILITY,
     RegistrationError,
     check_param_visibility,
+    load_calibration,
 )
 from zkgate.prover.store import ArtifactStore
 
@@ -61,18 +59,6 @@ class JobStatus:
     job: Job
     # The ezkl proof JSON once a prove job has succeeded.
     proof: bytes | None
-
-
-def _check_calibration(data: bytes) -> None:
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InvalidRequest(f"calibration is not a readable .npy file: {exc}") from exc
-    if array.dtype != np.float32 or array.ndim < 2 or len(array) == 0:
-        raise InvalidRequest(
-            "calibration must be a non-empty float32 .npy array of samples stacked on axis 0, "
-            f"got dtype {array.dtype} and shape {list(array.shape)}"
-        )
 
 
 class GatewayService:
@@ -114,13 +100,13 @@ class GatewayService:
     ) -> Registration:
         try:
             validate_model_name(name)
-            # Refused here too, so the caller hears why at once instead of from a failed job.
+            # Checked here too, so the caller hears why at once instead of from a failed job.
             visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
+            load_calibration(calibration)
         except (ValueError, RegistrationError) as exc:
             raise InvalidRequest(str(exc)) from exc
         if not onnx:
             raise InvalidRequest("onnx is empty; send the model file's bytes")
-        _check_calibration(calibration)
         logrows = max_logrows or self._max_logrows
         if logrows > self._max_logrows:
             raise InvalidRequest(

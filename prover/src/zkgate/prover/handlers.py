@@ -7,21 +7,18 @@ anything else is left to propagate, and the worker retries it while attempts rem
 
 from __future__ import annotations
 
-import io
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from zkgate.client.card import ModelCard
 from zkgate.prover.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.jobs import Job, JobKind
 from zkgate.prover.layout import DataLayout
 from zkgate.prover.proving import ProvingError, prove
-from zkgate.prover.registration import RegistrationError, register_model
+from zkgate.prover.registration import RegistrationError, load_calibration, register_model
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
 from zkgate.prover.store import ArtifactStore
 from zkgate.prover.worker import DeterministicJobError, JobHandler
@@ -74,7 +71,7 @@ class _Handlers:
             return register_model(
                 job.model_name,
                 onnx_path=self._store.path(onnx_digest),
-                calibration=self._calibration(payload["calibration_digest"]),
+                calibration=load_calibration(self._store.read_bytes(payload["calibration_digest"])),
                 store=self._store,
                 srs_source=self._srs,
                 scratch=scratch,
@@ -82,16 +79,6 @@ class _Handlers:
                 param_visibility=payload["param_visibility"],
                 ceremony=_ceremony(payload),
             )
-
-    def _calibration(self, digest: str) -> np.ndarray[Any, Any]:
-        data = self._store.read_bytes(digest)
-        try:
-            array: np.ndarray[Any, Any] = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError as exc:
-            raise RegistrationError(
-                f"calibration data is not a .npy array ({exc}); save it with numpy.save"
-            ) from exc
-        return array
 
     def prove(self, job: Job) -> dict[str, Any]:
         """Payload: commitment, input_digest, witness_input_digest (witness_input_json bytes)."""

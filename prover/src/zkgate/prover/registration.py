@@ -13,6 +13,7 @@ deterministic, so a job queue must not retry them.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -346,6 +347,23 @@ def _load_onnx(onnx_path: Path) -> ort.InferenceSession:
             f"onnxruntime cannot load the model: {exc}; send a valid ONNX file (opset 17 is "
             "known to work)"
         ) from exc
+
+
+def load_calibration(data: bytes) -> npt.NDArray[Any]:
+    """Calibration data as uploaded: a .npy array of samples stacked on axis 0. Never a pickle
+    (allow_pickle=False): the bytes come from a remote caller."""
+    try:
+        array: npt.NDArray[Any] = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise RegistrationError(
+            f"calibration data is not a .npy array ({exc}); save it with numpy.save"
+        ) from exc
+    if array.ndim < 2 or len(array) == 0:
+        raise RegistrationError(
+            "calibration data must hold one or more samples stacked on axis 0, got shape "
+            f"{list(array.shape)}"
+        )
+    return array
 
 
 def _calibration_samples(
