@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway/pyproject.toml
+PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway/pyproject.toml pol/pyproject.toml
 
 .PHONY: venv demo test lint format proto bench clean
 
@@ -14,7 +14,7 @@ PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway
 $(STAMP): $(PYPROJECTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e client -e prover -e gateway -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e client -e prover -e gateway -e pol -e '.[dev]'
 	touch $@
 
 venv: $(STAMP)

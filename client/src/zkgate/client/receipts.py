@@ -11,15 +11,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from zkgate.client.canonical import canonical_json
+from zkgate.client.signing import SignatureError, signing_bytes, verify_body
 
 RECEIPT_FORMAT = "zkgate.receipt/1"
-# Prefixed to the signed bytes so that a receipt signature can never be replayed as a signature
-# over any other kind of zkgate message.
-_SIGNING_DOMAIN = b"zkgate.receipt/1\x00"
 
 
 class ReceiptError(ValueError):
@@ -37,7 +32,7 @@ class ReceiptBody:
     format: str = RECEIPT_FORMAT
 
     def signing_bytes(self) -> bytes:
-        return _SIGNING_DOMAIN + canonical_json(asdict(self))
+        return signing_bytes(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -65,8 +60,6 @@ class Receipt:
     def verify_signature(self, public_key: bytes) -> None:
         """Raises ReceiptError unless `public_key` (raw 32 bytes) signed this body."""
         try:
-            Ed25519PublicKey.from_public_bytes(public_key).verify(
-                self.signature, self.body.signing_bytes()
-            )
-        except (InvalidSignature, ValueError) as exc:
+            verify_body(public_key, asdict(self.body), self.signature, "receipt")
+        except SignatureError as exc:
             raise ReceiptError("receipt signature does not verify under the gateway key") from exc

@@ -115,6 +115,7 @@ class RegisterModelRequest(_message.Message):
     POLICY_FIELD_NUMBER: _builtins.int
     MAX_LOGROWS_FIELD_NUMBER: _builtins.int
     PARAM_VISIBILITY_FIELD_NUMBER: _builtins.int
+    PROOF_OF_LEARNING_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     onnx: _builtins.bytes
     calibration: _builtins.bytes
@@ -132,6 +133,11 @@ class RegisterModelRequest(_message.Message):
     "private" is refused: it binds nothing, a proof made with other weights verifies under the
     same key.
     """
+    proof_of_learning: _builtins.bytes
+    """Optional proof-of-learning archive, as `zkgate pol record` writes it. A prover verifies it
+    (structure and replay) during the registration job, against this request's ONNX, and the
+    model card shows the decision and the report's digest.
+    """
     def __init__(
         self,
         *,
@@ -143,10 +149,11 @@ class RegisterModelRequest(_message.Message):
         policy: Global___ProofPolicy.ValueType = ...,
         max_logrows: _builtins.int = ...,
         param_visibility: _builtins.str = ...,
+        proof_of_learning: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "max_logrows", b"max_logrows", "name", b"name", "onnx", b"onnx", "param_visibility", b"param_visibility", "policy", b"policy", "srs_path", b"srs_path", "srs_sha256", b"srs_sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "max_logrows", b"max_logrows", "name", b"name", "onnx", b"onnx", "param_visibility", b"param_visibility", "policy", b"policy", "proof_of_learning", b"proof_of_learning", "srs_path", b"srs_path", "srs_sha256", b"srs_sha256"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -444,6 +451,119 @@ class Job(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Job: _TypeAlias = Job  # noqa: Y015
+
+@_typing.final
+class IssueTrainingIntentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    POLICY_DIGEST_FIELD_NUMBER: _builtins.int
+    owner_public_key: _builtins.str
+    """The owner's Ed25519 public key (32 bytes, hex): only its holder can sign the manifest."""
+    policy_digest: _builtins.str
+    """SHA-256 (hex) of the canonical training policy JSON."""
+    def __init__(
+        self,
+        *,
+        owner_public_key: _builtins.str = ...,
+        policy_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_public_key", b"owner_public_key", "policy_digest", b"policy_digest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueTrainingIntentRequest: _TypeAlias = IssueTrainingIntentRequest  # noqa: Y015
+
+@_typing.final
+class TimestampCommitmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    COMMITMENT_FIELD_NUMBER: _builtins.int
+    REQUEST_SIGNATURE_FIELD_NUMBER: _builtins.int
+    owner_public_key: _builtins.str
+    commitment: _builtins.str
+    """SHA-256 (hex) being timestamped."""
+    request_signature: _builtins.bytes
+    """The owner's Ed25519 signature over the request statement (see zkgate.client.attestations)."""
+    def __init__(
+        self,
+        *,
+        owner_public_key: _builtins.str = ...,
+        commitment: _builtins.str = ...,
+        request_signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commitment", b"commitment", "owner_public_key", b"owner_public_key", "request_signature", b"request_signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TimestampCommitmentRequest: _TypeAlias = TimestampCommitmentRequest  # noqa: Y015
+
+@_typing.final
+class SignedStatement(_message.Message):
+    """A canonical JSON statement {"body": ..., "signature": ...} signed by the gateway identity key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATEMENT_JSON_FIELD_NUMBER: _builtins.int
+    statement_json: _builtins.str
+    def __init__(
+        self,
+        *,
+        statement_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["statement_json", b"statement_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedStatement: _TypeAlias = SignedStatement  # noqa: Y015
+
+@_typing.final
+class GetLearningReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLearningReportRequest: _TypeAlias = GetLearningReportRequest  # noqa: Y015
+
+@_typing.final
+class LearningReport(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_JSON_FIELD_NUMBER: _builtins.int
+    REPORT_DIGEST_FIELD_NUMBER: _builtins.int
+    report_json: _builtins.str
+    report_digest: _builtins.str
+    def __init__(
+        self,
+        *,
+        report_json: _builtins.str = ...,
+        report_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report_digest", b"report_digest", "report_json", b"report_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LearningReport: _TypeAlias = LearningReport  # noqa: Y015
 
 @_typing.final
 class RequestProofRequest(_message.Message):

@@ -432,3 +432,172 @@ class ProofService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class LearningServiceStub:
+    """Proof-of-learning support: statements the gateway signs with its identity key, so that a
+    training run's start (its seed) and its checkpoints carry times the owner could not forge.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.IssueTrainingIntent = channel.unary_unary(
+                '/zkgate.v1.LearningService/IssueTrainingIntent',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.IssueTrainingIntentRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+                _registered_method=True)
+        self.TimestampCommitment = channel.unary_unary(
+                '/zkgate.v1.LearningService/TimestampCommitment',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.TimestampCommitmentRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+                _registered_method=True)
+        self.GetLearningReport = channel.unary_unary(
+                '/zkgate.v1.LearningService/GetLearningReport',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.GetLearningReportRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.LearningReport.FromString,
+                _registered_method=True)
+
+
+class LearningServiceServicer:
+    """Proof-of-learning support: statements the gateway signs with its identity key, so that a
+    training run's start (its seed) and its checkpoints carry times the owner could not forge.
+    """
+
+    def IssueTrainingIntent(self, request, context):
+        """Fixes the owner and the training policy before training starts, with a fresh nonce from
+        which the run's seed, and so its initial weights, derive.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TimestampCommitment(self, request, context):
+        """Timestamps a commitment (a checkpoint chain head or a manifest digest) while training runs.
+        The owner signs the request, so nobody can timestamp in another owner's name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLearningReport(self, request, context):
+        """The full verification report of a model's proof-of-learning; its digest is in the card.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LearningServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'IssueTrainingIntent': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueTrainingIntent,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.IssueTrainingIntentRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.SerializeToString,
+            ),
+            'TimestampCommitment': grpc.unary_unary_rpc_method_handler(
+                    servicer.TimestampCommitment,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.TimestampCommitmentRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.SerializeToString,
+            ),
+            'GetLearningReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLearningReport,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.GetLearningReportRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.LearningReport.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'zkgate.v1.LearningService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('zkgate.v1.LearningService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LearningService:
+    """Proof-of-learning support: statements the gateway signs with its identity key, so that a
+    training run's start (its seed) and its checkpoints carry times the owner could not forge.
+    """
+
+    @staticmethod
+    def IssueTrainingIntent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.LearningService/IssueTrainingIntent',
+            zkgate_dot_v1_dot_zkgate__pb2.IssueTrainingIntentRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TimestampCommitment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.LearningService/TimestampCommitment',
+            zkgate_dot_v1_dot_zkgate__pb2.TimestampCommitmentRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLearningReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.LearningService/GetLearningReport',
+            zkgate_dot_v1_dot_zkgate__pb2.GetLearningReportRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.LearningReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -155,3 +155,76 @@ class ProofServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_ProofServiceServicer_to_server(servicer: ProofServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class LearningServiceStub:
+    """Proof-of-learning support: statements the gateway signs with its identity key, so that a
+    training run's start (its seed) and its checkpoints carry times the owner could not forge.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> LearningServiceAsyncStub: ...
+    IssueTrainingIntent: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.IssueTrainingIntentRequest, _zkgate_pb2.SignedStatement]
+    """Fixes the owner and the training policy before training starts, with a fresh nonce from
+    which the run's seed, and so its initial weights, derive.
+    """
+    TimestampCommitment: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.TimestampCommitmentRequest, _zkgate_pb2.SignedStatement]
+    """Timestamps a commitment (a checkpoint chain head or a manifest digest) while training runs.
+    The owner signs the request, so nobody can timestamp in another owner's name.
+    """
+    GetLearningReport: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetLearningReportRequest, _zkgate_pb2.LearningReport]
+    """The full verification report of a model's proof-of-learning; its digest is in the card."""
+
+@_typing.type_check_only
+class LearningServiceAsyncStub(LearningServiceStub):
+    """Proof-of-learning support: statements the gateway signs with its identity key, so that a
+    training run's start (its seed) and its checkpoints carry times the owner could not forge.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    IssueTrainingIntent: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.IssueTrainingIntentRequest, _zkgate_pb2.SignedStatement]  # type: ignore[assignment]
+    """Fixes the owner and the training policy before training starts, with a fresh nonce from
+    which the run's seed, and so its initial weights, derive.
+    """
+    TimestampCommitment: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.TimestampCommitmentRequest, _zkgate_pb2.SignedStatement]  # type: ignore[assignment]
+    """Timestamps a commitment (a checkpoint chain head or a manifest digest) while training runs.
+    The owner signs the request, so nobody can timestamp in another owner's name.
+    """
+    GetLearningReport: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetLearningReportRequest, _zkgate_pb2.LearningReport]  # type: ignore[assignment]
+    """The full verification report of a model's proof-of-learning; its digest is in the card."""
+
+class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Proof-of-learning support: statements the gateway signs with its identity key, so that a
+    training run's start (its seed) and its checkpoints carry times the owner could not forge.
+    """
+
+    @_abc_1.abstractmethod
+    def IssueTrainingIntent(
+        self,
+        request: _zkgate_pb2.IssueTrainingIntentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.SignedStatement, _abc.Awaitable[_zkgate_pb2.SignedStatement]]:
+        """Fixes the owner and the training policy before training starts, with a fresh nonce from
+        which the run's seed, and so its initial weights, derive.
+        """
+
+    @_abc_1.abstractmethod
+    def TimestampCommitment(
+        self,
+        request: _zkgate_pb2.TimestampCommitmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.SignedStatement, _abc.Awaitable[_zkgate_pb2.SignedStatement]]:
+        """Timestamps a commitment (a checkpoint chain head or a manifest digest) while training runs.
+        The owner signs the request, so nobody can timestamp in another owner's name.
+        """
+
+    @_abc_1.abstractmethod
+    def GetLearningReport(
+        self,
+        request: _zkgate_pb2.GetLearningReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.LearningReport, _abc.Awaitable[_zkgate_pb2.LearningReport]]:
+        """The full verification report of a model's proof-of-learning; its digest is in the card."""
+
+def add_LearningServiceServicer_to_server(servicer: LearningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

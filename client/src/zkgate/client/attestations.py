@@ -1,0 +1,203 @@
+"""Statements a gateway signs for proof-of-learning: training intents and commitment timestamps.
+
+They live in the light client, not in `zkgate.pol`, because gateways issue them and dispute
+parties check them without torch.
+
+- A training intent fixes, before training starts, who trains (the owner's key), under which
+  policy (its digest), and a fresh nonce. The training seed is derived from the signed intent, so
+  the initial weights are unpredictable until the intent exists and cannot be chosen to sit near
+  someone else's weights.
+- A commitment timestamp says the gateway saw an owner's commitment (a checkpoint chain head, or a
+  manifest digest) at a time. The owner signs its request, so nobody can timestamp commitments in
+  another owner's name; the earliest timestamp settles ownership disputes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any, ClassVar, Self
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from zkgate.client.canonical import canonical_json, framed_digest
+from zkgate.client.signing import (
+    SignatureError,
+    parse_public_key_hex,
+    raw_public_key,
+    sign_body,
+    verify_body,
+)
+
+INTENT_FORMAT = "zkgate.pol.intent/1"
+TIMESTAMP_FORMAT = "zkgate.pol.timestamp/1"
+TIMESTAMP_REQUEST_FORMAT = "zkgate.pol.timestamp-request/1"
+_SEED_DOMAIN = "zkgate.pol.seed/1"
+_HEX_DIGEST_LENGTH = 64
+
+
+class AttestationError(ValueError):
+    """A statement that is malformed, of the wrong kind, or whose signature does not verify."""
+
+
+@dataclass(frozen=True)
+class _SignedStatement:
+    """A body of string and integer fields, its issuer's key among them, and a signature."""
+
+    FORMAT: ClassVar[str]
+    issuer_public_key: str
+    signature: bytes
+
+    def body(self) -> dict[str, Any]:
+        fields = asdict(self)
+        del fields["signature"]
+        return {"format": self.FORMAT, **fields}
+
+    def to_json(self) -> str:
+        return canonical_json({"body": self.body(), "signature": self.signature.hex()}).decode()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        try:
+            raw = json.loads(text)
+            body = dict(raw["body"])
+            signature = bytes.fromhex(raw["signature"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise AttestationError(f"malformed {cls.__name__}: {exc}") from exc
+        if body.pop("format", None) != cls.FORMAT:
+            raise AttestationError(f"not a {cls.__name__}: want format {cls.FORMAT!r}")
+        try:
+            statement = cls(signature=signature, **body)
+        except TypeError as exc:
+            raise AttestationError(f"malformed {cls.__name__}: {exc}") from exc
+        statement._check_fields()
+        return statement
+
+    def _check_fields(self) -> None:
+        for name, value in asdict(self).items():
+            if name == "signature":
+                continue
+            if name.endswith("_ms"):
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise AttestationError(f"{type(self).__name__}.{name} must be an integer")
+            elif not isinstance(value, str):
+                raise AttestationError(f"{type(self).__name__}.{name} must be a string")
+        for name in ("issuer_public_key", "owner_public_key"):
+            value = getattr(self, name, None)
+            if value is not None:
+                try:
+                    parse_public_key_hex(value, f"{type(self).__name__}.{name}")
+                except SignatureError as exc:
+                    raise AttestationError(str(exc)) from exc
+
+    def verify(self) -> None:
+        """Checks the signature under the issuer key the statement names. Whether that issuer is
+        trusted is the caller's decision."""
+        try:
+            verify_body(
+                bytes.fromhex(self.issuer_public_key),
+                self.body(),
+                self.signature,
+                f"{type(self).__name__} from issuer {self.issuer_public_key[:16]}...",
+            )
+        except SignatureError as exc:
+            raise AttestationError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class TrainingIntent(_SignedStatement):
+    FORMAT: ClassVar[str] = INTENT_FORMAT
+    owner_public_key: str
+    policy_digest: str
+    nonce: str
+    issued_at_ms: int
+
+    @property
+    def self_issued(self) -> bool:
+        """Issued offline by the owner: the nonce and time are then the owner's own choice."""
+        return self.issuer_public_key == self.owner_public_key
+
+    def seed(self) -> bytes:
+        """32 bytes every random choice of the training run derives from."""
+        return bytes.fromhex(framed_digest(_SEED_DOMAIN, [canonical_json(self.body())]))
+
+    def digest(self) -> str:
+        return framed_digest(INTENT_FORMAT, [self.to_json().encode()])
+
+
+@dataclass(frozen=True)
+class CommitmentTimestamp(_SignedStatement):
+    FORMAT: ClassVar[str] = TIMESTAMP_FORMAT
+    owner_public_key: str
+    commitment: str
+    issued_at_ms: int
+
+
+def issue_training_intent(
+    issuer: Ed25519PrivateKey, *, owner_public_key: str, policy_digest: str, now_ms: int
+) -> TrainingIntent:
+    """`issuer` is the gateway's key, or the owner's own key for an offline intent."""
+    parse_public_key_hex(owner_public_key, "owner public key")
+    _check_digest(policy_digest, "policy digest")
+    unsigned = TrainingIntent(
+        issuer_public_key=raw_public_key(issuer).hex(),
+        signature=b"",
+        owner_public_key=owner_public_key,
+        policy_digest=policy_digest,
+        nonce=os.urandom(32).hex(),
+        issued_at_ms=now_ms,
+    )
+    return replace(unsigned, signature=sign_body(issuer, unsigned.body()))
+
+
+def timestamp_request_body(owner_public_key: str, commitment: str) -> dict[str, Any]:
+    return {
+        "format": TIMESTAMP_REQUEST_FORMAT,
+        "owner_public_key": owner_public_key,
+        "commitment": commitment,
+    }
+
+
+def sign_timestamp_request(owner: Ed25519PrivateKey, commitment: str) -> bytes:
+    """The owner's proof that it, and not someone else, asks for this timestamp."""
+    return sign_body(owner, timestamp_request_body(raw_public_key(owner).hex(), commitment))
+
+
+def issue_commitment_timestamp(
+    issuer: Ed25519PrivateKey,
+    *,
+    owner_public_key: str,
+    commitment: str,
+    request_signature: bytes,
+    now_ms: int,
+) -> CommitmentTimestamp:
+    """Raises AttestationError unless the owner signed the request for this commitment."""
+    _check_digest(commitment, "commitment")
+    try:
+        owner = parse_public_key_hex(owner_public_key, "owner public key")
+        verify_body(
+            owner,
+            timestamp_request_body(owner_public_key, commitment),
+            request_signature,
+            "timestamp request (sign it with the owner key it names)",
+        )
+    except SignatureError as exc:
+        raise AttestationError(str(exc)) from exc
+    unsigned = CommitmentTimestamp(
+        issuer_public_key=raw_public_key(issuer).hex(),
+        signature=b"",
+        owner_public_key=owner_public_key,
+        commitment=commitment,
+        issued_at_ms=now_ms,
+    )
+    return replace(unsigned, signature=sign_body(issuer, unsigned.body()))
+
+
+def _check_digest(value: str, what: str) -> None:
+    try:
+        valid = len(value) == _HEX_DIGEST_LENGTH and len(bytes.fromhex(value)) == 32
+    except ValueError:
+        valid = False
+    if not valid:
+        raise AttestationError(f"{what} must be 64 hex digits (SHA-256), got {value[:80]!r}")

@@ -1,0 +1,140 @@
+"""Checkpoints: the full training state at a step, in safetensors, and the hash chain over them.
+
+A checkpoint holds parameters, buffers and optimizer state (momentum included): replaying a
+segment needs all three, and comparing only parameters would let a spoofer fake the rest. The
+file format is safetensors, a JSON header plus raw bytes, so loading a checkpoint never runs code;
+the reference implementation's pickles run whatever their author put in them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import safetensors.torch
+import torch
+from torch import nn
+
+from zkgate.client.canonical import framed_digest
+
+CHECKPOINT_FORMAT = "zkgate.pol.checkpoint/1"
+_CHAIN_DOMAIN = "zkgate.pol.chain/1"
+_HEADER_LIMIT = 100 << 20
+_PARAM, _BUFFER, _OPTIM = "param/", "buffer/", "optim/"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is not a zkgate safetensors checkpoint of the expected step."""
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    step: int
+    params: dict[str, torch.Tensor]
+    buffers: dict[str, torch.Tensor]
+    # Per-parameter optimizer state, keyed "<parameter name>/<state key>".
+    optimizer: dict[str, torch.Tensor]
+
+    def flat_params(self) -> torch.Tensor:
+        """In sorted name order: a decoded file lists tensors sorted, a live model by module."""
+        return torch.cat([self.params[name].reshape(-1).double() for name in sorted(self.params)])
+
+    def flat_extra_state(self) -> dict[str, torch.Tensor]:
+        return {**{_BUFFER + k: v for k, v in self.buffers.items()}, **self.optimizer}
+
+
+def capture(model: nn.Module, optimizer: torch.optim.Optimizer, step: int) -> TrainingState:
+    names = {id(p): name for name, p in model.named_parameters()}
+    optim: dict[str, torch.Tensor] = {}
+    for parameter, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                optim[f"{names[id(parameter)]}/{key}"] = value.detach().clone()
+    return TrainingState(
+        step=step,
+        params={n: p.detach().clone() for n, p in model.named_parameters()},
+        buffers={n: b.detach().clone() for n, b in model.named_buffers()},
+        optimizer=optim,
+    )
+
+
+def restore(state: TrainingState, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Loads copies, never the stored tensors themselves: the optimizer updates its state in
+    place, and an aliased momentum buffer would silently corrupt the checkpoint for the next
+    replay of the same segment."""
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in state.params.items():
+            parameters[name].copy_(tensor)
+        buffers = dict(model.named_buffers())
+        for name, tensor in state.buffers.items():
+            buffers[name].copy_(tensor)
+    optimizer.state.clear()
+    for key, tensor in state.optimizer.items():
+        name, state_key = key.rsplit("/", 1)
+        optimizer.state[parameters[name]][state_key] = copy.deepcopy(tensor)
+
+
+def encode(state: TrainingState) -> bytes:
+    tensors = {
+        **{_PARAM + k: v.contiguous() for k, v in state.params.items()},
+        **{_BUFFER + k: v.contiguous() for k, v in state.buffers.items()},
+        **{_OPTIM + k: v.contiguous() for k, v in state.optimizer.items()},
+    }
+    metadata = {"format": CHECKPOINT_FORMAT, "step": str(state.step)}
+    return safetensors.torch.save(tensors, metadata=metadata)
+
+
+def decode(data: bytes, *, expected_step: int, what: str) -> TrainingState:
+    """Strict: a file that is not safetensors, or carries another format or step, is refused
+    before any tensor is built."""
+    metadata = _metadata(data, what)
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{what} has format {metadata.get('format')!r}, not a checkpoint")
+    if metadata.get("step") != str(expected_step):
+        raise CheckpointError(
+            f"{what} says step {metadata.get('step')!r}; the manifest says {expected_step}"
+        )
+    try:
+        tensors = safetensors.torch.load(data)
+    except Exception as exc:  # safetensors' own error type is not exported for typing
+        raise CheckpointError(f"{what} is not a readable safetensors file: {exc}") from exc
+    groups: dict[str, dict[str, torch.Tensor]] = {_PARAM: {}, _BUFFER: {}, _OPTIM: {}}
+    for key, tensor in tensors.items():
+        prefix = next((p for p in groups if key.startswith(p)), None)
+        if prefix is None:
+            raise CheckpointError(f"{what} holds unexpected tensor {key!r}")
+        groups[prefix][key[len(prefix) :]] = tensor
+    return TrainingState(
+        step=expected_step,
+        params=groups[_PARAM],
+        buffers=groups[_BUFFER],
+        optimizer=groups[_OPTIM],
+    )
+
+
+def _metadata(data: bytes, what: str) -> dict[str, Any]:
+    """Reads the safetensors header by hand: 8 bytes of little-endian length, then JSON."""
+    if len(data) < 8:
+        raise CheckpointError(f"{what} is truncated ({len(data)} bytes)")
+    length = int.from_bytes(data[:8], "little")
+    if length > min(_HEADER_LIMIT, len(data) - 8):
+        raise CheckpointError(f"{what} is not a safetensors file (header length {length})")
+    try:
+        header = json.loads(data[8 : 8 + length])
+        metadata = header.get("__metadata__", {})
+    except (ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{what} is not a safetensors file: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{what} has a malformed safetensors header")
+    return metadata
+
+
+def chain_link(previous: str, step: int, file_sha256: str) -> str:
+    """Each link commits to every checkpoint before it: timestamping one link timestamps the
+    whole prefix of the run."""
+    return framed_digest(
+        _CHAIN_DOMAIN, [previous.encode(), str(step).encode(), file_sha256.encode()]
+    )

@@ -1,0 +1,114 @@
+"""The manifest: the owner's signed index of a proof-of-learning.
+
+It names the training intent (and so the seed and the registered policy), the dataset root, every
+checkpoint's hash and chain link, and the exported ONNX. Signing it is the owner's claim "I ran
+this training"; the verifier then checks that the claim holds together and replays parts of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from zkgate.client.attestations import AttestationError, TrainingIntent
+from zkgate.client.canonical import canonical_json, framed_digest
+from zkgate.client.signing import SignatureError, sign_body, verify_body
+from zkgate.pol.policy import PolicyError, TrainingPolicy
+
+MANIFEST_FORMAT = "zkgate.pol.manifest/1"
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read or whose owner signature does not verify."""
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    step: int
+    file: str
+    sha256: str
+    chain: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    intent: TrainingIntent
+    policy: TrainingPolicy
+    dataset_root: str
+    dataset_size: int
+    checkpoints: tuple[CheckpointEntry, ...]
+    onnx_sha256: str
+    signature: bytes = b""
+
+    @property
+    def owner_public_key(self) -> str:
+        return self.intent.owner_public_key
+
+    @property
+    def chain_head(self) -> str:
+        return self.checkpoints[-1].chain
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "intent": json.loads(self.intent.to_json()),
+            "policy": self.policy.to_json_obj(),
+            "dataset_root": self.dataset_root,
+            "dataset_size": self.dataset_size,
+            "checkpoints": [vars(entry) for entry in self.checkpoints],
+            "onnx_sha256": self.onnx_sha256,
+        }
+
+    def signed_by(self, owner: Ed25519PrivateKey) -> Manifest:
+        return replace(self, signature=sign_body(owner, self.body()))
+
+    def verify_signature(self) -> None:
+        """The manifest must be signed by the owner the intent was issued to: a copied run
+        re-signed by anyone else is not a proof of anything they did."""
+        try:
+            verify_body(
+                bytes.fromhex(self.owner_public_key),
+                self.body(),
+                self.signature,
+                "manifest (it must be signed by the owner the training intent names)",
+            )
+        except SignatureError as exc:
+            raise ManifestError(str(exc)) from exc
+
+    def digest(self) -> str:
+        return framed_digest(MANIFEST_FORMAT, [canonical_json(self.body()), self.signature])
+
+    def to_json(self) -> str:
+        return canonical_json({"body": self.body(), "signature": self.signature.hex()}).decode()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        try:
+            raw = json.loads(text)
+            body = raw["body"]
+            if body.get("format") != MANIFEST_FORMAT:
+                raise ManifestError(f"not a proof-of-learning manifest: {body.get('format')!r}")
+            return cls(
+                intent=TrainingIntent.from_json(json.dumps(body["intent"])),
+                policy=TrainingPolicy.from_json_obj(body["policy"]),
+                dataset_root=str(body["dataset_root"]),
+                dataset_size=int(body["dataset_size"]),
+                checkpoints=tuple(
+                    CheckpointEntry(
+                        step=int(entry["step"]),
+                        file=str(entry["file"]),
+                        sha256=str(entry["sha256"]),
+                        chain=str(entry["chain"]),
+                    )
+                    for entry in body["checkpoints"]
+                ),
+                onnx_sha256=str(body["onnx_sha256"]),
+                signature=bytes.fromhex(raw["signature"]),
+            )
+        except (ManifestError, AttestationError, PolicyError):
+            raise
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"malformed manifest: {exc!r}") from exc

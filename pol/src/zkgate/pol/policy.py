@@ -1,0 +1,233 @@
+"""The training policy: everything a replay needs to redo a training step, fixed in advance.
+
+A training intent pins the policy's digest before the run starts, and the verifier takes every
+hyperparameter from the registered policy, never from the proof. The attack papers' "claim a tiny
+learning rate" spoof depends on the opposite.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from zkgate.client.canonical import canonical_json, framed_digest
+
+POLICY_FORMAT = "zkgate.pol.policy/1"
+ARCHITECTURES = ("mlp",)
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "step")
+LOSSES = ("cross_entropy",)
+DTYPES = ("float32",)
+
+
+class PolicyError(ValueError):
+    """A policy that is malformed or asks for something the recorder cannot do."""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    kind: str
+    # Layer widths, input first: [64, 16, 10] is 64 -> 16 -> ReLU -> 10.
+    sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    kind: str
+    lr: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: str = "constant"
+    # For "step": the learning rate is multiplied by gamma every `every_epochs` epochs.
+    every_epochs: int = 0
+    gamma: float = 1.0
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    # Segments per epoch with the largest logged updates (Jia et al.'s top-Q).
+    top_q: int = 1
+    # Segments drawn with verifier randomness chosen after the commitment, so that a spoofer
+    # cannot know which of its steps must be honest.
+    random_segments: int = 8
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Largest replay-vs-log discrepancy accepted per segment, and the smallest logged update."""
+
+    l1: float
+    l2: float
+    linf: float
+    # 1 - cos(replayed update, logged update).
+    cosine: float
+    # |replayed update size / logged update size - 1|.
+    update_ratio: float
+    # Buffers and optimizer state (momentum): compared too, or a spoofer could fake them.
+    state_linf: float
+    # Every logged segment update must be at least this large (l2): "infinitesimal update"
+    # spoofs move in steps far below what the learning rate makes honest training take.
+    min_update_l2: float
+
+
+@dataclass(frozen=True)
+class CalibrationRecord:
+    """How the thresholds were obtained, so a reader can judge them."""
+
+    margin: float
+    seeds: int
+    thread_counts: tuple[int, ...]
+    # Largest honest replay discrepancy measured, per metric.
+    honest_max: dict[str, float]
+    smallest_honest_update_l2: float
+
+
+@dataclass(frozen=True)
+class TrainingPolicy:
+    architecture: Architecture
+    optimizer: OptimizerSpec
+    schedule: Schedule
+    batch_size: int
+    epochs: int
+    checkpoint_interval: int
+    dataset_root: str
+    dataset_size: int
+    thresholds: Thresholds
+    replay: ReplayPlan = field(default_factory=ReplayPlan)
+    calibration: CalibrationRecord | None = None
+    loss: str = "cross_entropy"
+    dtype: str = "float32"
+    threads: int = 1
+    versions: dict[str, str] = field(default_factory=dict)
+    format: str = POLICY_FORMAT
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise PolicyError("invalid training policy: " + "; ".join(problems))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.dataset_size / self.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.epochs
+
+    def checkpoint_steps(self) -> list[int]:
+        """Step 0 (the initial state), every k-th step, and the last step."""
+        steps = list(range(0, self.total_steps, self.checkpoint_interval))
+        return [*steps, self.total_steps]
+
+    def learning_rate(self, step: int) -> float:
+        if self.schedule.kind == "step":
+            epoch = step // self.steps_per_epoch
+            return self.optimizer.lr * self.schedule.gamma ** (epoch // self.schedule.every_epochs)
+        return self.optimizer.lr
+
+    def to_json_obj(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_json_obj(), indent=2, sort_keys=True) + "\n"
+
+    def digest(self) -> str:
+        return framed_digest(POLICY_FORMAT, [canonical_json(self.to_json_obj())])
+
+    @classmethod
+    def from_json_obj(cls, raw: Any) -> TrainingPolicy:
+        try:
+            if raw.get("format") != POLICY_FORMAT:
+                raise PolicyError(f"not a training policy: format {raw.get('format')!r}")
+            calibration = raw.get("calibration")
+            return cls(
+                **{
+                    **raw,
+                    "architecture": Architecture(
+                        kind=raw["architecture"]["kind"],
+                        sizes=tuple(raw["architecture"]["sizes"]),
+                    ),
+                    "optimizer": OptimizerSpec(**raw["optimizer"]),
+                    "schedule": Schedule(**raw["schedule"]),
+                    "thresholds": Thresholds(**raw["thresholds"]),
+                    "replay": ReplayPlan(**raw["replay"]),
+                    "calibration": None
+                    if calibration is None
+                    else CalibrationRecord(
+                        **{**calibration, "thread_counts": tuple(calibration["thread_counts"])}
+                    ),
+                }
+            )
+        except PolicyError:
+            raise
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise PolicyError(f"malformed training policy: {exc!r}") from exc
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TrainingPolicy:
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise PolicyError(f"training policy is not JSON: {exc}") from exc
+        return cls.from_json_obj(raw)
+
+    def with_thresholds(
+        self, thresholds: Thresholds, calibration: CalibrationRecord
+    ) -> TrainingPolicy:
+        return replace(self, thresholds=thresholds, calibration=calibration)
+
+
+def differences(claimed: TrainingPolicy, registered: TrainingPolicy) -> list[str]:
+    """Field-by-field differences, worded for a person: "optimizer.lr: 0.0001 in the proof,
+    0.05 registered"."""
+    left = _flatten(claimed.to_json_obj())
+    right = _flatten(registered.to_json_obj())
+    return [
+        f"{key}: {left.get(key)!r} in the proof, {right.get(key)!r} registered"
+        for key in sorted(left.keys() | right.keys())
+        if left.get(key) != right.get(key)
+    ]
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): value}
+
+
+def _problems(policy: TrainingPolicy) -> list[str]:
+    problems = []
+    arch = policy.architecture
+    if arch.kind not in ARCHITECTURES:
+        problems.append(f"architecture.kind {arch.kind!r} is not one of {ARCHITECTURES}")
+    if len(arch.sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in arch.sizes):
+        problems.append(f"architecture.sizes {arch.sizes!r} needs two or more positive widths")
+    if policy.optimizer.kind not in OPTIMIZERS:
+        problems.append(f"optimizer.kind {policy.optimizer.kind!r} is not one of {OPTIMIZERS}")
+    if not policy.optimizer.lr > 0:
+        problems.append("optimizer.lr must be positive")
+    if policy.schedule.kind not in SCHEDULES:
+        problems.append(f"schedule.kind {policy.schedule.kind!r} is not one of {SCHEDULES}")
+    if policy.schedule.kind == "step" and policy.schedule.every_epochs < 1:
+        problems.append("schedule.every_epochs must be at least 1 for a step schedule")
+    if policy.loss not in LOSSES:
+        problems.append(f"loss {policy.loss!r} is not one of {LOSSES}")
+    if policy.dtype not in DTYPES:
+        problems.append(f"dtype {policy.dtype!r} is not one of {DTYPES}")
+    for name in ("batch_size", "epochs", "checkpoint_interval", "dataset_size", "threads"):
+        if getattr(policy, name) < 1:
+            problems.append(f"{name} must be at least 1")
+    if policy.replay.top_q < 0 or policy.replay.random_segments < 0:
+        problems.append("replay counts must not be negative")
+    if any(not value >= 0 for value in asdict(policy.thresholds).values()):
+        problems.append("thresholds must be non-negative numbers")
+    return problems

@@ -1,0 +1,93 @@
+"""The verification report: every figure behind a proof-of-learning decision.
+
+A decision alone asks to be trusted; the report shows, per replayed segment, why it was chosen
+and how far the replay landed from the record, next to the thresholds, so a reader can see the
+margin as well as the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from zkgate.client.canonical import canonical_json, sha256_hex
+
+REPORT_FORMAT = "zkgate.pol.report/1"
+
+
+@dataclass
+class SegmentReport:
+    index: int
+    start_step: int
+    end_step: int
+    epoch: int
+    # Why it was replayed: "first", "last", "top-q", "random".
+    origins: list[str]
+    logged_update_l2: float
+    l1: float | None = None
+    l2: float | None = None
+    linf: float | None = None
+    cosine: float | None = None
+    # Replayed update size over logged update size; 1.0 for an honest segment.
+    update_ratio: float | None = None
+    state_linf: float | None = None
+    passed: bool = False
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LearningReport:
+    accepted: bool = False
+    # Why it was rejected, each readable on its own; empty when accepted.
+    reasons: list[str] = field(default_factory=list)
+    # Facts a reader should weigh that do not decide, such as a self-issued intent.
+    notes: list[str] = field(default_factory=list)
+    manifest_digest: str = ""
+    owner_public_key: str = ""
+    intent_issuer_public_key: str = ""
+    intent_issued_at_ms: int | None = None
+    earliest_timestamp_ms: int | None = None
+    earliest_timestamp: dict[str, Any] | None = None
+    policy_digest: str = ""
+    verifier_nonce: str = ""
+    threads: int = 0
+    torch_version: str = ""
+    thresholds: dict[str, float] = field(default_factory=dict)
+    total_steps: int = 0
+    segments_total: int = 0
+    replayed_steps: int = 0
+    segments: list[SegmentReport] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    format: str = REPORT_FORMAT
+
+    def reject(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+    def to_json_obj(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return canonical_json(self.to_json_obj()).decode()
+
+    def digest(self) -> str:
+        return sha256_hex(self.to_json().encode())
+
+    def summary(self) -> str:
+        lines = [
+            f"decision: {'ACCEPTED' if self.accepted else 'REJECTED'}",
+            f"manifest: {self.manifest_digest}",
+            f"owner:    {self.owner_public_key}",
+            f"replayed: {len(self.segments)} of {self.segments_total} segments "
+            f"({self.replayed_steps} of {self.total_steps} steps)",
+        ]
+        lines += [f"reason:   {reason}" for reason in self.reasons]
+        lines += [f"note:     {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def load_report(text: str | bytes) -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads(text)
+    if raw.get("format") != REPORT_FORMAT:
+        raise ValueError(f"not a proof-of-learning report: format {raw.get('format')!r}")
+    return raw
