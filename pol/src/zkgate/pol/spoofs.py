@@ -185,11 +185,12 @@ def blindfold_states(
     run: TrainingRun, policy: TrainingPolicy, stolen: Params, *, boost: float = 0.6
 ) -> list[TrainingState]:
     """Fang et al.'s blindfold top-Q spoof, against a verifier that replays only the largest
-    update per epoch. W0 is the genuine init(seed). In each epoch one segment is honest training,
-    started from a planted momentum that carries it `boost` of the way to the stolen weights, so
-    it is the epoch's largest update and replays exactly. Every other segment is a made-up step
-    just above the policy's minimum update size; the last made-up step lands on the stolen weights and a final honest segment fine-tunes
-    from there. Only a replay of a made-up step, which top-Q never picks, exposes it."""
+    update per epoch. W0 is the genuine init(seed). In each epoch one segment is honest
+    training, started from a planted momentum that carries it `boost` of the way to the stolen
+    weights, so it is the epoch's largest update and replays exactly. Every other segment is a
+    made-up step just above the policy's minimum update size; the last one lands on the stolen
+    weights, and a final honest segment fine-tunes from there. Only a replay of a made-up step,
+    which top-Q never picks, exposes it."""
     steps = policy.checkpoint_steps()
     segments = len(steps) - 1
     epoch_of = [steps[i] // policy.steps_per_epoch for i in range(segments)]

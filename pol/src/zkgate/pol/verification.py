@@ -28,7 +28,7 @@ from zkgate.pol.checkpoints import CheckpointError, TrainingState, capture, chai
 from zkgate.pol.dataset import Dataset, DatasetError
 from zkgate.pol.manifest import Manifest, ManifestError
 from zkgate.pol.onnx_binding import binding_problems
-from zkgate.pol.policy import PolicyError, TrainingPolicy, differences
+from zkgate.pol.policy import PolicyError, ReplayPlan, TrainingPolicy, differences
 from zkgate.pol.randomness import HashStream
 from zkgate.pol.replay import measure, replay, update_size
 from zkgate.pol.report import LearningReport, SegmentReport
@@ -36,6 +36,12 @@ from zkgate.pol.training import TrainingRun, deterministic, make_optimizer
 
 _SEGMENT_DOMAIN = "zkgate.pol.replay/1"
 _PROBE_EXAMPLES = 16
+# The verifier's own floor, whatever a policy says. The trainer writes the policy, and a spoofer
+# would write loose thresholds and no random replay into it; the unitless thresholds are capped
+# (honest calibration gives about 1e-8 and 1e-5), and the replay plan is at least this.
+MAX_COSINE_THRESHOLD = 0.01
+MAX_UPDATE_RATIO_THRESHOLD = 0.01
+MINIMUM_REPLAY = ReplayPlan(top_q=1, random_segments=8)
 
 
 class CheckpointReader:
@@ -129,7 +135,11 @@ def verify_proof(
     report.seconds["structural"] = time.perf_counter() - started
     if sizes is not None and dataset is not None:
         replay_started = time.perf_counter()
-        chosen = choose_segments(policy, sizes, verifier_nonce, report.manifest_digest)
+        plan = ReplayPlan(
+            top_q=max(policy.replay.top_q, MINIMUM_REPLAY.top_q),
+            random_segments=max(policy.replay.random_segments, MINIMUM_REPLAY.random_segments),
+        )
+        chosen = choose_segments(policy, plan, sizes, verifier_nonce, report.manifest_digest)
         _replay_segments(reader, manifest, policy, dataset, chosen, report)
         report.seconds["replay"] = time.perf_counter() - replay_started
     report.accepted = not report.reasons
@@ -137,7 +147,11 @@ def verify_proof(
 
 
 def choose_segments(
-    policy: TrainingPolicy, sizes: list[float], nonce: bytes, manifest_digest: str
+    policy: TrainingPolicy,
+    plan: ReplayPlan,
+    sizes: list[float],
+    nonce: bytes,
+    manifest_digest: str,
 ) -> dict[int, list[str]]:
     """Segment index -> why it is replayed. Random picks come from segments not already
     chosen, so each adds coverage."""
@@ -152,11 +166,11 @@ def choose_segments(
     for index in range(count):
         by_epoch[steps[index] // policy.steps_per_epoch].append(index)
     for members in by_epoch.values():
-        for index in sorted(members, key=lambda i: -sizes[i])[: policy.replay.top_q]:
+        for index in sorted(members, key=lambda i: -sizes[i])[: plan.top_q]:
             chosen[index].append("top-q")
     stream = HashStream(_SEGMENT_DOMAIN, nonce + bytes.fromhex(manifest_digest))
     remaining = [index for index in range(count) if index not in chosen]
-    for index in stream.sample(remaining, policy.replay.random_segments):
+    for index in stream.sample(remaining, plan.random_segments):
         chosen[index].append("random")
     return dict(sorted(chosen.items()))
 
@@ -205,6 +219,19 @@ class _StructuralChecks:
             report.reject(
                 "the proof's training policy differs from the registered one: "
                 + "; ".join(differences(manifest.policy, registered))
+            )
+        limits = self._policy.thresholds
+        if self._policy.calibration is None:
+            report.reject("the policy's thresholds were never calibrated against honest replay")
+        if not limits.cosine <= MAX_COSINE_THRESHOLD:
+            report.reject(
+                f"the policy's cosine threshold {limits.cosine:.3g} is looser than this verifier "
+                f"accepts ({MAX_COSINE_THRESHOLD})"
+            )
+        if not limits.update_ratio <= MAX_UPDATE_RATIO_THRESHOLD:
+            report.reject(
+                f"the policy's update-ratio threshold {limits.update_ratio:.3g} is looser than "
+                f"this verifier accepts ({MAX_UPDATE_RATIO_THRESHOLD})"
             )
         recorded = manifest.policy.versions.get("torch")
         if recorded and recorded != torch.__version__:

@@ -1,0 +1,177 @@
+"""Spoofs and tampering the hardened verifier must reject, each with a reason a person can read.
+
+Every forger here holds the signing key it uses and rewrites hashes, chain and manifest
+consistently: a signature over garbage is still garbage, so the content itself must be caught.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from zkgate.client.attestations import issue_commitment_timestamp, sign_timestamp_request
+from zkgate.client.signing import raw_public_key
+from zkgate.pol import proof_files, spoofs
+from zkgate.pol.dataset import Dataset
+from zkgate.pol.manifest import Manifest
+from zkgate.pol.training import TrainingRun
+
+
+def _reasons(report) -> str:
+    assert not report.accepted, "the verifier accepted a spoof"
+    return "\n".join(report.reasons)
+
+
+def test_tampered_checkpoint_rehashed_and_resigned(pol_world, victim, tmp_path):
+    proof = victim.copy(tmp_path / "proof")
+    spoofs.tamper_checkpoint(proof, victim.owner, index=1)
+    reasons = _reasons(pol_world.verify(proof))
+    assert "first segment" in reasons
+    assert "hash" not in reasons, "the forger re-hashed: the replay, not a hash, must catch it"
+
+
+def test_reordered_batches(pol_world, tmp_path):
+    owner = Ed25519PrivateKey.generate()
+    intent = pol_world.intent(owner)
+    run = spoofs.ReorderedRun(pol_world.policy, pol_world.dataset, intent.seed())
+    spoofs.write_proof(
+        tmp_path / "proof",
+        intent=intent,
+        policy=pol_world.policy,
+        dataset=pol_world.dataset,
+        states=spoofs.train_states(run, pol_world.policy),
+        owner=owner,
+    )
+    report = pol_world.verify(tmp_path / "proof")
+    reasons = _reasons(report)
+    assert "does not reproduce the logged checkpoints" in reasons
+    assert all(not s.passed for s in report.segments)
+
+
+def test_substituted_dataset_example(pol_world, tmp_path):
+    owner = Ed25519PrivateKey.generate()
+    intent = pol_world.intent(owner)
+    features = pol_world.dataset.features.copy()
+    features[42] = np.float32(1.0) - features[42]
+    substituted = Dataset(features, pol_world.dataset.labels)
+    run = TrainingRun(pol_world.policy, substituted, intent.seed())
+    spoofs.write_proof(
+        tmp_path / "proof",
+        intent=intent,
+        policy=pol_world.policy,
+        dataset=substituted,
+        states=spoofs.train_states(run, pol_world.policy),
+        owner=owner,
+    )
+    assert "is not the committed root" in _reasons(pol_world.verify(tmp_path / "proof"))
+
+
+def test_hyperparameter_lie_tiny_learning_rate(pol_world, victim, tmp_path):
+    proof = victim.copy(tmp_path / "proof")
+    lie = replace(pol_world.policy, optimizer=replace(pol_world.policy.optimizer, lr=1e-6))
+    spoofs.claim_policy(proof, victim.owner, lie)
+    reasons = _reasons(pol_world.verify(proof))
+    assert "not the one its training intent registered" in reasons
+    # With the registered policy at hand, the verifier names the lie.
+    reasons = _reasons(pol_world.verify(proof, registered_policy=pol_world.policy))
+    assert "optimizer.lr: 1e-06 in the proof, 0.05 registered" in reasons
+
+
+def test_interpolation_spoof_from_a_rank_matched_fake_init(pol_world, spoofed):
+    reasons = _reasons(pol_world.verify(spoofed.interpolation))
+    assert "checkpoint 0 is not init(seed)" in reasons
+    assert "does not reproduce the logged checkpoints" in reasons
+    # The update-size ratio is what gives the tiny steps away: replay barely moves.
+    report = pol_world.verify(spoofed.interpolation)
+    assert all(s.update_ratio < 0.01 for s in report.segments)
+    reasons = _reasons(pol_world.verify(spoofed.interpolation, registered_policy=pol_world.policy))
+    assert "optimizer.lr" in reasons
+
+
+@pytest.mark.parametrize("nonce", [bytes([n]) * 32 for n in range(3)], ids=["n0", "n1", "n2"])
+def test_blindfold_top_q_spoof_is_caught_by_random_segments(pol_world, spoofed, nonce):
+    report = pol_world.verify(spoofed.blindfold, verifier_nonce=nonce)
+    _reasons(report)
+    # Everything else is honest: W0, the policy, the update sizes, and every top-Q, first and
+    # last segment. Only the random draw, unknown to the spoofer, lands on made-up steps.
+    assert len(report.reasons) == 1
+    assert report.reasons[0].startswith("replay of") and "random segment" in report.reasons[0]
+    assert all(s.passed for s in report.segments if "random" not in s.origins)
+
+
+def test_final_checkpoint_must_match_the_onnx(pol_world, victim, tmp_path):
+    other = tmp_path / "other"
+    pol_world.record(Ed25519PrivateKey.generate(), other)
+    proof = victim.copy(tmp_path / "proof")
+    spoofs.swap_model(proof, victim.owner, (other / proof_files.MODEL).read_bytes())
+    assert "no ONNX initializer equals final checkpoint" in _reasons(pol_world.verify(proof))
+    # And the proof must be about the model being served, not merely some model.
+    served = (other / proof_files.MODEL).read_bytes()
+    reasons = _reasons(pol_world.verify(victim.proof_dir, onnx=served))
+    assert "another ONNX file" in reasons
+
+
+def test_pickle_payload_is_refused_unopened(pol_world, victim, tmp_path):
+    proof = victim.copy(tmp_path / "proof")
+    marker = tmp_path / "pwned"
+    spoofs.plant_pickle(proof, victim.owner, index=3, marker=marker)
+    reasons = _reasons(pol_world.verify(proof))
+    assert "checkpoint 3" in reasons and "not a safetensors file" in reasons
+    assert not marker.exists()
+
+
+def _timestamp(issuer, owner, commitment, now_ms):
+    return issue_commitment_timestamp(
+        issuer,
+        owner_public_key=raw_public_key(owner).hex(),
+        commitment=commitment,
+        request_signature=sign_timestamp_request(owner, commitment),
+        now_ms=now_ms,
+    )
+
+
+def test_forged_timestamp_receipts(pol_world, victim, tmp_path):
+    head = victim.manifest.checkpoints[5].chain
+    genuine = _timestamp(pol_world.gateway, victim.owner, head, 2_000)
+    self_made = _timestamp(Ed25519PrivateKey.generate(), victim.owner, head, 1)
+    backdated = json.loads(genuine.to_json())
+    backdated["body"]["issued_at_ms"] = 1
+    for forged, expected in (
+        (json.loads(self_made.to_json()), "not a trusted gateway"),
+        (backdated, "forged or corrupt"),
+    ):
+        proof = tmp_path / expected.replace(" ", "-")
+        victim.copy(proof)
+        (proof / proof_files.TIMESTAMPS).write_text(json.dumps([forged]))
+        assert expected in _reasons(pol_world.verify(proof))
+    proof = victim.copy(tmp_path / "genuine")
+    (proof / proof_files.TIMESTAMPS).write_text(json.dumps([json.loads(genuine.to_json())]))
+    report = pol_world.verify(proof)
+    assert report.accepted and report.earliest_timestamp_ms == 2_000
+
+
+def test_copied_run_resigned_by_someone_else(pol_world, victim, tmp_path):
+    proof = victim.copy(tmp_path / "proof")
+    manifest = Manifest.from_json((proof / proof_files.MANIFEST).read_bytes())
+    thief = Ed25519PrivateKey.generate()
+    (proof / proof_files.MANIFEST).write_text(manifest.signed_by(thief).to_json())
+    assert "signed by the owner the training intent names" in _reasons(pol_world.verify(proof))
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda p: (p / proof_files.MANIFEST).write_text("{not json"), "manifest unreadable"),
+        (lambda p: (p / "checkpoints/000004.safetensors").write_bytes(b"\x01" * 9), "hash"),
+        (lambda p: (p / proof_files.DATASET).unlink(), "dataset"),
+        (lambda p: (p / "checkpoints/000002.safetensors").unlink(), "cannot be read"),
+    ],
+)
+def test_damaged_proofs_get_a_clear_reason(pol_world, victim, tmp_path, damage, expected):
+    proof = victim.copy(tmp_path / "proof")
+    damage(proof)
+    assert expected in _reasons(pol_world.verify(proof))
