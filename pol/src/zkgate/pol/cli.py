@@ -1,0 +1,307 @@
+"""`zkgate pol`: calibrate a training policy, record a run, verify it, settle a dispute.
+
+Added to the `zkgate` command through the `zkgate.cli` entry-point group, so only machines with
+zkgate-pol (and so torch) installed have it. Exit codes follow `zkgate verify`: 0 accepted,
+1 rejected, 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from zkgate.client.attestations import AttestationError, TrainingIntent, issue_training_intent
+from zkgate.client.keys import KeyFileError, load_or_create_private_key, load_private_key
+from zkgate.client.learning_archive import ArchiveError, build_archive, extract_archive
+from zkgate.client.signing import raw_public_key
+from zkgate.pol.calibration import DEFAULT_MARGIN, DEFAULT_SEEDS, calibrate
+from zkgate.pol.dataset import digits_dataset
+from zkgate.pol.digits_example import digits_policy
+from zkgate.pol.dispute import Claim, Verdict, VerdictError, check_verdict, resolve_dispute
+from zkgate.pol.policy import PolicyError, TrainingPolicy
+from zkgate.pol.recorder import RecordingError, Timestamper, record_training
+from zkgate.pol.verification import verify_proof
+
+EXIT_ACCEPTED = 0
+EXIT_REJECTED = 1
+EXIT_BAD_INPUT = 2
+
+
+class _InputError(Exception):
+    """Something the user gave that cannot be read; reported in one line, exit 2."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _policy(path: Path) -> TrainingPolicy:
+    try:
+        return TrainingPolicy.from_json(path.read_bytes())
+    except (OSError, PolicyError) as exc:
+        raise _InputError(f"policy {path}: {exc}") from exc
+
+
+def _trusted_issuers(args: argparse.Namespace) -> list[str]:
+    """Explicit --trust-issuer keys, plus the identity key of --gateway when given."""
+    trusted = [key.lower() for key in args.trust_issuer]
+    if args.gateway:
+        from zkgate.client.connection import Client
+
+        with Client(args.gateway) as client:
+            trusted.append(client.gateway_key().hex())
+    return trusted
+
+
+@contextmanager
+def _proof_directory(path: Path) -> Iterator[Path]:
+    """A proof directory as given, or an archive unpacked into a temporary one."""
+    if path.is_dir():
+        yield path
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _InputError(f"cannot read {path}: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="zkgate-pol-") as tmp:
+        try:
+            yield extract_archive(data, Path(tmp) / "proof")
+        except ArchiveError as exc:
+            raise _InputError(f"{path}: {exc}") from exc
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    dataset = digits_dataset()
+    base = (
+        _policy(args.policy)
+        if args.policy
+        else digits_policy(
+            dataset, epochs=args.epochs, checkpoint_interval=args.checkpoint_interval
+        )
+    )
+    threads = tuple(int(t) for t in args.threads.split(","))
+    policy = calibrate(base, dataset, seeds=args.seeds, thread_counts=threads, margin=args.margin)
+    args.out.write_text(policy.to_json())
+    assert policy.calibration is not None
+    print(f"honest noise (max over {args.seeds} seeds x threads {list(threads)}):")
+    for metric, value in sorted(policy.calibration.honest_max.items()):
+        print(f"  {metric:13s} {value:.3g}")
+    print(f"thresholds (margin {args.margin:g}x over noise, floors relative to update size):")
+    for metric, value in sorted(vars(policy.thresholds).items()):
+        print(f"  {metric:13s} {value:.3g}")
+    print(f"policy written to {args.out} (digest {policy.digest()})")
+    return EXIT_ACCEPTED
+
+
+def _gateway_timestamper(client: Any, owner: Any) -> Timestamper:
+    def timestamp(commitment: str) -> Any:
+        return client.timestamp_commitment(owner, commitment)
+
+    return timestamp
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    policy = _policy(args.policy)
+    try:
+        owner = load_or_create_private_key(args.key)
+    except KeyFileError as exc:
+        raise _InputError(str(exc)) from exc
+    owner_hex = raw_public_key(owner).hex()
+    dataset = digits_dataset()
+    with ExitStack() as stack:
+        timestamper: Timestamper | None = None
+        if args.gateway:
+            from zkgate.client.connection import Client
+
+            client = stack.enter_context(Client(args.gateway))
+            intent: TrainingIntent = client.issue_training_intent(owner_hex, policy.digest())
+            timestamper = _gateway_timestamper(client, owner)
+        else:
+            intent = issue_training_intent(
+                owner, owner_public_key=owner_hex, policy_digest=policy.digest(), now_ms=_now_ms()
+            )
+        try:
+            manifest = record_training(
+                policy=policy,
+                dataset=dataset,
+                intent=intent,
+                owner=owner,
+                out_dir=args.out,
+                timestamper=timestamper,
+                timestamp_every=args.timestamp_every,
+            )
+        except RecordingError as exc:
+            raise _InputError(str(exc)) from exc
+    print(f"owner     {owner_hex}")
+    print(
+        f"intent    {'self-issued (offline)' if intent.self_issued else 'gateway ' + args.gateway}"
+    )
+    print(f"steps     {policy.total_steps} in {len(manifest.checkpoints)} checkpoints")
+    print(f"manifest  {manifest.digest()}")
+    print(f"proof     {args.out}")
+    if args.archive:
+        args.archive.write_bytes(build_archive(args.out))
+        print(f"archive   {args.archive}")
+    return EXIT_ACCEPTED
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    registered = _policy(args.policy) if args.policy else None
+    onnx = _read(args.onnx) if args.onnx else None
+    with _proof_directory(args.proof) as proof_dir:
+        report = verify_proof(
+            proof_dir,
+            trusted_issuers=_trusted_issuers(args),
+            verifier_nonce=os.urandom(32),
+            onnx=onnx,
+            registered_policy=registered,
+            threads=args.threads,
+        )
+    print(report.summary())
+    if args.report:
+        args.report.write_text(json.dumps(report.to_json_obj(), indent=1) + "\n")
+        print(f"report:   {args.report} (digest {report.digest()})")
+    return EXIT_ACCEPTED if report.accepted else EXIT_REJECTED
+
+
+def cmd_dispute(args: argparse.Namespace) -> int:
+    try:
+        arbiter = load_private_key(args.arbiter_key)
+    except KeyFileError as exc:
+        raise _InputError(str(exc)) from exc
+    onnx = _read(args.onnx)
+    trusted = _trusted_issuers(args)
+    with ExitStack() as stack:
+        claims = []
+        for spec in args.claim:
+            label, sep, path = spec.partition("=")
+            if not sep or not label:
+                raise _InputError(f"--claim {spec!r}: write LABEL=PROOF")
+            claims.append(Claim(label, stack.enter_context(_proof_directory(Path(path)))))
+        try:
+            verdict = resolve_dispute(
+                claims,
+                onnx=onnx,
+                trusted_issuers=trusted,
+                arbiter=arbiter,
+                verifier_nonce=os.urandom(32),
+                now_ms=_now_ms(),
+            )
+        except ValueError as exc:
+            raise _InputError(str(exc)) from exc
+    args.out.write_text(verdict.to_json() + "\n")
+    for item in verdict.body["claims"]:
+        report = item["report"]
+        decision = "valid" if report["accepted"] else "invalid"
+        stamp = report["earliest_timestamp_ms"]
+        print(f"claim {item['label']}: {decision}, earliest timestamp {stamp}")
+        for reason in report["reasons"]:
+            print(f"    {reason}")
+    print(f"winner:  {verdict.winner or 'none'}: {verdict.body['explanation']}")
+    print(f"verdict: {args.out} (signed by {verdict.body['arbiter_public_key']})")
+    return EXIT_ACCEPTED if verdict.winner else EXIT_REJECTED
+
+
+def cmd_check_verdict(args: argparse.Namespace) -> int:
+    try:
+        verdict = Verdict.from_json(_read(args.verdict))
+        check_verdict(
+            verdict, arbiter_public_key=args.arbiter, trusted_issuers=_trusted_issuers(args)
+        )
+    except VerdictError as exc:
+        print(f"REJECTED: {exc}")
+        return EXIT_REJECTED
+    print(f"verdict holds: winner {verdict.winner or 'none'}: {verdict.body['explanation']}")
+    return EXIT_ACCEPTED
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _InputError(f"cannot read {path}: {exc}") from exc
+
+
+def _add_trust(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-issuer",
+        action="append",
+        default=[],
+        metavar="HEX",
+        help="a gateway identity key (hex) whose intents and timestamps to believe; repeatable",
+    )
+    parser.add_argument(
+        "--gateway", metavar="TARGET", help="also trust this gateway's identity key (fetched)"
+    )
+
+
+def register_commands(commands: Any) -> None:
+    pol = commands.add_parser(
+        "pol", help="proof-of-learning: calibrate, record, verify, dispute"
+    ).add_subparsers(dest="pol_command", required=True)
+
+    cal = pol.add_parser("calibrate", help="measure honest replay noise and set thresholds")
+    cal.add_argument("--out", type=Path, required=True, help="policy JSON to write")
+    cal.add_argument("--policy", type=Path, help="policy to calibrate (default: digits example)")
+    cal.add_argument("--epochs", type=int, default=8)
+    cal.add_argument("--checkpoint-interval", type=int, default=8)
+    cal.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
+    cal.add_argument("--threads", default="1,2", help="replay thread counts, comma-separated")
+    cal.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
+    cal.set_defaults(func=_guarded(cmd_calibrate))
+
+    rec = pol.add_parser("record", help="train the digits example and write its proof")
+    rec.add_argument("--policy", type=Path, required=True, help="calibrated policy JSON")
+    rec.add_argument("--key", type=Path, required=True, help="owner key file (created if absent)")
+    rec.add_argument("--out", type=Path, required=True, help="proof directory to write")
+    rec.add_argument("--archive", type=Path, help="also pack the proof into this zip")
+    rec.add_argument(
+        "--gateway", metavar="TARGET", help="take the intent and timestamps from this gateway"
+    )
+    rec.add_argument("--timestamp-every", type=int, default=8, help="checkpoints per timestamp")
+    rec.set_defaults(func=_guarded(cmd_record))
+
+    ver = pol.add_parser("verify", help="verify a proof (directory or archive)")
+    ver.add_argument("proof", type=Path)
+    ver.add_argument("--onnx", type=Path, help="the served model the proof must be about")
+    ver.add_argument("--policy", type=Path, help="the registered policy (default: the intent's)")
+    ver.add_argument("--threads", type=int, help="replay thread count (default: the policy's)")
+    ver.add_argument("--report", type=Path, help="write the full report here")
+    _add_trust(ver)
+    ver.set_defaults(func=_guarded(cmd_verify))
+
+    dis = pol.add_parser("dispute", help="decide which proof for one model came first")
+    dis.add_argument("--onnx", type=Path, required=True, help="the disputed model")
+    dis.add_argument("--claim", action="append", required=True, metavar="LABEL=PROOF")
+    dis.add_argument("--arbiter-key", type=Path, required=True, help="key that signs the verdict")
+    dis.add_argument("--out", type=Path, required=True, help="verdict JSON to write")
+    _add_trust(dis)
+    dis.set_defaults(func=_guarded(cmd_dispute))
+
+    chk = pol.add_parser("check-verdict", help="check a verdict's signature and evidence")
+    chk.add_argument("verdict", type=Path)
+    chk.add_argument("--arbiter", required=True, metavar="HEX", help="the arbiter's public key")
+    _add_trust(chk)
+    chk.set_defaults(func=_guarded(cmd_check_verdict))
+
+
+def _guarded(command: Any) -> Any:
+    """Turns input errors into one line on stderr and exit code 2, as `zkgate verify` does."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            result: int = command(args)
+        except (_InputError, AttestationError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return result
+
+    return run

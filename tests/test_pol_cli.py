@@ -1,0 +1,83 @@
+"""`zkgate pol`: the offline round trip, and exit codes 0 accepted, 1 rejected, 2 unreadable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zkgate.client.cli import main
+from zkgate.client.keys import load_or_create_private_key
+from zkgate.client.signing import raw_public_key
+from zkgate.pol import proof_files
+
+
+@pytest.fixture(scope="module")
+def recorded(pol_world, tmp_path_factory):
+    """A calibrated policy from the fixture, recorded offline by the CLI."""
+    base = tmp_path_factory.mktemp("pol-cli")
+    (base / "policy.json").write_text(pol_world.policy.to_json())
+    code = main(
+        [
+            "pol", "record",
+            "--policy", str(base / "policy.json"),
+            "--key", str(base / "owner.key"),
+            "--out", str(base / "proof"),
+            "--archive", str(base / "proof.zip"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    return base
+
+
+def test_calibrate_writes_a_policy_with_thresholds(tmp_path, capsys):
+    out = tmp_path / "policy.json"
+    args = ["pol", "calibrate", "--out", str(out), "--epochs", "1", "--seeds", "1"]
+    assert main([*args, "--threads", "1"]) == 0
+    policy = json.loads(out.read_text())
+    assert policy["calibration"]["margin"] == 10.0
+    assert policy["thresholds"]["l2"] > 0
+    assert "thresholds (margin 10x" in capsys.readouterr().out
+
+
+def test_record_then_verify_directory_and_archive(recorded, capsys):
+    for proof in ("proof", "proof.zip"):
+        report = recorded / f"{proof}.report.json"
+        assert main(["pol", "verify", str(recorded / proof), "--report", str(report)]) == 0
+        assert json.loads(report.read_text())["accepted"] is True
+        assert "self-issued" in capsys.readouterr().out
+
+
+def test_verify_exit_codes(recorded, pol_world, tmp_path, capsys):
+    other_onnx = tmp_path / "other.onnx"
+    other_onnx.write_bytes(b"not the served model")
+    assert main(["pol", "verify", str(recorded / "proof"), "--onnx", str(other_onnx)]) == 1
+    assert "another ONNX file" in capsys.readouterr().out
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(b"\x00" * 100)
+    assert main(["pol", "verify", str(garbage)]) == 2
+    assert "not a zip archive" in capsys.readouterr().err
+    assert main(["pol", "verify", str(tmp_path / "missing.zip")]) == 2
+
+
+def test_dispute_and_check_verdict(recorded, victim, tmp_path, capsys):
+    arbiter = load_or_create_private_key(tmp_path / "arbiter.key")
+    onnx = recorded / "proof" / proof_files.MODEL
+    verdict = tmp_path / "verdict.json"
+    args = [
+        "pol", "dispute",
+        "--onnx", str(onnx),
+        "--claim", f"owner={recorded / 'proof.zip'}",
+        "--claim", f"other={victim.proof_dir}",
+        "--arbiter-key", str(tmp_path / "arbiter.key"),
+        "--out", str(verdict),
+    ]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "winner:  owner" in out and "claim other: invalid" in out
+    arbiter_hex = raw_public_key(arbiter).hex()
+    assert main(["pol", "check-verdict", str(verdict), "--arbiter", arbiter_hex]) == 0
+    edited = json.loads(verdict.read_text())
+    edited["body"]["winner"] = "other"
+    verdict.write_text(json.dumps(edited))
+    assert main(["pol", "check-verdict", str(verdict), "--arbiter", arbiter_hex]) == 1
