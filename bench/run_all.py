@@ -1,4 +1,4 @@
-"""All benchmarks of the end-to-end issue in one session, so the ratios are taken side by side.
+"""All benchmarks in one run, so the ratios are taken side by side.
 
 Run with `make bench`; figures go to stdout and to bench/results.json.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import inference, proving, verification
+from bench import inference, learning, proving, verification
 from bench.harness import bench_session
 
 
@@ -26,6 +26,9 @@ def main() -> None:
         ):
             results[name] = module.run(session)
             print()
+    # Proof-of-learning needs no gateway; it runs after the session so none competes with it.
+    results["learning"] = learning.run()
+    print()
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"figures written to {out}")

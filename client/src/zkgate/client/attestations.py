@@ -138,7 +138,10 @@ def issue_training_intent(
     issuer: Ed25519PrivateKey, *, owner_public_key: str, policy_digest: str, now_ms: int
 ) -> TrainingIntent:
     """`issuer` is the gateway's key, or the owner's own key for an offline intent."""
-    parse_public_key_hex(owner_public_key, "owner public key")
+    try:
+        parse_public_key_hex(owner_public_key, "owner public key")
+    except SignatureError as exc:
+        raise AttestationError(str(exc)) from exc
     _check_digest(policy_digest, "policy digest")
     unsigned = TrainingIntent(
         issuer_public_key=raw_public_key(issuer).hex(),

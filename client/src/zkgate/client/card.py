@@ -17,6 +17,10 @@ from zkgate.client.canonical import canonical_json
 CARD_FORMAT = "zkgate.model-card/1"
 SRS_ORIGIN_DEV = "insecure-dev"
 SRS_ORIGIN_CEREMONY = "ceremony"
+# The key in `artifacts` naming the proof-of-learning report, when the card has one.
+LEARNING_REPORT_ARTIFACT = "learning_report"
+LEARNING_ACCEPTED = "accepted"
+LEARNING_REJECTED = "rejected"
 
 
 class CardFormatError(ValueError):
@@ -65,6 +69,28 @@ class KeySizes:
 
 
 @dataclass(frozen=True)
+class LearningSummary:
+    """The prover's verdict on the proof-of-learning sent with the registration.
+
+    Evidence that the owner trained the served weights, not proof: a verifier replays a sample of
+    the run (see the report, in `artifacts["learning_report"]`, for what was checked). A rejected
+    proof does not stop the model from serving; the card says so and why.
+    """
+
+    decision: str
+    reasons: list[str]
+    report_digest: str
+    manifest_digest: str
+    owner_public_key: str
+    intent_issuer_public_key: str
+    earliest_timestamp_ms: int | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.decision == LEARNING_ACCEPTED
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     commitment: str
@@ -83,13 +109,18 @@ class ModelCard:
     artifacts: dict[str, str]
     created_at: float
     format: str = field(default=CARD_FORMAT)
+    proof_of_learning: LearningSummary | None = None
 
     @property
     def insecure_srs(self) -> bool:
         return self.srs.origin == SRS_ORIGIN_DEV
 
     def to_json(self) -> str:
-        return canonical_json(asdict(self)).decode("utf-8")
+        body = asdict(self)
+        if self.proof_of_learning is None:
+            # Absent rather than null, so a card without one has the same bytes as before.
+            del body["proof_of_learning"]
+        return canonical_json(body).decode("utf-8")
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ModelCard:
@@ -108,9 +139,22 @@ class ModelCard:
                     "fidelity": Fidelity(**raw["fidelity"]),
                     "keys": KeySizes(**raw["keys"]),
                     "srs": SrsInfo(**raw["srs"]),
+                    "proof_of_learning": _learning_summary(raw.get("proof_of_learning")),
                 }
             )
         except CardFormatError:
             raise
         except (ValueError, TypeError, KeyError) as exc:
             raise CardFormatError(f"malformed model card: {exc}") from exc
+
+
+def _learning_summary(raw: dict[str, Any] | None) -> LearningSummary | None:
+    if raw is None:
+        return None
+    summary = LearningSummary(**raw)
+    if summary.decision not in (LEARNING_ACCEPTED, LEARNING_REJECTED):
+        raise CardFormatError(
+            f"proof_of_learning.decision is {summary.decision!r}, want "
+            f"{LEARNING_ACCEPTED!r} or {LEARNING_REJECTED!r}"
+        )
+    return summary

@@ -117,6 +117,7 @@ def cmd_models_add(args: argparse.Namespace) -> int:
     if args.srs and not srs_sha256:
         # Pin the file as it is here; provers refuse a file that differs.
         srs_sha256 = file_sha256(args.srs)
+    archive = args.proof_of_learning.read_bytes() if args.proof_of_learning else None
     with _client(args) as client:
         response = client.register_model(
             args.name,
@@ -126,6 +127,7 @@ def cmd_models_add(args: argparse.Namespace) -> int:
             max_logrows=args.max_logrows,
             srs_path=str(args.srs.resolve()) if args.srs else "",
             srs_sha256=srs_sha256,
+            proof_of_learning=archive,
         )
         print(f"registering {args.name}: job {response.job_id}")
         if args.no_wait:
@@ -137,7 +139,17 @@ def cmd_models_add(args: argparse.Namespace) -> int:
             return 1
         model = client.model(args.name)
         print(f"ready       {args.name}\ncommitment  {model.commitment}")
+        _print_learning_summary(ModelCard.from_json(model.card_json))
         return 0
+
+
+def _print_learning_summary(card: ModelCard) -> None:
+    summary = card.proof_of_learning
+    if summary is None:
+        return
+    print(f"learning    {summary.decision} (report {summary.report_digest})")
+    for reason in summary.reasons:
+        print(f"  reason    {reason}")
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -238,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--policy", choices=["on_request", "always", "never"], default="")
     add.add_argument("--max-logrows", type=int, default=0)
+    add.add_argument(
+        "--proof-of-learning",
+        type=Path,
+        metavar="FILE",
+        help="archive from `zkgate pol record --archive`; a prover verifies it against the model",
+    )
     add.add_argument("--no-wait", action="store_true", help="return once the job is queued")
     add.set_defaults(func=cmd_models_add)
     listing = with_target(models.add_parser("list", help="list models and their states"))

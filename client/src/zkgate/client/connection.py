@@ -15,12 +15,21 @@ from pathlib import Path
 import grpc
 import numpy as np
 import numpy.typing as npt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from zkgate.client.attestations import (
+    AttestationError,
+    CommitmentTimestamp,
+    TrainingIntent,
+    sign_timestamp_request,
+)
 from zkgate.client.bundle import VerifierBundle
+from zkgate.client.canonical import sha256_hex
 from zkgate.client.card import ModelCard
 from zkgate.client.oip_codec import decode_tensors, encode_input
 from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
+from zkgate.client.signing import raw_public_key
 from zkgate.client.tensors import NamedTensor
 from zkgate.client.verification import VerifiedPrediction, verify
 from zkgate.wire import open_inference_pb2 as oip
@@ -38,6 +47,10 @@ class ProofJobFailed(RuntimeError):
         state = pb.JobState.Name(job.state)
         super().__init__(f"job {job.job_id} ended {state}: {job.error or 'no error text'}")
         self.job = job
+
+
+class LearningReportMismatch(ValueError):
+    """The report the gateway sent does not hash to the digest it named for it."""
 
 
 class Client:
@@ -64,6 +77,7 @@ class Client:
         )
         self._models = zkgate_pb2_grpc.ModelServiceStub(self._channel)
         self._proofs = zkgate_pb2_grpc.ProofServiceStub(self._channel)
+        self._learning = zkgate_pb2_grpc.LearningServiceStub(self._channel)
         self._gateway_key: bytes | None = None
 
     def close(self) -> None:
@@ -146,7 +160,10 @@ class Client:
         max_logrows: int = 0,
         srs_path: str = "",
         srs_sha256: str = "",
+        proof_of_learning: bytes | None = None,
     ) -> pb.RegisterModelResponse:
+        """`proof_of_learning`: an archive (`zkgate pol record`) the prover verifies against
+        this ONNX; its verdict appears in the model card."""
         policies = {
             "": pb.PROOF_POLICY_UNSPECIFIED,
             "on_request": pb.PROOF_POLICY_ON_REQUEST,
@@ -162,6 +179,7 @@ class Client:
                 max_logrows=max_logrows,
                 srs_path=srs_path,
                 srs_sha256=srs_sha256,
+                proof_of_learning=proof_of_learning or b"",
             ),
             timeout=self._timeout,
         )
@@ -193,7 +211,8 @@ class Client:
         )
 
     def gateway_key(self) -> bytes:
-        """The receipt-signing key the gateway announces (trust on first use; pin it if you can)."""
+        """The identity key the gateway announces, which signs receipts, training intents and
+        timestamps (trust on first use; pin it if you can)."""
         if self._gateway_key is None:
             identity: pb.ServerIdentity = self._models.GetServerIdentity(
                 pb.GetServerIdentityRequest(), timeout=self._timeout
@@ -223,3 +242,67 @@ class Client:
             trusted_srs_identities=trusted_srs_identities,
             tolerance=tolerance,
         )
+
+    # -- proof-of-learning --------------------------------------------------------------------
+
+    def issue_training_intent(self, owner_public_key: str, policy_digest: str) -> TrainingIntent:
+        """A fresh intent from the gateway; the run's seed derives from it. Raises
+        AttestationError unless the gateway's identity key signed it for this owner and policy."""
+        response: pb.SignedStatement = self._learning.IssueTrainingIntent(
+            pb.IssueTrainingIntentRequest(
+                owner_public_key=owner_public_key, policy_digest=policy_digest
+            ),
+            timeout=self._timeout,
+        )
+        intent = TrainingIntent.from_json(response.statement_json)
+        self._check_statement(
+            intent, owner_public_key=owner_public_key, policy_digest=policy_digest
+        )
+        return intent
+
+    def timestamp_commitment(
+        self, owner_key: Ed25519PrivateKey, commitment: str
+    ) -> CommitmentTimestamp:
+        """The gateway's signed word that it saw `commitment` now. Raises AttestationError
+        unless the gateway's identity key signed it for this owner and commitment."""
+        owner_public_key = raw_public_key(owner_key).hex()
+        response: pb.SignedStatement = self._learning.TimestampCommitment(
+            pb.TimestampCommitmentRequest(
+                owner_public_key=owner_public_key,
+                commitment=commitment,
+                request_signature=sign_timestamp_request(owner_key, commitment),
+            ),
+            timeout=self._timeout,
+        )
+        timestamp = CommitmentTimestamp.from_json(response.statement_json)
+        self._check_statement(timestamp, owner_public_key=owner_public_key, commitment=commitment)
+        return timestamp
+
+    def learning_report(self, name: str) -> str:
+        """The prover's proof-of-learning report (JSON) for a model; the card holds its digest."""
+        response: pb.LearningReport = self._learning.GetLearningReport(
+            pb.GetLearningReportRequest(name=name), timeout=self._timeout
+        )
+        if sha256_hex(response.report_json.encode("utf-8")) != response.report_digest:
+            raise LearningReportMismatch(
+                f"the learning report of {name!r} does not hash to {response.report_digest}"
+            )
+        return response.report_json
+
+    def _check_statement(
+        self, statement: TrainingIntent | CommitmentTimestamp, **expected: str
+    ) -> None:
+        """The gateway signed it (not merely someone), and it says what was asked for."""
+        statement.verify()
+        gateway = self.gateway_key().hex()
+        if statement.issuer_public_key != gateway:
+            raise AttestationError(
+                f"{type(statement).__name__} issued by {statement.issuer_public_key}, not by "
+                f"the gateway's identity key {gateway}"
+            )
+        for name, want in expected.items():
+            got = getattr(statement, name)
+            if got != want:
+                raise AttestationError(
+                    f"{type(statement).__name__} has {name} {got!r}, but {want!r} was asked for"
+                )

@@ -18,6 +18,7 @@ from zkgate.gateway.servicers.inference import (
     InferenceServicer,
     inference_handler,
 )
+from zkgate.gateway.servicers.learning import LearningServicer
 from zkgate.gateway.servicers.models import ModelServicer
 from zkgate.gateway.servicers.proofs import ProofServicer
 from zkgate.gateway.signer import ReceiptSigner
@@ -66,12 +67,16 @@ class Gateway:
         zkgate_pb2_grpc.add_ProofServiceServicer_to_server(
             ProofServicer(self.service), self._server
         )
+        zkgate_pb2_grpc.add_LearningServiceServicer_to_server(
+            LearningServicer(self.service), self._server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         # Services with descriptors in our stubs; the spec's OIP name has none of its own.
         described = (
             open_inference_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
             zkgate_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
             zkgate_pb2.DESCRIPTOR.services_by_name["ProofService"].full_name,
+            zkgate_pb2.DESCRIPTOR.services_by_name["LearningService"].full_name,
         )
         self._services = (OIP_SERVICE, *described)
         reflection.enable_server_reflection(

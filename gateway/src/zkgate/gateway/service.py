@@ -18,6 +18,12 @@ from zkgate.client.receipts import Receipt, ReceiptBody, ReceiptError
 from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.gateway.inference import LoadedModel, ModelRuntime
+from zkgate.gateway.learning import (
+    LearningAttestor,
+    StoredReport,
+    check_uploaded_archive,
+    stored_report,
+)
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.catalog import (
     ModelCatalog,
@@ -76,6 +82,8 @@ class GatewayService:
         self._queue = queue
         self._store = store
         self._signer = signer
+        # Proof-of-learning statements are signed with the same identity key as receipts.
+        self.attestor = LearningAttestor(signer.key)
         self._runtime = ModelRuntime(store)
         self._max_logrows = max_logrows
         self._default_policy = default_policy
@@ -97,7 +105,10 @@ class GatewayService:
         param_visibility: str,
         srs_path: str,
         srs_sha256: str,
+        proof_of_learning: bytes = b"",
     ) -> Registration:
+        """`proof_of_learning`: an archive for the prover to verify against `onnx`; empty for
+        none."""
         try:
             validate_model_name(name)
             # Checked here too, so the caller hears why at once instead of from a failed job.
@@ -114,6 +125,14 @@ class GatewayService:
             )
         if bool(srs_path) != bool(srs_sha256):
             raise InvalidRequest("srs_path and srs_sha256 go together: pin the ceremony file")
+        learning: dict[str, object] = {}
+        if proof_of_learning:
+            check_uploaded_archive(proof_of_learning)
+            learning = {
+                "learning_archive_digest": self._store.put_bytes(proof_of_learning),
+                # Intents and timestamps count only when this gateway signed them.
+                "trusted_intent_issuers": [self._signer.public_key.hex()],
+            }
         onnx_digest = self._store.put_bytes(onnx)
         calibration_digest = self._store.put_bytes(calibration)
         record = self._catalog.create(
@@ -132,6 +151,7 @@ class GatewayService:
                 "param_visibility": visibility,
                 "srs_path": srs_path,
                 "srs_sha256": srs_sha256,
+                **learning,
             },
             max_attempts=2,
         )
@@ -157,6 +177,9 @@ class GatewayService:
         if record.state == ModelState.FAILED or record.commitment is None:
             raise NotReady(f"model {name!r} failed to register: {record.error}")
         return record
+
+    def learning_report(self, name: str) -> StoredReport:
+        return stored_report(self.ready_model(name), self._store)
 
     def loaded_model(self, name: str) -> tuple[ModelRecord, LoadedModel]:
         record = self.ready_model(name)

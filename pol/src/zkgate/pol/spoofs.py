@@ -145,6 +145,20 @@ class ReorderedRun(TrainingRun):
         return super().batch_indices(step ^ 1 if (step ^ 1) < self.policy.total_steps else step)
 
 
+def infinitesimal_policy(
+    policy: TrainingPolicy, *, lr: float = 1e-7, epochs: int = 16
+) -> TrainingPolicy:
+    """The policy the interpolation spoof claims against a verifier that takes hyperparameters
+    from the proof: a learning rate so small that replay barely moves, and a checkpoint after
+    every step, over enough epochs that each made-up step fits under a fixed tolerance."""
+    return replace(
+        policy,
+        optimizer=replace(policy.optimizer, lr=lr),
+        checkpoint_interval=1,
+        epochs=epochs,
+    )
+
+
 def rank_matched_init(stolen: Params, policy: TrainingPolicy, seed: bytes) -> Params:
     """Fang et al.'s fake initial state: the values of a genuine init(seed), rearranged to follow
     the ranks of the stolen weights. It has exactly the initial distribution (a KS test cannot

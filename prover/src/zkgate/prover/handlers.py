@@ -7,16 +7,18 @@ anything else is left to propagate, and the worker retries it while attempts rem
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from zkgate.client.card import ModelCard
+from zkgate.client.card import LEARNING_REPORT_ARTIFACT, ModelCard
 from zkgate.prover.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.jobs import Job, JobKind
 from zkgate.prover.layout import DataLayout
+from zkgate.prover.learning import check_proof_of_learning
 from zkgate.prover.proving import ProvingError, prove
 from zkgate.prover.registration import RegistrationError, load_calibration, register_model
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
@@ -42,7 +44,8 @@ class _Handlers:
 
     def register(self, job: Job) -> dict[str, Any]:
         """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
-        param_visibility, srs_path and srs_sha256 (empty for a development SRS)."""
+        param_visibility, srs_path and srs_sha256 (empty for a development SRS); with a
+        proof-of-learning, also learning_archive_digest and trusted_intent_issuers (hex keys)."""
         try:
             card = self._register(job)
         except RegistrationError as exc:
@@ -68,7 +71,7 @@ class _Handlers:
         onnx_digest = payload["onnx_digest"]
         self._store.verify(onnx_digest)
         with self._scratch(job) as scratch:
-            return register_model(
+            card = register_model(
                 job.model_name,
                 onnx_path=self._store.path(onnx_digest),
                 calibration=load_calibration(self._store.read_bytes(payload["calibration_digest"])),
@@ -79,6 +82,25 @@ class _Handlers:
                 param_visibility=payload["param_visibility"],
                 ceremony=_ceremony(payload),
             )
+            if "learning_archive_digest" not in payload:
+                return card
+            return self._with_learning(card, payload, scratch / "learning")
+
+    def _with_learning(self, card: ModelCard, payload: dict[str, Any], scratch: Path) -> ModelCard:
+        """The card plus the verdict on the proof-of-learning, checked against the ONNX that the
+        card's circuit was built from."""
+        verdict = check_proof_of_learning(
+            self._store.read_bytes(payload["learning_archive_digest"]),
+            onnx=self._store.read_bytes(payload["onnx_digest"]),
+            trusted_issuers=payload["trusted_intent_issuers"],
+            scratch=scratch,
+        )
+        report_digest = self._store.put_bytes(verdict.report_json.encode("utf-8"))
+        return dataclasses.replace(
+            card,
+            artifacts={**card.artifacts, LEARNING_REPORT_ARTIFACT: report_digest},
+            proof_of_learning=verdict.summary,
+        )
 
     def prove(self, job: Job) -> dict[str, Any]:
         """Payload: commitment, input_digest, witness_input_digest (witness_input_json bytes)."""

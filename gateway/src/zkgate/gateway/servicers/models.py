@@ -61,6 +61,7 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
             param_visibility=request.param_visibility,
             srs_path=request.srs_path,
             srs_sha256=request.srs_sha256,
+            proof_of_learning=request.proof_of_learning,
         )
         return pb.RegisterModelResponse(
             model=model_message(registration.model), job_id=registration.job.id
