@@ -175,3 +175,11 @@ def test_damaged_proofs_get_a_clear_reason(pol_world, victim, tmp_path, damage, 
     proof = victim.copy(tmp_path / "proof")
     damage(proof)
     assert expected in _reasons(pol_world.verify(proof))
+
+
+def test_an_absurd_policy_is_refused_before_any_work(pol_world, victim, tmp_path):
+    proof = victim.copy(tmp_path / "proof")
+    spoofs.claim_policy(proof, victim.owner, replace(pol_world.policy, epochs=10**9))
+    assert "this verifier replays runs of at most" in _reasons(pol_world.verify(proof))
+    spoofs.claim_policy(proof, victim.owner, replace(pol_world.policy, epochs=9))
+    assert "the proof has 58 checkpoints; the policy makes 66" in _reasons(pol_world.verify(proof))

@@ -81,3 +81,27 @@ def test_dispute_and_check_verdict(recorded, victim, tmp_path, capsys):
     edited["body"]["winner"] = "other"
     verdict.write_text(json.dumps(edited))
     assert main(["pol", "check-verdict", str(verdict), "--arbiter", arbiter_hex]) == 1
+
+
+def test_record_and_verify_against_a_gateway(gateway, pol_world, tmp_path, capsys):
+    """`--gateway`: the intent and the timestamps come from the gateway, whose key verify
+    then trusts."""
+    (tmp_path / "policy.json").write_text(pol_world.policy.to_json())
+    record = [
+        "pol", "record",
+        "--policy", str(tmp_path / "policy.json"),
+        "--key", str(tmp_path / "owner.key"),
+        "--out", str(tmp_path / "proof"),
+        "--gateway", gateway.target,
+        "--timestamp-every", "20",
+    ]  # fmt: skip
+    assert main(record) == 0
+    assert f"gateway {gateway.target}" in capsys.readouterr().out
+    stamps = json.loads((tmp_path / "proof" / proof_files.TIMESTAMPS).read_text())
+    assert len(stamps) == 5, "checkpoints 0, 20, 40, the last, and the manifest"
+    report = tmp_path / "report.json"
+    verify = ["pol", "verify", str(tmp_path / "proof"), "--report", str(report)]
+    assert main([*verify, "--gateway", gateway.target]) == 0
+    assert json.loads(report.read_text())["earliest_timestamp_ms"] is not None
+    # Without trusting the gateway, its intent is not believed.
+    assert main(verify) == 1

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +102,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_ACCEPTED
 
 
-def _gateway_timestamper(client: Any, owner: Any) -> Timestamper:
-    def timestamp(commitment: str) -> Any:
-        return client.timestamp_commitment(owner, commitment)
-
-    return timestamp
-
-
 def cmd_record(args: argparse.Namespace) -> int:
     policy = _policy(args.policy)
     try:
@@ -123,7 +117,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
             client = stack.enter_context(Client(args.gateway))
             intent: TrainingIntent = client.issue_training_intent(owner_hex, policy.digest())
-            timestamper = _gateway_timestamper(client, owner)
+            timestamper = partial(client.timestamp_commitment, owner)
         else:
             intent = issue_training_intent(
                 owner, owner_public_key=owner_hex, policy_digest=policy.digest(), now_ms=_now_ms()

@@ -120,6 +120,10 @@ class TrainingPolicy:
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.epochs
 
+    @property
+    def checkpoint_count(self) -> int:
+        return math.ceil(self.total_steps / self.checkpoint_interval) + 1
+
     def checkpoint_steps(self) -> list[int]:
         """Step 0 (the initial state), every k-th step, and the last step."""
         steps = list(range(0, self.total_steps, self.checkpoint_interval))

@@ -42,6 +42,9 @@ _PROBE_EXAMPLES = 16
 MAX_COSINE_THRESHOLD = 0.01
 MAX_UPDATE_RATIO_THRESHOLD = 0.01
 MINIMUM_REPLAY = ReplayPlan(top_q=1, random_segments=8)
+# Policies come from the trainer; one claiming a run of 10^12 steps must not make the verifier
+# build, or replay, anything of that size before saying no.
+MAX_TOTAL_STEPS = 10_000_000
 
 
 class CheckpointReader:
@@ -279,6 +282,18 @@ class _StructuralChecks:
         """Checks counts, chain, W0, minimum updates and the ONNX binding in one pass; returns
         each segment's logged update size, or None when the checkpoints cannot be used."""
         manifest, policy, report = self._manifest, self._policy, self._report
+        if policy.total_steps > MAX_TOTAL_STEPS:
+            report.reject(
+                f"the policy makes {policy.total_steps} steps; this verifier replays runs of at "
+                f"most {MAX_TOTAL_STEPS}"
+            )
+            return None
+        if policy.checkpoint_count != len(manifest.checkpoints):
+            report.reject(
+                f"the proof has {len(manifest.checkpoints)} checkpoints; the policy makes "
+                f"{policy.checkpoint_count}"
+            )
+            return None
         expected = policy.checkpoint_steps()
         found = [entry.step for entry in manifest.checkpoints]
         if found != expected:
