@@ -22,3 +22,11 @@ def test_prover_and_gateway_build_on_the_client() -> None:
     assert "zkgate-client" in _names("zkgate-prover")
     assert {"zkgate-client", "zkgate-prover", "onnxruntime"} <= _names("zkgate-gateway")
     assert "torch" not in _names("zkgate-prover") | _names("zkgate-gateway")
+
+
+def test_proof_of_learning_is_its_own_distribution_on_pinned_torch() -> None:
+    assert "torch==2.13.0" in (requires("zkgate-pol") or [])
+    assert "zkgate-pol" not in _names("zkgate-client") | _names("zkgate-gateway")
+    # Provers carry it only when asked to verify proofs-of-learning.
+    pol_requirements = [r for r in requires("zkgate-prover") or [] if r.startswith("zkgate-pol")]
+    assert pol_requirements and all('extra == "learning"' in r for r in pol_requirements)
