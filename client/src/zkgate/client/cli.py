@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zkgate.client.card import ModelCard
+from zkgate.client.channel import TlsSettings
 from zkgate.client.connection import Client, ProofJobFailed
 from zkgate.client.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
 from zkgate.client.tensors import numpy_dtype
@@ -31,8 +32,44 @@ from zkgate.wire import zkgate_pb2 as pb
 DEFAULT_TARGET = "127.0.0.1:8001"
 
 
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """TLS files and the API key file; each also from the environment. The key itself is never
+    a flag: command lines show up in `ps` and shell history."""
+    env = os.environ
+    parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        default=env.get("ZKGATE_API_KEY_FILE"),
+        help="file holding the tenant's API key (env ZKGATE_API_KEY_FILE, or the key itself in "
+        "ZKGATE_API_KEY)",
+    )
+    for name, what in (
+        ("ca", "CA certificate of the gateway"),
+        ("cert", "client certificate"),
+        ("key", "client certificate's key"),
+    ):
+        variable = f"ZKGATE_TLS_{name.upper()}_FILE"
+        parser.add_argument(
+            f"--tls-{name}-file",
+            type=Path,
+            default=env.get(variable),
+            help=f"PEM {what}; any TLS flag turns TLS on (env {variable})",
+        )
+
+
+def connect(target: str, args: argparse.Namespace) -> Client:
+    api_key = os.environ.get("ZKGATE_API_KEY")
+    if args.api_key_file:
+        api_key = Path(args.api_key_file).read_text().strip()
+    files = (args.tls_ca_file, args.tls_cert_file, args.tls_key_file)
+    tls = None
+    if any(files):
+        tls = TlsSettings(*(Path(f) if f else None for f in files))
+    return Client(target, tls=tls, api_key=api_key)
+
+
 def _client(args: argparse.Namespace) -> Client:
-    return Client(args.target)
+    return connect(args.target, args)
 
 
 def _load_array(path: Path) -> npt.NDArray[np.generic]:
@@ -202,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"gateway address (env ZKGATE_TARGET, default {DEFAULT_TARGET})",
         )
         p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for jobs")
+        add_connection_arguments(p)
         return p
 
     infer = with_target(commands.add_parser("infer", help="run a prediction on the gateway"))

@@ -26,6 +26,7 @@ from zkgate.client.attestations import (
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.canonical import sha256_hex
 from zkgate.client.card import ModelCard
+from zkgate.client.channel import TlsSettings, open_channel
 from zkgate.client.oip_codec import decode_tensors, encode_input
 from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
@@ -61,13 +62,19 @@ class Client:
         timeout: float = 30.0,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         channel: grpc.Channel | None = None,
+        tls: TlsSettings | None = None,
+        api_key: str | None = None,
     ) -> None:
-        self._channel = channel or grpc.insecure_channel(
+        """`tls`: connect over TLS (with a client certificate for mTLS). `api_key`: the tenant's
+        key, sent on every call; read it from a file or the environment, not a command line."""
+        self._channel = channel or open_channel(
             target,
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
             ],
+            tls=tls,
+            api_key=api_key,
         )
         self._timeout = timeout
         self._infer = self._channel.unary_unary(

@@ -40,10 +40,22 @@ class GatewayConfig:
     prover_nice: int = 10
     # How long a draining gateway lets in-flight calls finish.
     shutdown_grace_seconds: float = 5.0
+    # Tenants and the SHA-256 of their API keys (JSON, see docs/scale-out.md); unset, access
+    # control is off and every caller is one anonymous tenant.
+    api_keys_file: str = ""
+    # PEM server certificate chain and key: TLS on the gRPC port. With a client CA as well,
+    # clients must present a certificate it signed (mTLS).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
 
     def __post_init__(self) -> None:
         if bool(self.srs_path) != bool(self.srs_sha256):
             raise ValueError("srs_path and srs_sha256 go together: pin the ceremony file")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
 
     @staticmethod
     def env_name(field_name: str) -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from zkgate.gateway.access import AccessControl, TenantDirectory
 from zkgate.gateway.config import GatewayConfig
 from zkgate.gateway.prover_pool import ProverPool
 from zkgate.gateway.service import GatewayService
+from zkgate.gateway.servicers.access_interceptor import AccessInterceptor
 from zkgate.gateway.servicers.inference import (
     OIP_SERVICE,
     InferenceServicer,
@@ -45,6 +48,25 @@ def build_service(config: GatewayConfig) -> GatewayService:
     )
 
 
+def access_control(config: GatewayConfig) -> AccessControl:
+    if not config.api_keys_file:
+        return AccessControl(directory=None)
+    return AccessControl(directory=TenantDirectory.load(Path(config.api_keys_file)))
+
+
+def server_credentials(config: GatewayConfig) -> grpc.ServerCredentials | None:
+    """TLS from PEM files, read once at start; with a client CA, clients must present a
+    certificate it signed."""
+    if not config.tls_cert_file:
+        return None
+    client_ca = Path(config.tls_client_ca_file).read_bytes() if config.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(Path(config.tls_key_file).read_bytes(), Path(config.tls_cert_file).read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
 class Gateway:
     """A running gateway; `start` binds the port, `stop` drains and stops the provers."""
 
@@ -55,7 +77,9 @@ class Gateway:
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
         ]
-        self._server = grpc.aio.server(options=options)
+        self._server = grpc.aio.server(
+            options=options, interceptors=[AccessInterceptor(access_control(config))]
+        )
         self._health = health.aio.HealthServicer()
         inference = InferenceServicer(self.service)
         self._server.add_generic_rpc_handlers((inference_handler(inference),))
@@ -82,7 +106,12 @@ class Gateway:
         reflection.enable_server_reflection(
             (*described, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )
-        self.port = self._server.add_insecure_port(f"{config.host}:{config.port}")
+        address = f"{config.host}:{config.port}"
+        credentials = server_credentials(config)
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
         if self.port == 0:
             raise OSError(f"cannot bind {config.host}:{config.port}")
         self._provers = ProverPool(

@@ -16,6 +16,7 @@ from zkgate.client.bundle import VerifierBundle
 from zkgate.client.card import ModelCard
 from zkgate.client.receipts import Receipt, ReceiptBody, ReceiptError
 from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
+from zkgate.gateway.access import ANONYMOUS, PermissionDenied, Tenant
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.gateway.inference import LoadedModel, ModelRuntime
 from zkgate.gateway.learning import (
@@ -106,9 +107,14 @@ class GatewayService:
         srs_path: str,
         srs_sha256: str,
         proof_of_learning: bytes = b"",
+        tenant: Tenant = ANONYMOUS,
     ) -> Registration:
         """`proof_of_learning`: an archive for the prover to verify against `onnx`; empty for
-        none."""
+        none. Only admin tenants register: models serve every tenant."""
+        if not tenant.admin:
+            raise PermissionDenied(
+                f"tenant {tenant.name!r} may not register models: that takes an admin key"
+            )
         try:
             validate_model_name(name)
             # Checked here too, so the caller hears why at once instead of from a failed job.

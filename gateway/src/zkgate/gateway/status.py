@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 import grpc
 
 from zkgate.client.tensors import TensorError
+from zkgate.gateway.access import PermissionDenied, RateLimited, Unauthenticated
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.prover.catalog import ModelExists
 from zkgate.prover.jobs import QueueFull
@@ -30,6 +31,9 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ProofsDisabled, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelExists, grpc.StatusCode.ALREADY_EXISTS),
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zkgate.client.attestations import AttestationError, TrainingIntent, issue_training_intent
+from zkgate.client.cli import add_connection_arguments, connect
 from zkgate.client.keys import KeyFileError, load_or_create_private_key, load_private_key
 from zkgate.client.learning_archive import ArchiveError, build_archive, extract_archive
 from zkgate.client.signing import raw_public_key
@@ -55,9 +56,7 @@ def _trusted_issuers(args: argparse.Namespace) -> list[str]:
     """Explicit --trust-issuer keys, plus the identity key of --gateway when given."""
     trusted = [key.lower() for key in args.trust_issuer]
     if args.gateway:
-        from zkgate.client.connection import Client
-
-        with Client(args.gateway) as client:
+        with connect(args.gateway, args) as client:
             trusted.append(client.gateway_key().hex())
     return trusted
 
@@ -113,9 +112,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         timestamper: Timestamper | None = None
         if args.gateway:
-            from zkgate.client.connection import Client
-
-            client = stack.enter_context(Client(args.gateway))
+            client = stack.enter_context(connect(args.gateway, args))
             intent: TrainingIntent = client.issue_training_intent(owner_hex, policy.digest())
             timestamper = partial(client.timestamp_commitment, owner)
         else:
@@ -235,6 +232,7 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gateway", metavar="TARGET", help="also trust this gateway's identity key (fetched)"
     )
+    add_connection_arguments(parser)
 
 
 def register_commands(commands: Any) -> None:
@@ -261,6 +259,7 @@ def register_commands(commands: Any) -> None:
         "--gateway", metavar="TARGET", help="take the intent and timestamps from this gateway"
     )
     rec.add_argument("--timestamp-every", type=int, default=8, help="checkpoints per timestamp")
+    add_connection_arguments(rec)
     rec.set_defaults(func=_guarded(cmd_record))
 
     ver = pol.add_parser("verify", help="verify a proof (directory or archive)")

@@ -9,6 +9,7 @@ import grpc
 
 from zkgate.client.verification import INSTALLED_EZKL_VERSION
 from zkgate.gateway import __version__
+from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.status import grpc_errors
 from zkgate.prover.catalog import ModelRecord, ModelState, ProofPolicy
@@ -62,6 +63,7 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
             srs_path=request.srs_path,
             srs_sha256=request.srs_sha256,
             proof_of_learning=request.proof_of_learning,
+            tenant=current_tenant.get(),
         )
         return pb.RegisterModelResponse(
             model=model_message(registration.model), job_id=registration.job.id

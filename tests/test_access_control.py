@@ -1,0 +1,108 @@
+"""Access control on a real gateway over TLS with mTLS: API keys, tenants, rates."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import grpc
+import pytest
+
+from tests.fixtures.access_fixtures import ADMIN_KEY, ALICE_KEY, SLOW_KEY
+from tests.fixtures.gateway_fixtures import DIGITS
+from zkgate.client import Client
+from zkgate.gateway.access import (
+    AccessControl,
+    RateLimited,
+    RateLimiter,
+    Tenant,
+    TenantDirectory,
+    Unauthenticated,
+    api_key_digest,
+    bearer_token,
+)
+
+
+def _code(call) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details() or ""
+
+
+def test_missing_or_unknown_key_is_unauthenticated(secured_gateway):
+    with secured_gateway.client(None) as client:
+        code, details = _code(client.models)
+    assert code == grpc.StatusCode.UNAUTHENTICATED and "authorization: Bearer" in details
+    with secured_gateway.client("not-a-key") as client:
+        code, details = _code(client.models)
+    assert code == grpc.StatusCode.UNAUTHENTICATED and "unknown API key" in details
+    with secured_gateway.client(ALICE_KEY) as client:
+        assert client.models() == []
+
+
+def test_only_admins_register_models(secured_gateway):
+    with secured_gateway.client(ALICE_KEY) as client:
+        code, details = _code(
+            lambda: client.register_model("m", DIGITS / "model.onnx", DIGITS / "calibration.npy")
+        )
+    assert code == grpc.StatusCode.PERMISSION_DENIED and "admin" in details
+
+
+def test_rate_limit_answers_resource_exhausted(secured_gateway):
+    with secured_gateway.client(SLOW_KEY) as client:
+        client.models()
+        client.models()
+        code, details = _code(client.models)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "retry in" in details
+    # Other tenants are not slowed by one tenant's limit.
+    with secured_gateway.client(ADMIN_KEY) as client:
+        for _ in range(5):
+            client.models()
+
+
+def test_plaintext_and_certificate_less_clients_are_refused(secured_gateway):
+    with Client(secured_gateway.gateway.target, timeout=5, api_key=ADMIN_KEY) as plaintext:
+        code, _ = _code(plaintext.models)
+    assert code == grpc.StatusCode.UNAVAILABLE
+    with secured_gateway.client(ADMIN_KEY, with_certificate=False) as no_cert:
+        code, _ = _code(no_cert.models)
+    assert code == grpc.StatusCode.UNAVAILABLE
+    # The gateway still serves good clients after the failed handshakes.
+    with secured_gateway.client(ADMIN_KEY) as client:
+        assert client.models() == []
+
+
+def test_health_needs_no_key(secured_gateway):
+    secured_gateway.gateway.wait_healthy(timeout=5)
+
+
+def test_token_bucket_refills_at_the_tenant_rate():
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    tenant = Tenant(name="t", requests_per_second=2.0, burst=3)
+    for _ in range(3):
+        limiter.admit(tenant)
+    with pytest.raises(RateLimited, match="retry in 500 ms"):
+        limiter.admit(tenant)
+    now[0] += 0.5
+    limiter.admit(tenant)
+    with pytest.raises(RateLimited):
+        limiter.admit(tenant)
+    limiter.admit(Tenant(name="unlimited", requests_per_second=math.inf))
+
+
+def test_directory_stores_only_key_digests(tmp_path):
+    path = tmp_path / "tenants.json"
+    entry = {"name": "a", "key_sha256": [api_key_digest("secret")], "admin": True}
+    path.write_text(json.dumps({"tenants": [entry]}))
+    directory = TenantDirectory.load(path)
+    assert "secret" not in path.read_text()
+    assert directory.authenticate("secret").admin
+    with pytest.raises(Unauthenticated):
+        directory.authenticate("Secret")
+    access = AccessControl(directory)
+    assert access.admit([("Authorization", "Bearer secret")]).name == "a"
+    assert bearer_token([("authorization", b"Bearer  xyz ")]) == "xyz"
+    path.write_text('{"tenants": [{"name": "a", "key_sha256": ["abc"]}]}')
+    with pytest.raises(ValueError, match="malformed or reused"):
+        TenantDirectory.load(path)
