@@ -15,6 +15,7 @@ $(STAMP): $(PYPROJECTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e client -e prover -e gateway -e pol -e '.[dev]'
+	bash scripts/install_system_packages.sh
 	touch $@
 
 venv: $(STAMP)

@@ -6,9 +6,10 @@ import json
 import math
 
 import grpc
+import numpy as np
 import pytest
 
-from tests.fixtures.access_fixtures import ADMIN_KEY, ALICE_KEY, SLOW_KEY
+from tests.fixtures.access_fixtures import ADMIN_KEY, ALICE_KEY, BOB_KEY, SLOW_KEY
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
 from zkgate.gateway.access import (
@@ -106,3 +107,45 @@ def test_directory_stores_only_key_digests(tmp_path):
     path.write_text('{"tenants": [{"name": "a", "key_sha256": ["abc"]}]}')
     with pytest.raises(ValueError, match="malformed or reused"):
         TenantDirectory.load(path)
+
+
+@pytest.fixture(scope="module")
+def secured_model(secured_gateway):
+    """The bundled model, registered by the admin tenant (about 15 s)."""
+    with secured_gateway.client(ADMIN_KEY) as client:
+        response = client.register_model(
+            "digits", DIGITS / "model.onnx", DIGITS / "calibration.npy"
+        )
+        client.wait_for_job(response.job_id, timeout=600)
+        return response.job_id
+
+
+def test_tenants_see_only_their_own_jobs(secured_gateway, secured_model):
+    x = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
+    with secured_gateway.client(ALICE_KEY) as alice, secured_gateway.client(BOB_KEY) as bob:
+        code, details = _code(lambda: alice.job(secured_model))
+        assert code == grpc.StatusCode.PERMISSION_DENIED and "another tenant" in details
+        mine = alice.infer("digits", {"input": x[0]}, prove=True)
+        assert alice.wait_for_proof(mine.job_id)
+        code, _ = _code(lambda: bob.job(mine.job_id))
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        code, _ = _code(lambda: bob.wait_for_proof(mine.job_id))
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        # The same input from another tenant is another job: no one learns what others asked.
+        theirs = bob.infer("digits", {"input": x[0]}, prove=True)
+        assert theirs.job_id != mine.job_id
+        assert bob.wait_for_proof(theirs.job_id)
+
+
+def test_tenant_queue_quota(secured_gateway, secured_model):
+    """alice may have 2 unfinished proof jobs; the third is refused until they finish."""
+    x = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
+    with secured_gateway.client(ALICE_KEY) as alice:
+        first = alice.infer("digits", {"input": x[10]}, prove=True)
+        second = alice.infer("digits", {"input": x[11]}, prove=True)
+        code, details = _code(lambda: alice.infer("digits", {"input": x[12]}, prove=True))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "quota" in details
+        for prediction in (first, second):
+            assert alice.wait_for_proof(prediction.job_id)
+        third = alice.infer("digits", {"input": x[12]}, prove=True)
+        assert alice.wait_for_proof(third.job_id)

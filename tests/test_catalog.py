@@ -1,4 +1,4 @@
-"""The model catalogue, on a real SQLite file."""
+"""The model catalogue on both backends: a real SQLite file, a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ CALIBRATION = "1" * 64
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[ModelCatalog]:
-    db = Database(tmp_path / "zkgate.db")
+def catalog(database_target: Path | str) -> Iterator[ModelCatalog]:
+    db = Database(database_target)
     yield ModelCatalog(db)
     db.close()
 

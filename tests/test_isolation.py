@@ -14,7 +14,7 @@ import pytest
 
 from zkgate.prover.database import Database
 from zkgate.prover.isolation import ChildProcessHandlers, HandlerProcessDied
-from zkgate.prover.jobs import Job, JobKind, JobState, SqliteJobQueue
+from zkgate.prover.jobs import Job, JobKind, JobState, SqlJobQueue
 from zkgate.prover.worker import JobHandler, run_worker
 
 LEASE = 0.6
@@ -33,14 +33,14 @@ def _factory() -> dict[JobKind, JobHandler]:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[SqliteJobQueue]:
+def queue(tmp_path: Path) -> Iterator[SqlJobQueue]:
     db = Database(tmp_path / "zkgate.db")
-    yield SqliteJobQueue(db)
+    yield SqlJobQueue(db)
     db.close()
 
 
 @pytest.fixture
-def worker(queue: SqliteJobQueue) -> Iterator[ChildProcessHandlers]:
+def worker(queue: SqlJobQueue) -> Iterator[ChildProcessHandlers]:
     isolated = ChildProcessHandlers(_factory, frozenset({JobKind.PROVE}))
     stop = threading.Event()
     thread = threading.Thread(
@@ -55,7 +55,7 @@ def worker(queue: SqliteJobQueue) -> Iterator[ChildProcessHandlers]:
     isolated.close()
 
 
-def _wait(queue: SqliteJobQueue, job_id: str, states: set[JobState], timeout: float = 60) -> Job:
+def _wait(queue: SqlJobQueue, job_id: str, states: set[JobState], timeout: float = 60) -> Job:
     deadline = time.monotonic() + timeout
     while (job := queue.get(job_id)).state not in states:
         assert time.monotonic() < deadline, f"job stuck in {job.state}"
@@ -64,7 +64,7 @@ def _wait(queue: SqliteJobQueue, job_id: str, states: set[JobState], timeout: fl
 
 
 def test_lease_stays_alive_while_the_child_holds_its_gil(
-    queue: SqliteJobQueue, worker: ChildProcessHandlers
+    queue: SqlJobQueue, worker: ChildProcessHandlers
 ) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "m", {})
     _wait(queue, job.id, {JobState.RUNNING})
@@ -86,7 +86,7 @@ def test_lease_stays_alive_while_the_child_holds_its_gil(
 
 
 def test_a_child_that_dies_costs_one_transient_attempt(
-    queue: SqliteJobQueue, worker: ChildProcessHandlers
+    queue: SqlJobQueue, worker: ChildProcessHandlers
 ) -> None:
     dying, _ = queue.enqueue(JobKind.PROVE, "m", {"die": True}, max_attempts=1)
     failed = _wait(queue, dying.id, {JobState.FAILED})

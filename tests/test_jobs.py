@@ -1,4 +1,5 @@
-"""The SQLite job queue, on real files, with real processes where concurrency matters."""
+"""The job queue on both backends (a real SQLite file, a real PostgreSQL server), with real
+processes where concurrency matters."""
 
 from __future__ import annotations
 
@@ -21,25 +22,25 @@ from zkgate.prover.jobs import (
     JobState,
     LeaseLost,
     QueueFull,
-    SqliteJobQueue,
+    SqlJobQueue,
 )
 
 SHORT_LEASE = 0.2
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "zkgate.db")
+def db(database_target: Path | str) -> Iterator[Database]:
+    database = Database(database_target)
     yield database
     database.close()
 
 
 @pytest.fixture
-def queue(db: Database) -> SqliteJobQueue:
-    return SqliteJobQueue(db)
+def queue(db: Database) -> SqlJobQueue:
+    return SqlJobQueue(db, retry_backoff_seconds=SHORT_LEASE)
 
 
-def test_enqueue_claim_succeed(queue: SqliteJobQueue) -> None:
+def test_enqueue_claim_succeed(queue: SqlJobQueue) -> None:
     job, created = queue.enqueue(JobKind.PROVE, "mlp", {"input": [1.5, 2]})
     assert created
     assert (job.state, job.attempts, job.max_attempts, job.terminal) == (
@@ -64,30 +65,34 @@ def test_enqueue_claim_succeed(queue: SqliteJobQueue) -> None:
     assert queue.get(job.id).result == {"proof_digest": "ab" * 32}
 
 
-def test_schema_is_versioned_and_reopening_keeps_data(tmp_path: Path) -> None:
-    path = tmp_path / "zkgate.db"
-    first = Database(path)
-    job, _ = SqliteJobQueue(first).enqueue(JobKind.PROVE, "mlp", {})
+def test_schema_is_versioned_and_reopening_keeps_data(database_target: Path | str) -> None:
+    first = Database(database_target)
+    job, _ = SqlJobQueue(first).enqueue(JobKind.PROVE, "mlp", {})
     first.close()
 
-    second = Database(path)
-    conn = second.connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert SqliteJobQueue(second).get(job.id).id == job.id
+    second = Database(database_target)
+    assert second.schema_version() == len(MIGRATIONS)
+    assert SqlJobQueue(second).get(job.id).id == job.id
     second.close()
+    if isinstance(database_target, Path):
+        with contextlib.closing(sqlite3.connect(database_target)) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_schema_from_a_newer_release_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "zkgate.db"
-    Database(path).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+def test_schema_from_a_newer_release_is_refused(database_target: Path | str) -> None:
+    db = Database(database_target)
+    db.transaction(
+        lambda s: s.run(
+            "INSERT INTO schema_version (version, applied_at) VALUES (?, 0)",
+            (len(MIGRATIONS) + 1,),
+        )
+    )
+    db.close()
     with pytest.raises(SchemaTooNew):
-        Database(path)
+        Database(database_target)
 
 
-def test_claim_takes_the_oldest_job_of_the_requested_kinds(queue: SqliteJobQueue) -> None:
+def test_claim_takes_the_oldest_job_of_the_requested_kinds(queue: SqlJobQueue) -> None:
     register, _ = queue.enqueue(JobKind.REGISTER, "mlp", {})
     first, _ = queue.enqueue(JobKind.PROVE, "mlp", {"n": 1})
     second, _ = queue.enqueue(JobKind.PROVE, "mlp", {"n": 2})
@@ -100,7 +105,7 @@ def test_claim_takes_the_oldest_job_of_the_requested_kinds(queue: SqliteJobQueue
     assert remaining.id == register.id
 
 
-def test_idempotent_enqueue_returns_the_existing_job(queue: SqliteJobQueue) -> None:
+def test_idempotent_enqueue_returns_the_existing_job(queue: SqlJobQueue) -> None:
     job, created = queue.enqueue(JobKind.PROVE, "mlp", {"x": 1}, idempotency_key="k")
     again, created_again = queue.enqueue(JobKind.PROVE, "mlp", {"x": 1}, idempotency_key="k")
     assert (created, created_again) == (True, False)
@@ -118,7 +123,7 @@ def test_idempotent_enqueue_returns_the_existing_job(queue: SqliteJobQueue) -> N
 
 
 @pytest.mark.parametrize("end", ["failed", "cancelled"])
-def test_enqueue_resets_a_failed_or_cancelled_job(queue: SqliteJobQueue, end: str) -> None:
+def test_enqueue_resets_a_failed_or_cancelled_job(queue: SqlJobQueue, end: str) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "mlp", {"x": 1}, idempotency_key="k")
     queue.claim("w", lease_seconds=30)
     if end == "failed":
@@ -142,7 +147,7 @@ def test_enqueue_resets_a_failed_or_cancelled_job(queue: SqliteJobQueue, end: st
 
 
 def test_queue_full_but_idempotent_hits_still_answer(db: Database) -> None:
-    queue = SqliteJobQueue(db, max_queued=2)
+    queue = SqlJobQueue(db, max_queued=2)
     first, _ = queue.enqueue(JobKind.PROVE, "mlp", {}, idempotency_key="a")
     queue.enqueue(JobKind.PROVE, "mlp", {})
     with pytest.raises(QueueFull, match="limit 2"):
@@ -155,7 +160,7 @@ def test_queue_full_but_idempotent_hits_still_answer(db: Database) -> None:
         queue.enqueue(JobKind.PROVE, "mlp", {})
 
 
-def test_payload_must_be_json(queue: SqliteJobQueue) -> None:
+def test_payload_must_be_json(queue: SqlJobQueue) -> None:
     with pytest.raises(ValueError, match="JSON"):
         queue.enqueue(JobKind.PROVE, "mlp", {"x": float("nan")})
     with pytest.raises(TypeError):
@@ -163,7 +168,7 @@ def test_payload_must_be_json(queue: SqliteJobQueue) -> None:
     assert sum(queue.counts().values()) == 0
 
 
-def test_expired_lease_is_reclaimed_and_the_old_owner_is_refused(queue: SqliteJobQueue) -> None:
+def test_expired_lease_is_reclaimed_and_the_old_owner_is_refused(queue: SqlJobQueue) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "mlp", {})
     assert queue.claim("lost", lease_seconds=SHORT_LEASE) is not None
     assert queue.claim("other", lease_seconds=30) is None  # lease still valid
@@ -180,7 +185,7 @@ def test_expired_lease_is_reclaimed_and_the_old_owner_is_refused(queue: SqliteJo
     assert queue.succeed(job.id, "other", {}).state is JobState.SUCCEEDED
 
 
-def test_a_restarted_worker_releases_its_previous_incarnations_jobs(queue: SqliteJobQueue) -> None:
+def test_a_restarted_worker_releases_its_previous_incarnations_jobs(queue: SqlJobQueue) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "mlp", {})
     other, _ = queue.enqueue(JobKind.PROVE, "mlp", {"n": 2})
     assert queue.claim("prover-0", lease_seconds=600) is not None
@@ -193,7 +198,7 @@ def test_a_restarted_worker_releases_its_previous_incarnations_jobs(queue: Sqlit
     assert queue.get(other.id).lease_owner == "prover-1", "other workers' leases are untouched"
 
 
-def test_heartbeat_keeps_the_lease(queue: SqliteJobQueue) -> None:
+def test_heartbeat_keeps_the_lease(queue: SqlJobQueue) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "mlp", {})
     queue.claim("w", lease_seconds=SHORT_LEASE)
     queue.heartbeat(job.id, "w", lease_seconds=30)
@@ -203,7 +208,7 @@ def test_heartbeat_keeps_the_lease(queue: SqliteJobQueue) -> None:
         queue.heartbeat("missing", "w", lease_seconds=30)
 
 
-def test_leases_expiring_max_attempts_times_fail_the_job(queue: SqliteJobQueue) -> None:
+def test_leases_expiring_max_attempts_times_fail_the_job(queue: SqlJobQueue) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "mlp", {}, max_attempts=2)
     for worker in ("a", "b"):
         assert queue.claim(worker, lease_seconds=0.05) is not None
@@ -217,7 +222,7 @@ def test_leases_expiring_max_attempts_times_fail_the_job(queue: SqliteJobQueue) 
         queue.succeed(job.id, "b", {})
 
 
-def test_transient_failures_retry_until_attempts_run_out(queue: SqliteJobQueue) -> None:
+def test_transient_failures_retry_until_attempts_run_out(queue: SqlJobQueue) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "mlp", {}, max_attempts=2)
     queue.claim("w", lease_seconds=30)
     retried = queue.fail(job.id, "w", "OSError: disk full", transient=True)
@@ -226,8 +231,10 @@ def test_transient_failures_retry_until_attempts_run_out(queue: SqliteJobQueue) 
         "OSError: disk full",
         None,
     )
+    assert queue.claim("w", lease_seconds=30) is None, "handed out again before its backoff"
 
-    queue.claim("w", lease_seconds=30)
+    time.sleep(SHORT_LEASE + 0.05)
+    assert queue.claim("w", lease_seconds=30) is not None
     final = queue.fail(job.id, "w", "OSError: disk still full", transient=True)
     assert (final.state, final.attempts, final.error) == (
         JobState.FAILED,
@@ -237,7 +244,7 @@ def test_transient_failures_retry_until_attempts_run_out(queue: SqliteJobQueue) 
     assert queue.claim("w", lease_seconds=30) is None
 
 
-def test_deterministic_failure_is_final_at_once(queue: SqliteJobQueue) -> None:
+def test_deterministic_failure_is_final_at_once(queue: SqlJobQueue) -> None:
     job, _ = queue.enqueue(JobKind.PROVE, "mlp", {}, max_attempts=5)
     queue.claim("w", lease_seconds=30)
     failed = queue.fail(job.id, "w", "unsupported op: Loop", transient=False)
@@ -249,7 +256,7 @@ def test_deterministic_failure_is_final_at_once(queue: SqliteJobQueue) -> None:
     assert queue.claim("w", lease_seconds=30) is None
 
 
-def test_cancel(queue: SqliteJobQueue) -> None:
+def test_cancel(queue: SqlJobQueue) -> None:
     queued, _ = queue.enqueue(JobKind.PROVE, "mlp", {})
     running, _ = queue.enqueue(JobKind.PROVE, "mlp", {})
     assert queue.cancel(queued.id).state is JobState.CANCELLED
@@ -269,7 +276,7 @@ def test_cancel(queue: SqliteJobQueue) -> None:
         queue.get("missing")
 
 
-def test_counts_lists_every_state(queue: SqliteJobQueue) -> None:
+def test_counts_lists_every_state(queue: SqlJobQueue) -> None:
     assert queue.counts() == dict.fromkeys(JobState, 0)
     queue.enqueue(JobKind.PROVE, "mlp", {})
     queue.enqueue(JobKind.PROVE, "mlp", {})
@@ -284,13 +291,13 @@ Outcome = tuple[list[tuple[str, bool]], list[str]]
 
 
 def _enqueue_then_claim(
-    db_path: Path,
+    database_target: Path | str,
     worker_id: str,
     barrier: multiprocessing.synchronize.Barrier,
     results: multiprocessing.Queue[Outcome],
 ) -> None:
     """Every process enqueues the same keyed jobs at once, then claims until nothing is left."""
-    queue = SqliteJobQueue(Database(db_path))
+    queue = SqlJobQueue(Database(database_target))
     barrier.wait(timeout=30)
     enqueued = [
         queue.enqueue(JobKind.PROVE, "mlp", {"from": worker_id}, idempotency_key=key)
@@ -317,7 +324,7 @@ def _next_result(
     raise AssertionError("the worker processes did not finish within 60 s")
 
 
-def test_processes_share_the_queue_safely(db: Database, queue: SqliteJobQueue) -> None:
+def test_processes_share_the_queue_safely(database_target: Path | str, queue: SqlJobQueue) -> None:
     unkeyed = {queue.enqueue(JobKind.PROVE, "mlp", {"n": n})[0].id for n in range(200)}
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(4)
@@ -325,7 +332,7 @@ def test_processes_share_the_queue_safely(db: Database, queue: SqliteJobQueue) -
     processes: list[multiprocessing.process.BaseProcess] = [
         ctx.Process(
             target=_enqueue_then_claim,
-            args=(db.path, f"worker-{n}", barrier, results),
+            args=(database_target, f"worker-{n}", barrier, results),
             daemon=True,
         )
         for n in range(4)

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from zkgate.prover.database import Database
-from zkgate.prover.jobs import Job, JobKind, JobState, SqliteJobQueue
+from zkgate.prover.jobs import Job, JobKind, JobState, SqlJobQueue
 from zkgate.prover.worker import DeterministicJobError, JobHandler, run_worker
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[SqliteJobQueue]:
+def queue(tmp_path: Path) -> Iterator[SqlJobQueue]:
     db = Database(tmp_path / "zkgate.db")
-    yield SqliteJobQueue(db)
+    yield SqlJobQueue(db)
     db.close()
 
 
@@ -28,7 +28,7 @@ class RunningWorker:
 
     def __init__(
         self,
-        queue: SqliteJobQueue,
+        queue: SqlJobQueue,
         handlers: dict[JobKind, JobHandler],
         *,
         lease_seconds: float = 30.0,
@@ -61,11 +61,11 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def _all_terminal(queue: SqliteJobQueue, jobs: list[Job]) -> Callable[[], bool]:
+def _all_terminal(queue: SqlJobQueue, jobs: list[Job]) -> Callable[[], bool]:
     return lambda: all(queue.get(job.id).terminal for job in jobs)
 
 
-def test_worker_processes_jobs_and_classifies_failures(queue: SqliteJobQueue) -> None:
+def test_worker_processes_jobs_and_classifies_failures(queue: SqlJobQueue) -> None:
     flaky_calls = 0
 
     def prove(job: Job) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_worker_processes_jobs_and_classifies_failures(queue: SqliteJobQueue) ->
     )
 
 
-def test_worker_claims_only_kinds_it_has_handlers_for(queue: SqliteJobQueue) -> None:
+def test_worker_claims_only_kinds_it_has_handlers_for(queue: SqlJobQueue) -> None:
     idle = threading.Event()
     register_job, _ = queue.enqueue(JobKind.REGISTER, "mlp", {})
     worker = RunningWorker(queue, {JobKind.PROVE: lambda job: {}}, on_idle=idle.set)
@@ -127,7 +127,7 @@ def test_worker_claims_only_kinds_it_has_handlers_for(queue: SqliteJobQueue) -> 
     assert queue.get(register_job.id).state is JobState.QUEUED
 
 
-def test_heartbeat_keeps_a_long_job_leased(queue: SqliteJobQueue) -> None:
+def test_heartbeat_keeps_a_long_job_leased(queue: SqlJobQueue) -> None:
     lease = 0.45
     stolen: list[Job | None] = []
 
@@ -156,7 +156,7 @@ def test_heartbeat_keeps_a_long_job_leased(queue: SqliteJobQueue) -> None:
 
 
 def test_outcome_of_a_lost_job_is_dropped(
-    queue: SqliteJobQueue, caplog: pytest.LogCaptureFixture
+    queue: SqlJobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
     def cancelled_midway(job: Job) -> dict[str, Any]:
         queue.cancel(job.id)
@@ -180,7 +180,7 @@ def test_outcome_of_a_lost_job_is_dropped(
     assert any(f"dropping the outcome of job {job.id}" in r.message for r in caplog.records)
 
 
-def test_worker_stops_promptly_when_idle(queue: SqliteJobQueue) -> None:
+def test_worker_stops_promptly_when_idle(queue: SqlJobQueue) -> None:
     worker = RunningWorker(queue, {JobKind.PROVE: lambda job: {}})
     time.sleep(0.1)
     started = time.monotonic()

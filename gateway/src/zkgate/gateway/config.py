@@ -9,10 +9,18 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from zkgate.prover.artifact_location import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
 from zkgate.prover.catalog import ProofPolicy
+from zkgate.prover.database_settings import (
+    DATABASE_URL_ENV,
+    DATABASE_URL_FILE_ENV,
+    add_database_arguments,
+    check_database_url,
+    read_database_url,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class GatewayConfig:
     prover_nice: int = 10
     # How long a draining gateway lets in-flight calls finish.
     shutdown_grace_seconds: float = 5.0
+    # Prometheus /metrics on this port (same host), embedded provers' metrics included; 0: off.
+    metrics_port: int = 0
     # Tenants and the SHA-256 of their API keys (JSON, see docs/scale-out.md); unset, access
     # control is off and every caller is one anonymous tenant.
     api_keys_file: str = ""
@@ -48,14 +58,33 @@ class GatewayConfig:
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_client_ca_file: str = ""
+    # Where artifacts live (docs/scale-out.md#artifacts): empty for DATA_DIR/artifacts,
+    # file:///abs/path for a shared volume, s3://bucket/prefix for a bucket. S3 credentials come
+    # from the AWS_* variables or AWS_SHARED_CREDENTIALS_FILE, never from here.
+    artifact_store: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    # Embedded provers' local copies of a shared store's keys; empty dir = DATA_DIR/key-cache.
+    key_cache_dir: str = ""
+    key_cache_bytes: int = DEFAULT_KEY_CACHE_BYTES
+    # Empty: SQLite at DATA_DIR/zkgate.db. postgresql://user:password@host/db: PostgreSQL, shared
+    # by many gateways and provers. It holds a password, so it is read only from
+    # ZKGATE_DATABASE_URL or a file (--database-url-file), never from a flag, and never printed.
+    database_url: str = field(default="", repr=False, metadata={"secret": True})
 
     def __post_init__(self) -> None:
+        check_database_url(self.database_url)
+        self.artifact_settings()
         if bool(self.srs_path) != bool(self.srs_sha256):
             raise ValueError("srs_path and srs_sha256 go together: pin the ceremony file")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ValueError("tls_cert_file and tls_key_file go together")
         if self.tls_client_ca_file and not self.tls_cert_file:
             raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+
+    def artifact_settings(self) -> ArtifactSettings:
+        """Also checks them: a malformed artifact_store fails at start-up."""
+        return ArtifactSettings(**{f.name: getattr(self, f.name) for f in fields(ArtifactSettings)})
 
     @staticmethod
     def env_name(field_name: str) -> str:
@@ -78,19 +107,30 @@ def _convert(name: str, raw: str) -> object:
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting, defaulting to None so that unset flags fall back to the environment."""
     for f in fields(GatewayConfig):
+        if f.metadata.get("secret"):
+            continue
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
             default=None,
             help=f"default {f.default}; env {GatewayConfig.env_name(f.name)}",
         )
+    # Refuses --database-url with the reason; the file flag falls back to the environment below.
+    add_database_arguments(parser, {})
 
 
 def load_config(
     args: argparse.Namespace | None = None, environ: Mapping[str, str] = os.environ
 ) -> GatewayConfig:
-    values: dict[str, object] = {}
+    values: dict[str, object] = {
+        "database_url": read_database_url(
+            getattr(args, "database_url_file", None) or environ.get(DATABASE_URL_FILE_ENV),
+            environ.get(DATABASE_URL_ENV, ""),
+        )
+    }
     for f in fields(GatewayConfig):
+        if f.metadata.get("secret"):
+            continue
         raw = getattr(args, f.name, None) if args is not None else None
         if raw is None:
             raw = environ.get(GatewayConfig.env_name(f.name))

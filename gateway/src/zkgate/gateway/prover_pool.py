@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
+
+from zkgate.prover.artifact_location import ArtifactSettings
+from zkgate.prover.database_settings import child_environment
 
 log = logging.getLogger("zkgate.gateway.provers")
 
@@ -25,12 +29,23 @@ class ProverPool:
         nice: int,
         srs_path: str,
         srs_sha256: str,
+        artifacts: ArtifactSettings,
+        metrics_dir: Path | None = None,
+        database_url: str = "",
     ) -> None:
         self._data_dir = data_dir
+        # The database URL holds a password: it goes to the provers in their environment,
+        # where other users cannot read it, and not in their argv, where they can.
+        self._environment = child_environment(database_url, os.environ)
         self._workers = workers
         self._lease_seconds = lease_seconds
         self._nice = nice
         self._srs = ["--srs-path", srs_path, "--srs-sha256", srs_sha256] if srs_path else []
+        self._artifacts = artifacts.as_arguments()
+        # The gateway serves its provers' metrics from metrics_dir; none listens on a port.
+        self._metrics = ["--metrics-port", "0"]
+        if metrics_dir is not None:
+            self._metrics += ["--metrics-dir", str(metrics_dir)]
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -49,6 +64,8 @@ class ProverPool:
             "--nice",
             str(self._nice),
             *self._srs,
+            *self._artifacts,
+            *self._metrics,
         ]
 
     async def start(self) -> None:
@@ -58,7 +75,9 @@ class ProverPool:
     async def _supervise(self, worker_id: str) -> None:
         backoff = 1.0
         while not self._stopping:
-            process = await asyncio.create_subprocess_exec(*self._command(worker_id))
+            process = await asyncio.create_subprocess_exec(
+                *self._command(worker_id), env=self._environment
+            )
             self._processes[worker_id] = process
             log.info("started prover %s (pid %d)", worker_id, process.pid)
             code = await process.wait()

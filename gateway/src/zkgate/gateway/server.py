@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from zkgate.gateway.access import AccessControl, TenantDirectory
 from zkgate.gateway.config import GatewayConfig
+from zkgate.gateway.metrics import GatewayMetrics
 from zkgate.gateway.prover_pool import ProverPool
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers.access_interceptor import AccessInterceptor
@@ -25,11 +26,11 @@ from zkgate.gateway.servicers.learning import LearningServicer
 from zkgate.gateway.servicers.models import ModelServicer
 from zkgate.gateway.servicers.proofs import ProofServicer
 from zkgate.gateway.signer import ReceiptSigner
+from zkgate.prover.artifact_location import open_artifact_store
 from zkgate.prover.catalog import ModelCatalog
-from zkgate.prover.database import Database
-from zkgate.prover.jobs import SqliteJobQueue
+from zkgate.prover.database_settings import open_database
+from zkgate.prover.jobs import SqlJobQueue
 from zkgate.prover.layout import DataLayout
-from zkgate.prover.store import ArtifactStore
 from zkgate.wire import open_inference_pb2, open_inference_pb2_grpc, zkgate_pb2, zkgate_pb2_grpc
 
 log = logging.getLogger("zkgate.gateway")
@@ -37,11 +38,11 @@ log = logging.getLogger("zkgate.gateway")
 
 def build_service(config: GatewayConfig) -> GatewayService:
     layout = DataLayout(config.data_dir)
-    database = Database(layout.database)
+    database = open_database(config.database_url, config.data_dir)
     return GatewayService(
         catalog=ModelCatalog(database),
-        queue=SqliteJobQueue(database, max_queued=config.max_queued_jobs),
-        store=ArtifactStore(layout.artifacts),
+        queue=SqlJobQueue(database, max_queued=config.max_queued_jobs),
+        store=open_artifact_store(config.artifact_settings(), config.data_dir),
         signer=ReceiptSigner.load_or_create(layout.signing_key),
         max_logrows=config.max_logrows,
         default_policy=config.default_policy,
@@ -73,12 +74,20 @@ class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.service = build_service(config)
+        self._metrics = (
+            GatewayMetrics(self.service, host=config.host, port=config.metrics_port)
+            if config.metrics_port
+            else None
+        )
+        # Metrics first, so that they count the calls the access check refuses.
+        metrics_interceptors = [] if self._metrics is None else [self._metrics.interceptor]
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
         ]
         self._server = grpc.aio.server(
-            options=options, interceptors=[AccessInterceptor(access_control(config))]
+            options=options,
+            interceptors=[*metrics_interceptors, AccessInterceptor(access_control(config))],
         )
         self._health = health.aio.HealthServicer()
         inference = InferenceServicer(self.service)
@@ -116,11 +125,14 @@ class Gateway:
             raise OSError(f"cannot bind {config.host}:{config.port}")
         self._provers = ProverPool(
             data_dir=config.data_dir,
+            metrics_dir=None if self._metrics is None else self._metrics.prover_dir,
             workers=config.workers,
             lease_seconds=config.lease_seconds,
             nice=config.prover_nice,
             srs_path=config.srs_path,
             srs_sha256=config.srs_sha256,
+            artifacts=config.artifact_settings(),
+            database_url=config.database_url,
         )
 
     async def _set_health(self, status: int) -> None:
@@ -129,6 +141,8 @@ class Gateway:
 
     async def start(self) -> None:
         await self._server.start()
+        if self._metrics is not None:
+            self._metrics.start()
         await self._provers.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("zkgate gateway listening on %s:%d", self.config.host, self.port)
@@ -138,6 +152,8 @@ class Gateway:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self._server.stop(self.config.shutdown_grace_seconds)
         await self._provers.stop()
+        if self._metrics is not None:
+            self._metrics.close()
 
     async def wait(self) -> None:
         await self._server.wait_for_termination()

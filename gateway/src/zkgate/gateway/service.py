@@ -160,6 +160,7 @@ class GatewayService:
                 **learning,
             },
             max_attempts=2,
+            tenant=tenant.name,
         )
         self._catalog.attach_job(name, job.id)
         return Registration(model=self._catalog.get(record.name), job=job)
@@ -239,13 +240,17 @@ class GatewayService:
             proof_wanted=prove or record.policy == ProofPolicy.ALWAYS,
         )
 
-    def enqueue_proof(self, result: InferenceResult) -> Job:
+    def enqueue_proof(self, result: InferenceResult, tenant: Tenant = ANONYMOUS) -> Job:
         """The durable proof job for an inference; a separate step because it writes to disk
         (milliseconds), which an async caller keeps off its event loop, while inference itself
         takes microseconds."""
-        return self._enqueue_proof(result.model, result.inputs, result.receipt.body.input_digest)
+        return self._enqueue_proof(
+            result.model, result.inputs, result.receipt.body.input_digest, tenant
+        )
 
-    def request_proof(self, receipt_json: str, tensors: Sequence[NamedTensor]) -> Job:
+    def request_proof(
+        self, receipt_json: str, tensors: Sequence[NamedTensor], tenant: Tenant = ANONYMOUS
+    ) -> Job:
         """Proof for a past receipt: the receipt must be ours and the inputs must be its inputs."""
         try:
             receipt = Receipt.from_json(receipt_json)
@@ -267,7 +272,7 @@ class GatewayService:
                 "the inputs sent do not match the receipt's input digest; send the exact tensors "
                 "of the original request"
             )
-        return self._enqueue_proof(record, inputs, input_digest)
+        return self._enqueue_proof(record, inputs, input_digest, tenant)
 
     def _ordered_inputs(
         self, model: LoadedModel, tensors: Sequence[NamedTensor]
@@ -278,10 +283,15 @@ class GatewayService:
         return ordered(by_name, model.input_names)
 
     def _enqueue_proof(
-        self, record: ModelRecord, inputs: Sequence[NamedTensor], input_digest: str
+        self,
+        record: ModelRecord,
+        inputs: Sequence[NamedTensor],
+        input_digest: str,
+        tenant: Tenant,
     ) -> Job:
         witness_digest = self._store.put_bytes(witness_input_json(inputs))
-        # Idempotent: the same model and input always map to one job and one proof.
+        # Idempotent: the same model and input always map to one job and one proof, per
+        # tenant: two tenants never share a job, so neither learns what the other asked.
         job, _ = self._queue.enqueue(
             JobKind.PROVE,
             record.name,
@@ -291,16 +301,23 @@ class GatewayService:
                 "witness_input_digest": witness_digest,
             },
             idempotency_key=f"prove:{record.commitment}:{input_digest}",
+            tenant=tenant.name,
+            tenant_quota=tenant.max_queued_jobs,
         )
         return job
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def job_status(self, job_id: str) -> JobStatus:
+    def job_counts(self) -> dict[JobState, int]:
+        return self._queue.counts()
+
+    def job_status(self, job_id: str, tenant: Tenant = ANONYMOUS) -> JobStatus:
         try:
             job = self._queue.get(job_id)
         except JobNotFound:
             raise NotFound(f"no job {job_id!r}") from None
+        if job.tenant != tenant.name:
+            raise PermissionDenied(f"job {job_id} belongs to another tenant")
         proof = None
         if job.state == JobState.SUCCEEDED and job.result and "proof_digest" in job.result:
             proof = self._store.read_bytes(job.result["proof_digest"])

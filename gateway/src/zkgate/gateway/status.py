@@ -20,6 +20,7 @@ from zkgate.gateway.access import PermissionDenied, RateLimited, Unauthenticated
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.prover.catalog import ModelExists
 from zkgate.prover.jobs import QueueFull
+from zkgate.prover.sql import DatabaseUnavailable
 
 log = logging.getLogger("zkgate.gateway")
 
@@ -31,6 +32,8 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ProofsDisabled, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelExists, grpc.StatusCode.ALREADY_EXISTS),
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    # A database restarting or out of reach: the caller should retry in a moment.
+    (DatabaseUnavailable, grpc.StatusCode.UNAVAILABLE),
     (RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),

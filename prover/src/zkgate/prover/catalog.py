@@ -1,6 +1,6 @@
 """The model catalogue: which models exist, where their registration stands, and their cards.
 
-Rows live in the shared SQLite file next to the jobs, so a registration job running in a
+Rows live in the shared database next to the jobs, so a registration job running in a
 prover process and the gateway answering ModelReady see the same state.
 """
 
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import builtins
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from zkgate.prover.database import Database
+from zkgate.prover.sql import Row, Session
 from zkgate.prover.store import validate_digest
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -81,78 +81,87 @@ class ModelCatalog:
         validate_digest(onnx_digest)
         validate_digest(calibration_digest)
         now = time.time()
-        with self._db.write() as conn:
-            existing = conn.execute("SELECT state FROM models WHERE name = ?", (name,)).fetchone()
-            if existing is not None and existing["state"] != ModelState.FAILED:
-                raise ModelExists(f"model {name!r} already exists and is {existing['state']}")
-            row = conn.execute(
-                """INSERT OR REPLACE INTO models (name, state, policy, onnx_digest,
-                    calibration_digest, created_at, updated_at)
-                   VALUES (?, 'registering', ?, ?, ?, ?, ?) RETURNING *""",
+
+        def work(session: Session) -> Row:
+            # The upsert takes the name only if it is free or failed: atomic in both databases,
+            # so two gateways registering one name at once cannot both win.
+            row = session.one(
+                """INSERT INTO models (name, state, policy, onnx_digest, calibration_digest,
+                    created_at, updated_at)
+                   VALUES (?, 'registering', ?, ?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET state = excluded.state,
+                    policy = excluded.policy, onnx_digest = excluded.onnx_digest,
+                    calibration_digest = excluded.calibration_digest,
+                    registration_job_id = NULL, commitment = NULL, card_json = NULL,
+                    error = NULL, created_at = excluded.created_at,
+                    updated_at = excluded.updated_at
+                   WHERE models.state = 'failed'
+                   RETURNING *""",
                 (name, str(ProofPolicy(policy)), onnx_digest, calibration_digest, now, now),
-            ).fetchone()
-        return _record_from_row(row)
+            )
+            if row is not None:
+                return row
+            existing = session.one("SELECT state FROM models WHERE name = ?", (name,))
+            state = existing["state"] if existing else "gone"
+            raise ModelExists(f"model {name!r} already exists and is {state}")
+
+        return _record_from_row(self._db.transaction(work))
 
     def attach_job(self, name: str, job_id: str) -> None:
-        with self._db.write() as conn:
-            self._update(conn, name, "registration_job_id = ?", (job_id,), job_id=None)
+        self._update(name, "registration_job_id = ?", (job_id,), job_id=None)
 
     def mark_ready(
         self, name: str, *, commitment: str, card_json: str, job_id: str | None = None
     ) -> ModelRecord:
         """job_id, when given, must be the model's attached registration job (StaleRegistration
         otherwise), so a superseded job cannot overwrite a newer registration."""
-        with self._db.write() as conn:
-            return self._update(
-                conn,
-                name,
-                "state = 'ready', commitment = ?, card_json = ?, error = NULL",
-                (commitment, card_json),
-                job_id=job_id,
-            )
+        return self._update(
+            name,
+            "state = 'ready', commitment = ?, card_json = ?, error = NULL",
+            (commitment, card_json),
+            job_id=job_id,
+        )
 
     def mark_failed(self, name: str, error: str, *, job_id: str | None = None) -> ModelRecord:
-        with self._db.write() as conn:
-            return self._update(conn, name, "state = 'failed', error = ?", (error,), job_id=job_id)
+        return self._update(name, "state = 'failed', error = ?", (error,), job_id=job_id)
 
     def get(self, name: str) -> ModelRecord:
-        row = self._db.connection().execute("SELECT * FROM models WHERE name = ?", (name,))
-        found = row.fetchone()
-        if found is None:
+        row = self._db.read(lambda s: s.one("SELECT * FROM models WHERE name = ?", (name,)))
+        if row is None:
             raise ModelNotFound(f"no model {name!r}")
-        return _record_from_row(found)
-
-    def list(self) -> builtins.list[ModelRecord]:
-        rows = self._db.connection().execute("SELECT * FROM models ORDER BY name")
-        return [_record_from_row(row) for row in rows]
-
-    @staticmethod
-    def _update(
-        conn: sqlite3.Connection,
-        name: str,
-        assignments: str,
-        args: tuple[str, ...],
-        *,
-        job_id: str | None,
-    ) -> ModelRecord:
-        current = conn.execute(
-            "SELECT registration_job_id FROM models WHERE name = ?", (name,)
-        ).fetchone()
-        if current is None:
-            raise ModelNotFound(f"no model {name!r}")
-        if job_id is not None and current["registration_job_id"] != job_id:
-            raise StaleRegistration(
-                f"job {job_id} no longer registers model {name!r} "
-                f"(its registration job is {current['registration_job_id']})"
-            )
-        row = conn.execute(
-            f"UPDATE models SET {assignments}, updated_at = ? WHERE name = ? RETURNING *",
-            (*args, time.time(), name),
-        ).fetchone()
         return _record_from_row(row)
 
+    def list(self) -> builtins.list[ModelRecord]:
+        rows = self._db.read(lambda s: s.all("SELECT * FROM models ORDER BY name"))
+        return [_record_from_row(row) for row in rows]
 
-def _record_from_row(row: sqlite3.Row) -> ModelRecord:
+    def _update(
+        self, name: str, assignments: str, args: tuple[str, ...], *, job_id: str | None
+    ) -> ModelRecord:
+        def work(session: Session) -> Row:
+            current = session.one(
+                f"SELECT registration_job_id FROM models WHERE name = ? "
+                f"{session.backend.lock_rows}",
+                (name,),
+            )
+            if current is None:
+                raise ModelNotFound(f"no model {name!r}")
+            if job_id is not None and current["registration_job_id"] != job_id:
+                raise StaleRegistration(
+                    f"job {job_id} no longer registers model {name!r} "
+                    f"(its registration job is {current['registration_job_id']})"
+                )
+            row = session.one(
+                f"UPDATE models SET {assignments}, updated_at = ? WHERE name = ? RETURNING *",
+                (*args, time.time(), name),
+            )
+            assert row is not None
+            return row
+
+        return _record_from_row(self._db.transaction(work))
+
+
+def _record_from_row(row: Row) -> ModelRecord:
     return ModelRecord(
         name=row["name"],
         state=ModelState(row["state"]),

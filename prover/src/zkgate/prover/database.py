@@ -1,24 +1,35 @@
-"""The one SQLite file that a gateway and its prover worker processes share.
+"""The database a gateway and its provers share: SQLite on one machine, PostgreSQL for many.
 
-Several processes open the file at once, so every connection runs in WAL mode (readers never
-block the single writer) with a busy timeout (a writer waits for the lock instead of failing at
-once), and every read-modify-write runs under ``BEGIN IMMEDIATE``: the write lock is taken before
-the read, so two processes can never both read the same "free" row and then both take it.
+Whichever process opens it first brings the schema up to date (versioned migrations, applied
+one transaction at a time, so concurrent starts cannot race). Work runs as a function of a
+Session, which lets a transaction that a lost connection rolled back run again on a new one:
+a restarted PostgreSQL costs callers a short wait or a DatabaseUnavailable, never a restart.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-BUSY_TIMEOUT_MS = 10_000
+from zkgate.prover.postgres_backend import PostgresBackend
+from zkgate.prover.sql import Backend, Connection, DatabaseUnavailable, Session
+from zkgate.prover.sqlite_backend import SqliteBackend
 
-# Each entry is one schema version, applied in order; the file records how many it has seen in
-# PRAGMA user_version. Never edit an entry once released: append a new one.
+T = TypeVar("T")
+
+# How long an operation keeps retrying a lost database before it reports DatabaseUnavailable.
+# Short, because a gRPC call waits on it: the caller hears UNAVAILABLE and retries on its own.
+DEFAULT_RETRY_SECONDS = 1.0
+_FIRST_RETRY_DELAY = 0.05
+_LONGEST_RETRY_DELAY = 0.5
+
+# Each entry is one schema version, applied in order and recorded in schema_version. Never
+# change what an entry does once released: append a new one. Types are spelled so that both
+# databases accept them; SQLite reads DOUBLE PRECISION as REAL, as version 1 was first written.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """
@@ -35,10 +46,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             error TEXT,
             result TEXT,
             lease_owner TEXT,
-            lease_expires_at REAL,
-            queued_at REAL NOT NULL,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
+            lease_expires_at DOUBLE PRECISION,
+            queued_at DOUBLE PRECISION NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
         )
         """,
         "CREATE INDEX jobs_by_state_and_queue_time ON jobs (state, queued_at)",
@@ -53,99 +64,194 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             commitment TEXT,
             card_json TEXT,
             error TEXT,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
         )
         """,
     ),
+    # Jobs gain a tenant, which scopes idempotency keys, and available_at, before which a job
+    # sent back after a transient failure is not handed out (retry backoff). The table is
+    # rebuilt because SQLite cannot drop the old column-level UNIQUE constraint in place.
+    (
+        """
+        CREATE TABLE jobs_v2 (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+            model_name TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            idempotency_key TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+            error TEXT,
+            result TEXT,
+            lease_owner TEXT,
+            lease_expires_at DOUBLE PRECISION,
+            queued_at DOUBLE PRECISION NOT NULL,
+            available_at DOUBLE PRECISION NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (tenant, idempotency_key)
+        )
+        """,
+        """
+        INSERT INTO jobs_v2 (id, kind, state, model_name, payload, idempotency_key, attempts,
+            max_attempts, error, result, lease_owner, lease_expires_at, queued_at, available_at,
+            created_at, updated_at)
+        SELECT id, kind, state, model_name, payload, idempotency_key, attempts, max_attempts,
+            error, result, lease_owner, lease_expires_at, queued_at, queued_at, created_at,
+            updated_at
+        FROM jobs
+        """,
+        "DROP TABLE jobs",
+        "ALTER TABLE jobs_v2 RENAME TO jobs",
+        "CREATE INDEX jobs_waiting ON jobs (state, available_at)",
+        "CREATE INDEX jobs_leased ON jobs (state, lease_expires_at)",
+    ),
 )
+
+_SCHEMA_VERSION_TABLE = """
+    CREATE TABLE IF NOT EXISTS schema_version (
+        version INTEGER PRIMARY KEY,
+        applied_at DOUBLE PRECISION NOT NULL
+    )
+"""
 
 
 class SchemaTooNew(RuntimeError):
-    """The file was migrated by a newer release; writing to it with this one could corrupt it."""
+    """The database was migrated by a newer release; writing to it with this one could corrupt
+    it."""
 
 
 class Database:
-    """Opens the shared file, migrates it, and hands each thread its own connection.
+    """One connection per thread, opened on first use and replaced when it breaks.
 
-    sqlite3 connections must not be shared between threads (check_same_thread stays on), and a
-    worker's heartbeat thread writes while its main thread runs a job, hence one per thread.
+    sqlite3 connections must not be shared between threads, and a worker's heartbeat thread
+    writes while its main thread runs a job; PostgreSQL connections are per thread for the same
+    reason (one transaction at a time each).
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, target: Path | str, *, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
+        """target: the SQLite file's path, or a postgresql:// URL."""
+        self._backend: Backend = (
+            SqliteBackend(target) if isinstance(target, Path) else PostgresBackend(target)
+        )
+        self.description = self._backend.description
+        self._retry_seconds = retry_seconds
         self._local = threading.local()
         self._closed = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        self.transaction(self._migrate)
 
-    def connection(self) -> sqlite3.Connection:
-        if self._closed:
-            raise RuntimeError(f"database {self.path} is closed")
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._open()
-            self._local.conn = conn
-        return conn
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        """Runs work in one read-modify-write transaction. If the connection is lost before the
+        commit, the database rolled the transaction back and work runs again on a new one, so
+        work must not have effects outside the database."""
+        return self._with_retries(work, transaction=True)
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A transaction holding the write lock from its first statement (BEGIN IMMEDIATE)."""
-        conn = self.connection()
-        if conn.in_transaction:
-            raise RuntimeError("write transactions do not nest")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Runs work outside a transaction: each statement sees what was committed when it ran."""
+        return self._with_retries(work, transaction=False)
+
+    def schema_version(self) -> int:
+        return self.read(_schema_version)
 
     def close(self) -> None:
         """Closes this thread's connection; other threads' connections close when they end."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._discard_connection()
         self._closed = True
 
-    def _open(self) -> sqlite3.Connection:
-        # isolation_level=None: sqlite3 opens no implicit transactions; write() owns them.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _enable_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")  # durable at WAL checkpoints; safe in WAL mode
-        conn.execute("PRAGMA foreign_keys = ON")
+    def _with_retries(self, work: Callable[[Session], T], *, transaction: bool) -> T:
+        if self._closed:
+            raise RuntimeError(f"database {self.description} is closed")
+        if getattr(self._local, "busy", False):
+            raise RuntimeError("database work does not nest")
+        delay = _FIRST_RETRY_DELAY
+        deadline = time.monotonic() + self._retry_seconds
+        self._local.busy = True
+        try:
+            while True:
+                try:
+                    return self._attempt(work, transaction=transaction)
+                except self._backend.retryable_errors as exc:
+                    self._discard_connection()
+                    if time.monotonic() + delay > deadline:
+                        raise DatabaseUnavailable(
+                            f"the database {self.description} is unavailable "
+                            f"({_first_line(exc)}); try again shortly"
+                        ) from exc
+                    time.sleep(delay)
+                    delay = min(delay * 2, _LONGEST_RETRY_DELAY)
+        finally:
+            self._local.busy = False
+
+    def _attempt(self, work: Callable[[Session], T], *, transaction: bool) -> T:
+        conn = self._connection()
+        session = Session(conn, self._backend)
+        if not transaction:
+            return work(session)
+        conn.execute(self._backend.begin, ())
+        try:
+            result = work(session)
+        except BaseException:
+            self._rollback(conn)
+            raise
+        try:
+            conn.execute("COMMIT", ())
+        except self._backend.retryable_errors as exc:
+            self._discard_connection()
+            raise DatabaseUnavailable(
+                f"lost the database {self.description} while committing, so the change may or "
+                f"may not have been made ({_first_line(exc)})"
+            ) from exc
+        return result
+
+    def _rollback(self, conn: Connection) -> None:
+        try:
+            conn.execute("ROLLBACK", ())
+        except self._backend.retryable_errors:
+            # The connection is gone, and the server rolls back what it had.
+            self._discard_connection()
+
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._backend.connect()
+            self._local.conn = conn
         return conn
 
-    def _migrate(self) -> None:
-        with self.write() as conn:
-            version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise SchemaTooNew(
-                    f"{self.path} has schema version {version}; this release knows up to "
-                    f"{len(MIGRATIONS)}"
-                )
-            for statements in MIGRATIONS[version:]:
-                for statement in statements:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    def _discard_connection(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(*self._backend.retryable_errors):
+                conn.close()
+
+    def _migrate(self, session: Session) -> None:
+        self._backend.serialize(session, "zkgate-schema-migration")
+        session.run(_SCHEMA_VERSION_TABLE)
+        version = _schema_version(session)
+        if version > len(MIGRATIONS):
+            raise SchemaTooNew(
+                f"{self.description} has schema version {version}; this release knows up to "
+                f"{len(MIGRATIONS)}"
+            )
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in statements:
+                session.run(statement)
+            session.run(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (number, time.time()),
+            )
 
 
-def _enable_wal(conn: sqlite3.Connection) -> None:
-    """Switches to WAL, retrying: the switch needs a moment alone with the file, and the busy
-    handler does not cover it when another process opens the same new file at the same time."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-            continue
-        if mode != "wal":
-            raise RuntimeError(f"SQLite refused WAL mode (got {mode!r}); is the file on NFS?")
-        return
+def _schema_version(session: Session) -> int:
+    row = session.one("SELECT MAX(version) AS version FROM schema_version")
+    recorded = 0 if row is None or row["version"] is None else int(row["version"])
+    return max(recorded, session.backend.legacy_schema_version(session))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -70,10 +70,10 @@ class _Handlers:
         payload = job.payload
         onnx_digest = payload["onnx_digest"]
         self._store.verify(onnx_digest)
-        with self._scratch(job) as scratch:
+        with self._scratch(job) as scratch, self._store.local_file(onnx_digest) as onnx_path:
             card = register_model(
                 job.model_name,
-                onnx_path=self._store.path(onnx_digest),
+                onnx_path=onnx_path,
                 calibration=load_calibration(self._store.read_bytes(payload["calibration_digest"])),
                 store=self._store,
                 srs_source=self._srs,
@@ -107,12 +107,15 @@ class _Handlers:
         payload = job.payload
         card = self._card(job.model_name, payload["commitment"])
         witness_input = self._store.read_bytes(payload["witness_input_digest"])
-        with self._scratch(job) as scratch:
+        with (
+            self._scratch(job) as scratch,
+            self._store.local_file(card.artifacts["srs"]) as srs_path,
+        ):
             try:
                 proof = prove(
                     card,
                     self._store,
-                    srs_path=self._store.path(card.artifacts["srs"]),
+                    srs_path=srs_path,
                     witness_input=witness_input,
                     scratch=scratch,
                 )

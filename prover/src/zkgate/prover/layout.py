@@ -28,6 +28,12 @@ class DataLayout:
         return self.root / "srs"
 
     @property
+    def key_cache(self) -> Path:
+        """Local copies of artifacts kept in a shared store (a bucket, a network volume), shared
+        by the provers of this node; the key_cache_dir setting may move it."""
+        return self.root / "key-cache"
+
+    @property
     def scratch(self) -> Path:
         """Per-job working directories; on the artifacts' file system, so a finished proving key
         is renamed into the store instead of copied."""

@@ -18,18 +18,37 @@ import socket
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from zkgate.prover.artifact_location import (
+    ArtifactSettings,
+    add_artifact_arguments,
+    artifact_settings_from_args,
+    open_artifact_store,
+    open_key_cache,
+)
 from zkgate.prover.catalog import ModelCatalog
 from zkgate.prover.database import Database
+from zkgate.prover.database_settings import (
+    add_database_arguments,
+    database_url_from_args,
+    open_database,
+)
 from zkgate.prover.handlers import make_handlers
 from zkgate.prover.isolation import ChildProcessHandlers
-from zkgate.prover.jobs import JobKind, SqliteJobQueue
+from zkgate.prover.jobs import JobKind, SqlJobQueue
+from zkgate.prover.key_affinity import CachedKeyModels
 from zkgate.prover.layout import DataLayout
+from zkgate.prover.metrics import record_cache_access
+from zkgate.prover.metrics_exposition import (
+    ProverMetrics,
+    ProverMetricsSettings,
+    add_metrics_arguments,
+    metrics_settings_from_args,
+)
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
-from zkgate.prover.store import ArtifactStore
 from zkgate.prover.worker import DEFAULT_LEASE_SECONDS, JobHandler, run_worker
 
 logger = logging.getLogger("zkgate.prover")
@@ -48,6 +67,10 @@ class WorkerConfig:
     lease_seconds: float
     nice: int
     ceremony: CeremonySrs | None
+    artifacts: ArtifactSettings
+    # "" for SQLite in data_dir; a postgresql:// URL, with its password: kept out of reprs.
+    database_url: str = field(default="", repr=False)
+    metrics: ProverMetricsSettings = field(default_factory=ProverMetricsSettings)
 
 
 def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
@@ -68,6 +91,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
     )
     parser.add_argument("--srs-path", default=environ.get("ZKGATE_SRS_PATH"))
     parser.add_argument("--srs-sha256", default=environ.get("ZKGATE_SRS_SHA256"))
+    add_artifact_arguments(parser, environ)
+    add_database_arguments(parser, environ)
+    add_metrics_arguments(parser, environ)
 
 
 def config_from_args(args: argparse.Namespace) -> WorkerConfig:
@@ -80,22 +106,32 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
     ceremony = (
         CeremonySrs(path=Path(args.srs_path), sha256=args.srs_sha256) if args.srs_path else None
     )
+    try:
+        artifacts = artifact_settings_from_args(args)
+        database_url = database_url_from_args(args)
+        metrics = metrics_settings_from_args(args)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     return WorkerConfig(
         data_dir=Path(args.data_dir),
         worker_id=args.worker_id or f"{socket.gethostname()}-{os.getpid()}",
         lease_seconds=args.lease_seconds,
         nice=args.nice,
         ceremony=ceremony,
+        artifacts=artifacts,
+        database_url=database_url,
+        metrics=metrics,
     )
 
 
 def build_handlers(config: WorkerConfig) -> dict[JobKind, JobHandler]:
     """Runs in the handler process (see isolation.py), which opens its own database."""
     layout = DataLayout(config.data_dir)
+    cache = open_key_cache(config.artifacts, config.data_dir, on_access=record_cache_access)
     return make_handlers(
         layout,
-        ArtifactStore(layout.artifacts),
-        ModelCatalog(Database(layout.database)),
+        open_artifact_store(config.artifacts, config.data_dir, cache=cache),
+        ModelCatalog(open_database(config.database_url, config.data_dir)),
         SrsSource(layout.srs_cache, config.ceremony),
     )
 
@@ -103,7 +139,7 @@ def build_handlers(config: WorkerConfig) -> dict[JobKind, JobHandler]:
 def run(config: WorkerConfig) -> None:
     # Inherited by the handler process, which does the proving.
     os.nice(config.nice)
-    database = Database(DataLayout(config.data_dir).database)
+    database = open_database(config.database_url, config.data_dir)
     isolated = ChildProcessHandlers(
         functools.partial(build_handlers, config), frozenset({JobKind.REGISTER, JobKind.PROVE})
     )
@@ -117,15 +153,23 @@ def run(config: WorkerConfig) -> None:
     signal.signal(signal.SIGINT, request_stop)
     try:
         run_worker(
-            SqliteJobQueue(database),
+            SqlJobQueue(database),
             isolated.handlers(),
             worker_id=config.worker_id,
             lease_seconds=config.lease_seconds,
             stop=stop,
+            prefer_models=_cached_key_models(config, database),
         )
     finally:
         isolated.close()
         database.close()
+
+
+def _cached_key_models(config: WorkerConfig, database: Database) -> CachedKeyModels | None:
+    """Jobs whose keys this node's cache holds come first; without a cache (the store is the
+    node's own directory) every key is as near as any other."""
+    cache = open_key_cache(config.artifacts, config.data_dir)
+    return None if cache is None else CachedKeyModels(ModelCatalog(database), cache)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,5 +191,10 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"zkgate.prover: {exc}", file=sys.stderr)
         return 2
-    run(config)
+    # Before run(): the handler process it starts must record into the same directory.
+    metrics = ProverMetrics(config.metrics)
+    try:
+        run(config)
+    finally:
+        metrics.close()
     return 0

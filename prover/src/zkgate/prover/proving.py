@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from math import prod
 from pathlib import Path
 
@@ -94,8 +95,17 @@ def prove(
     """
     check_ezkl_version(card)
     _check_witness_input(card, witness_input)
-    artifacts = card.artifacts
-    compiled = str(store.path(artifacts["compiled"]))
+    with ExitStack() as pinned:
+        local = {
+            name: pinned.enter_context(store.local_file(card.artifacts[name]))
+            for name in ("compiled", "pk", "settings", "vk", "srs_slice")
+        }
+        return _prove(local, srs_path=srs_path, witness_input=witness_input, scratch=scratch)
+
+
+def _prove(local: dict[str, Path], *, srs_path: Path, witness_input: bytes, scratch: Path) -> bytes:
+    """prove() with the model's artifacts as local files, by card.artifacts name."""
+    compiled = str(local["compiled"])
     data = scratch / "input.json"
     witness = scratch / "witness.json"
     proof = scratch / "proof.json"
@@ -109,16 +119,16 @@ def prove(
         lambda: ezkl.prove(
             str(witness),
             compiled,
-            str(store.path(artifacts["pk"])),
+            str(local["pk"]),
             str(proof),
             srs_path=str(srs_path),
         ),
     )
     verify_proof(
         proof,
-        settings=store.path(artifacts["settings"]),
-        verifying_key=store.path(artifacts["vk"]),
-        srs_slice=store.path(artifacts["srs_slice"]),
+        settings=local["settings"],
+        verifying_key=local["vk"],
+        srs_slice=local["srs_slice"],
     )
     return proof.read_bytes()
 

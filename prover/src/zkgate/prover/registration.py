@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,19 +202,21 @@ def register_model(
     samples = _calibration_samples(calibration, signature)
     files = CircuitFiles(scratch)
     try:
-        return _build(
-            name,
-            onnx_path=onnx_path,
-            session=session,
-            signature=signature,
-            samples=samples,
-            files=files,
-            store=store,
-            srs_source=srs_source,
-            max_logrows=max_logrows,
-            visibility=visibility,
-            ceremony=ceremony,
-        )
+        with ExitStack() as pinned:
+            return _build(
+                name,
+                onnx_path=onnx_path,
+                session=session,
+                signature=signature,
+                samples=samples,
+                files=files,
+                store=store,
+                srs_source=srs_source,
+                max_logrows=max_logrows,
+                visibility=visibility,
+                ceremony=ceremony,
+                pinned=pinned,
+            )
     except (ProvingError, SrsError) as exc:
         raise RegistrationError(str(exc)) from exc
 
@@ -232,7 +234,10 @@ def _build(
     max_logrows: int,
     visibility: str,
     ceremony: CeremonySrs | None,
+    pinned: ExitStack,
 ) -> ModelCard:
+    """pinned keeps the local copies of stored artifacts that ezkl uses until the card is
+    made."""
     input_spec = signature.inputs[0]
     with _timed(name, "calibrate"):
         _calibrate(
@@ -263,7 +268,7 @@ def _build(
         srs_digest = store.put_file(srs.path)
         if srs_digest != srs.file_sha256:
             raise RegistrationError(f"the SRS file {srs.path} changed while it was being read")
-        srs_path = store.path(srs_digest)
+        srs_path = pinned.enter_context(store.local_file(srs_digest))
         slice_bytes = verifier_slice(store.read_bytes(srs_digest))
         files.srs_slice.write_bytes(slice_bytes)
     with _timed(name, "setup"):

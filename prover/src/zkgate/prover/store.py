@@ -1,150 +1,110 @@
 """Content-addressed artifact store shared by the gateway and the provers.
 
-Artifacts are named by their SHA-256, so a name can never point at other bytes and a writer
-never needs a lock: two writers of the same name write the same bytes. Files appear atomically
-(temporary file, fsync, rename), so a reader in another process sees a whole artifact or none.
-ezkl works on file paths, hence path().
+Artifacts are named by their SHA-256, so a name can never point at other bytes, a writer never
+needs a lock (two writers of the same name write the same bytes), and a copy never goes stale.
+The bytes live in a backend (artifact_backend.py: a local or shared directory; s3_backend.py:
+a bucket); what must not differ between backends is here: naming, the no-op when a name is
+already stored, and checking bytes against their name when they are read.
+
+ezkl works on file paths, hence local_file(): the stored file itself for a directory without a
+cache, else a verified copy in the node's LocalCache, pinned while in use.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
-import re
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
-CHUNK_BYTES = 1 << 20
-_DIGEST = re.compile(r"[0-9a-f]{64}")
+from zkgate.prover.artifact_backend import ArtifactBackend, DirectoryBackend
+from zkgate.prover.artifact_digests import (
+    CHUNK_BYTES,
+    ArtifactCorrupt,
+    ArtifactNotFound,
+    check_digest,
+    hash_chunks,
+    hash_file,
+    validate_digest,
+)
+from zkgate.prover.local_cache import LocalCache
 
-
-class ArtifactNotFound(LookupError):
-    pass
-
-
-class ArtifactCorrupt(RuntimeError):
-    """The bytes on disk no longer hash to their name: disk damage or tampering."""
-
-
-def validate_digest(digest: str) -> str:
-    """Returns the digest if it is 64 lowercase hex characters; anything else could escape the
-    store's directory once joined to a path."""
-    if not _DIGEST.fullmatch(digest):
-        raise ValueError(f"not a SHA-256 digest (64 lowercase hex characters): {digest!r}")
-    return digest
+__all__ = [
+    "CHUNK_BYTES",
+    "ArtifactCorrupt",
+    "ArtifactNotFound",
+    "ArtifactStore",
+    "validate_digest",
+]
 
 
 class ArtifactStore:
-    """Layout: root/sha256/ab/cdef… for digest abcdef…; root/tmp holds files being written."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._objects = root / "sha256"
-        self._tmp = root / "tmp"
-        self._objects.mkdir(parents=True, exist_ok=True)
-        self._tmp.mkdir(parents=True, exist_ok=True)
+    def __init__(self, backend: ArtifactBackend | Path, *, cache: LocalCache | None = None) -> None:
+        """A Path stands for a DirectoryBackend there: the single-node default. A backend whose
+        objects are not local files needs a cache for local_file()."""
+        self.backend = DirectoryBackend(backend) if isinstance(backend, Path) else backend
+        self.cache = cache
 
     def put_bytes(self, data: bytes) -> str:
-        return self._write_chunks([data])
+        digest = hashlib.sha256(data).hexdigest()
+        if self.backend.stored_size(digest) != len(data):
+            self.backend.write_bytes(digest, data)
+        return digest
 
     def put_file(self, path: Path, *, move: bool = False) -> str:
-        """Stores a copy of path, or, with move=True, takes the file itself (a rename on the same
-        file system, which saves copying a multi-gigabyte proving key)."""
-        if not move:
-            with path.open("rb") as source:
-                return self._write_chunks(_chunks(source))
-        digest = _hash_file(path)
-        with path.open("rb") as source:
-            os.fsync(source.fileno())
-        target = self._object_path(digest)
-        target.parent.mkdir(exist_ok=True)
-        try:
-            path.replace(target)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            with path.open("rb") as source:
-                self._write_chunks(_chunks(source))
-            path.unlink()
-        _fsync_directory(target.parent)
+        """Stores a copy of path, or, with move=True, takes the file itself: a rename into a
+        directory on the same file system (which saves copying a multi-gigabyte proving key),
+        else, after the upload, into this node's cache, where the next proof finds it."""
+        digest = hash_file(path)
+        if self.backend.stored_size(digest) != path.stat().st_size:
+            self.backend.write_file(digest, path, move=move)
+        if move and path.exists():
+            if self.cache is not None:
+                self.cache.adopt(digest, path)
+            else:
+                path.unlink()
         return digest
 
     def read_bytes(self, digest: str) -> bytes:
-        try:
-            data = self._object_path(digest).read_bytes()
-        except FileNotFoundError:
-            raise ArtifactNotFound(f"no artifact {digest}") from None
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != digest:
-            raise ArtifactCorrupt(f"artifact {digest} hashes to {actual}")
+        data = self.backend.read_bytes(validate_digest(digest))
+        check_digest(digest, hashlib.sha256(data).hexdigest())
         return data
 
     def verify(self, digest: str) -> None:
-        """Rehashes a stored artifact without loading it into memory; for files handed to ezkl
-        by path, which path() does not check."""
-        actual = _hash_file(self.path(digest))
-        if actual != digest:
-            raise ArtifactCorrupt(f"artifact {digest} hashes to {actual}")
+        """Rehashes a stored artifact in bounded memory; for files handed to ezkl by path, which
+        local_file() does not check when they come straight from a directory."""
+        check_digest(digest, hash_chunks(self.backend.read_chunks(validate_digest(digest))))
+
+    def exists(self, digest: str) -> bool:
+        return self.backend.stored_size(validate_digest(digest)) is not None
+
+    def size(self, digest: str) -> int:
+        size = self.backend.stored_size(validate_digest(digest))
+        if size is None:
+            raise ArtifactNotFound(f"no artifact {digest} in {self.backend.describe()}")
+        return size
+
+    @contextmanager
+    def local_file(self, digest: str) -> Iterator[Path]:
+        """A local file holding the artifact, valid until the block ends."""
+        if self.cache is None:
+            yield self.path(digest)
+            return
+        with self.cache.pinned(
+            digest,
+            size=lambda: self.size(digest),
+            fetch=lambda target: self.backend.download(digest, target),
+        ) as path:
+            yield path
 
     def path(self, digest: str) -> Path:
-        target = self._object_path(digest)
+        """The stored file itself, for a directory store without a cache (one node's tools and
+        tests); code that may run against a remote store uses local_file()."""
+        if not isinstance(self.backend, DirectoryBackend) or self.cache is not None:
+            raise TypeError(
+                f"artifacts in {self.backend.describe()} are reached through local_file()"
+            )
+        target = self.backend.object_path(digest)
         if not target.is_file():
             raise ArtifactNotFound(f"no artifact {digest}")
         return target
-
-    def exists(self, digest: str) -> bool:
-        return self._object_path(digest).is_file()
-
-    def size(self, digest: str) -> int:
-        return self.path(digest).stat().st_size
-
-    def _object_path(self, digest: str) -> Path:
-        validate_digest(digest)
-        return self._objects / digest[:2] / digest[2:]
-
-    def _write_chunks(self, chunks: Iterable[bytes]) -> str:
-        hasher = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    hasher.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = hasher.hexdigest()
-            target = self._object_path(digest)
-            target.parent.mkdir(exist_ok=True)
-            # Replacing an existing copy is harmless (same bytes) and heals a damaged one.
-            tmp.replace(target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_directory(target.parent)
-        return digest
-
-
-def _chunks(source: BinaryIO) -> Iterator[bytes]:
-    while chunk := source.read(CHUNK_BYTES):
-        yield chunk
-
-
-def _hash_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as source:
-        for chunk in _chunks(source):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Makes a rename durable: the new directory entry survives a power cut."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

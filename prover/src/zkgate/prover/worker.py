@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from zkgate.prover.jobs import Job, JobKind, JobQueue, LeaseLost
+from zkgate.prover import metrics
+from zkgate.prover.jobs import Job, JobKind, JobQueue, JobState, LeaseLost
+from zkgate.prover.metrics import FailureReason
+from zkgate.prover.sql import DatabaseUnavailable
 
 logger = logging.getLogger("zkgate.prover.worker")
 
@@ -24,6 +28,9 @@ DEFAULT_LEASE_SECONDS = 30.0
 # 20 Hz costs nothing measurable, while the wait adds directly to every proof's latency (half
 # the interval on average, against proofs of under a second for small circuits).
 DEFAULT_POLL_SECONDS = 0.05
+
+# How long a finished job's outcome waits for an unreachable database before it is given up.
+REPORT_PATIENCE_SECONDS = 300.0
 
 JobHandler = Callable[[Job], dict[str, Any]]
 
@@ -41,8 +48,10 @@ def run_worker(
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     stop: threading.Event,
     on_idle: Callable[[], None] | None = None,
+    prefer_models: Callable[[], Collection[str]] | None = None,
 ) -> None:
-    """Processes jobs of the kinds in handlers until stop is set.
+    """Processes jobs of the kinds in handlers until stop is set; jobs of the models that
+    prefer_models names before each claim come first (see key_affinity.py).
 
     stop is checked between jobs: a running handler is never interrupted, so a caller that wants
     a prompt shutdown must let the current job finish (or end the process, and the lease makes
@@ -58,7 +67,12 @@ def run_worker(
     )
     while not stop.is_set():
         try:
-            job = queue.claim(worker_id, lease_seconds=lease_seconds, kinds=kinds)
+            job = queue.claim(
+                worker_id,
+                lease_seconds=lease_seconds,
+                kinds=kinds,
+                prefer_models=prefer_models() if prefer_models is not None else (),
+            )
         except Exception:
             logger.exception("worker %s could not claim a job; retrying", worker_id)
             stop.wait(poll_seconds)
@@ -68,6 +82,7 @@ def run_worker(
                 on_idle()
             stop.wait(poll_seconds)
             continue
+        metrics.record_claim(job)
         _process(queue, handlers[job.kind], job, worker_id=worker_id, lease_seconds=lease_seconds)
     logger.info("worker %s stopped", worker_id)
 
@@ -84,30 +99,65 @@ def _process(
         job.attempts,
         job.max_attempts,
     )
+    started = time.monotonic()
     with _Heartbeat(queue, job.id, worker_id, lease_seconds):
         try:
             result = handler(job)
         except DeterministicJobError as exc:
             final_error = str(exc)
             _report(
-                job, worker_id, lambda: queue.fail(job.id, worker_id, final_error, transient=False)
+                queue,
+                job,
+                lambda: queue.fail(job.id, worker_id, final_error, transient=False),
+                FailureReason.DETERMINISTIC,
             )
             return
         except Exception as exc:
             logger.warning("job %s attempt %d failed", job.id, job.attempts, exc_info=True)
             error = f"{type(exc).__name__}: {exc}"
-            _report(job, worker_id, lambda: queue.fail(job.id, worker_id, error, transient=True))
+            _report(
+                queue,
+                job,
+                lambda: queue.fail(job.id, worker_id, error, transient=True),
+                FailureReason.TRANSIENT,
+            )
             return
-    _report(job, worker_id, lambda: queue.succeed(job.id, worker_id, result))
+    metrics.record_proving_time(job, time.monotonic() - started)
+    _report(queue, job, lambda: queue.succeed(job.id, worker_id, result), None)
 
 
-def _report(job: Job, worker_id: str, complete: Callable[[], Job]) -> None:
-    try:
-        outcome = complete()
-    except LeaseLost as exc:
-        logger.warning("dropping the outcome of job %s: %s", job.id, exc)
+def _report(
+    queue: JobQueue, job: Job, complete: Callable[[], Job], failure: FailureReason | None
+) -> None:
+    """Reports the outcome, waiting out a database outage (a restart, a failover) for up to
+    REPORT_PATIENCE_SECONDS: a finished proof is worth keeping, and the job stays this worker's
+    until another worker claims it after the lease."""
+    deadline = time.monotonic() + REPORT_PATIENCE_SECONDS
+    while True:
+        try:
+            outcome = complete()
+        except LeaseLost as exc:
+            logger.warning("dropping the outcome of job %s: %s", job.id, exc)
+            metrics.record_lost_lease(job, cancelled=_cancelled(queue, job.id))
+            return
+        except DatabaseUnavailable as exc:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("cannot report job %s yet, retrying: %s", job.id, exc)
+            time.sleep(1.0)
+            continue
+        logger.info("job %s is %s", outcome.id, outcome.state)
+        metrics.record_outcome(job, outcome.state, failure)
         return
-    logger.info("job %s is %s", outcome.id, outcome.state)
+
+
+def _cancelled(queue: JobQueue, job_id: str) -> bool:
+    """Whether a lost lease was a cancellation rather than an expiry (for metrics only)."""
+    try:
+        return queue.get(job_id).state == JobState.CANCELLED
+    except Exception:
+        logger.warning("cannot read job %s to tell why its lease was lost", job_id, exc_info=True)
+        return False
 
 
 class _Heartbeat:

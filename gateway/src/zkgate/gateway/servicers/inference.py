@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 
 from zkgate.client.oip_codec import decode_tensors, encode_output
 from zkgate.gateway import __version__
+from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers import parameters
 from zkgate.gateway.status import grpc_errors
@@ -78,7 +79,7 @@ class InferenceServicer:
             prove=parameters.read_bool(request.parameters, parameters.PROVE),
         )
         job = (
-            await asyncio.to_thread(self._service.enqueue_proof, result)
+            await asyncio.to_thread(self._service.enqueue_proof, result, current_tenant.get())
             if result.proof_wanted
             else None
         )

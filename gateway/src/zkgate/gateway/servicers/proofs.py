@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from zkgate.client.oip_codec import decode_tensors
+from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService, JobStatus
 from zkgate.gateway.status import grpc_errors
 from zkgate.prover.jobs import JobKind, JobState
@@ -51,7 +52,10 @@ class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
 
     @grpc_errors
     async def GetJob(self, request: pb.GetJobRequest, context: _Context) -> pb.Job:
-        return job_message(await asyncio.to_thread(self._service.job_status, request.job_id))
+        status = await asyncio.to_thread(
+            self._service.job_status, request.job_id, current_tenant.get()
+        )
+        return job_message(status)
 
     @grpc_errors
     async def WatchJob(
@@ -60,8 +64,9 @@ class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
         # Provers are other processes writing to the shared database, so watching means polling
         # it; a message goes out only when the job's state or attempt count changes.
         last: tuple[JobState, int] | None = None
+        tenant = current_tenant.get()
         while True:
-            status = await asyncio.to_thread(self._service.job_status, request.job_id)
+            status = await asyncio.to_thread(self._service.job_status, request.job_id, tenant)
             seen = (status.job.state, status.job.attempts)
             if seen != last:
                 last = seen
@@ -73,5 +78,7 @@ class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
     @grpc_errors
     async def RequestProof(self, request: pb.RequestProofRequest, context: _Context) -> pb.Job:
         tensors = decode_tensors(request.request.inputs, request.request.raw_input_contents)
-        job = await asyncio.to_thread(self._service.request_proof, request.receipt, tensors)
+        job = await asyncio.to_thread(
+            self._service.request_proof, request.receipt, tensors, current_tenant.get()
+        )
         return job_message(JobStatus(job=job, proof=None))

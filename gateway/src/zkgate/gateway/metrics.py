@@ -1,0 +1,219 @@
+"""Prometheus metrics of the gateway: every RPC by service, method, model and status code with
+its latency, and the /metrics endpoint, which also carries the job queue's counts and the
+metrics of the embedded provers.
+
+RPCs are observed by a server interceptor placed before any other, so that calls refused before
+a servicer runs (authentication, rate limits) are counted with their codes too. Health checks
+and reflection are left out: probes would swamp the request counts.
+
+Label values stay bounded: services and methods are those the server registered (an unknown
+method never reaches an interceptor's wrapper), codes are gRPC's, and a model name the catalogue
+does not hold is labelled "unknown", so a client sending random names cannot mint new series.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import Counter, Histogram, ProcessCollector
+
+from zkgate.gateway.errors import NotFound
+from zkgate.gateway.service import GatewayService
+from zkgate.prover.metrics_exposition import JobCountsCollector, MetricsServer, metrics_registry
+
+UNKNOWN_MODEL = "unknown"
+_LABELS = ("service", "method", "model", "code")
+_UNOBSERVED_SERVICES = (health.SERVICE_NAME, reflection.SERVICE_NAME)
+
+REQUESTS = Counter(
+    "zkgate_requests",
+    "RPCs answered by the gateway, by service, method, model and status code.",
+    _LABELS,
+    registry=None,
+)
+REQUEST_DURATION = Histogram(
+    "zkgate_request_duration_seconds",
+    "Time the gateway took to answer an RPC (for a server stream, until it ended).",
+    _LABELS,
+    # ModelInfer answers in about a millisecond; registrations and watched jobs take longer.
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=None,
+)
+
+
+def requested_model(request: object) -> str:
+    """The model an RPC names: OIP requests call it model_name, zkgate's call it name, and
+    RequestProof carries it in its inference request; "" for RPCs about no model."""
+    for message in (request, getattr(request, "request", None)):
+        for field in ("model_name", "name"):
+            value = getattr(message, field, None)
+            if isinstance(value, str):
+                return value
+    return ""
+
+
+class ModelLabels:
+    """Model names as label values, bounded by the catalogue.
+
+    Names seen in the catalogue are remembered, so only a name not yet seen costs a lookup; a
+    registration's name is looked up after the RPC, when the catalogue holds it.
+    """
+
+    def __init__(self, in_catalogue: Callable[[str], bool]) -> None:
+        self._in_catalogue = in_catalogue
+        self._known: set[str] = set()
+
+    def label(self, name: str) -> str:
+        if not name or name in self._known:
+            return name
+        if self._in_catalogue(name):
+            self._known.add(name)
+            return name
+        return UNKNOWN_MODEL
+
+
+def catalogue_lookup(get_model: Callable[[str], object]) -> Callable[[str], bool]:
+    """in_catalogue for ModelLabels, from a lookup that raises NotFound (get_model)."""
+
+    def in_catalogue(name: str) -> bool:
+        try:
+            get_model(name)
+        except NotFound:
+            return False
+        return True
+
+    return in_catalogue
+
+
+def _code(context: grpc.aio.ServicerContext[Any, Any], error: BaseException | None) -> str:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED.name
+    # grpc answers an exception that escaped every handler with UNKNOWN.
+    return grpc.StatusCode.UNKNOWN.name if error is not None else grpc.StatusCode.OK.name
+
+
+class RequestMetricsInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, models: ModelLabels) -> None:
+        self._models = models
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        path: str = handler_call_details.method
+        service, _, method = path.lstrip("/").rpartition("/")
+        if handler is None or service.startswith(_UNOBSERVED_SERVICES):
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary, service, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(handler.unary_stream, service, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _observe(
+        self,
+        service: str,
+        method: str,
+        request: object,
+        context: grpc.aio.ServicerContext[Any, Any],
+        error: BaseException | None,
+        started: float,
+    ) -> None:
+        labels = (
+            service,
+            method,
+            self._models.label(requested_model(request)),
+            _code(context, error),
+        )
+        REQUESTS.labels(*labels).inc()
+        REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
+
+    def _unary(self, behavior: Any, service: str, method: str) -> Any:
+        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started = time.perf_counter()
+            error: BaseException | None = None
+            try:
+                return await behavior(request, context)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                self._observe(service, method, request, context, error, started)
+
+        return call
+
+    def _stream(self, behavior: Any, service: str, method: str) -> Any:
+        async def call(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            error: BaseException | None = None
+            try:
+                async for item in behavior(request, context):
+                    yield item
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                self._observe(service, method, request, context, error, started)
+
+        return call
+
+
+class GatewayMetrics:
+    """The gateway's /metrics endpoint, its RPC interceptor, and the directory its embedded
+    provers record into.
+
+    The directory is new for each run (prometheus_client's multiprocess files must not outlive
+    the processes that sum them) and is removed at close.
+    """
+
+    def __init__(self, service: GatewayService, *, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
+        self.interceptor = RequestMetricsInterceptor(
+            ModelLabels(catalogue_lookup(service.get_model))
+        )
+        self.prover_dir = Path(tempfile.mkdtemp(prefix="zkgate-metrics-"))
+        self._registry = metrics_registry(
+            self.prover_dir,
+            (
+                REQUESTS,
+                REQUEST_DURATION,
+                ProcessCollector(registry=None),
+                JobCountsCollector(service.job_counts),
+            ),
+        )
+        self._server: MetricsServer | None = None
+
+    def start(self) -> None:
+        self._server = MetricsServer(self._host, self._port, self._registry)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        shutil.rmtree(self.prover_dir, ignore_errors=True)
