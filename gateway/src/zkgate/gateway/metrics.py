@@ -17,22 +17,21 @@ import asyncio
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health
-from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram, ProcessCollector
 
 from zkgate.gateway.errors import NotFound
 from zkgate.gateway.service import GatewayService
+from zkgate.gateway.servicers.call_interceptor import CallInterceptor, Context
 from zkgate.prover.metrics_exposition import JobCountsCollector, MetricsServer, metrics_registry
 
 UNKNOWN_MODEL = "unknown"
 _LABELS = ("service", "method", "model", "code")
-_UNOBSERVED_SERVICES = (health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 REQUESTS = Counter(
     "zkgate_requests",
@@ -104,84 +103,30 @@ def _code(context: grpc.aio.ServicerContext[Any, Any], error: BaseException | No
     return grpc.StatusCode.UNKNOWN.name if error is not None else grpc.StatusCode.OK.name
 
 
-class RequestMetricsInterceptor(grpc.aio.ServerInterceptor):
+class RequestMetricsInterceptor(CallInterceptor):
     def __init__(self, models: ModelLabels) -> None:
         self._models = models
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        path: str = handler_call_details.method
-        service, _, method = path.lstrip("/").rpartition("/")
-        if handler is None or service.startswith(_UNOBSERVED_SERVICES):
-            return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, service, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+    @asynccontextmanager
+    async def around(
+        self, service: str, method: str, metadata: tuple[Any, ...], request: Any, context: Context
+    ) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            labels = (
+                service,
+                method,
+                self._models.label(requested_model(request)),
+                _code(context, error),
             )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(handler.unary_stream, service, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
-
-    def _observe(
-        self,
-        service: str,
-        method: str,
-        request: object,
-        context: grpc.aio.ServicerContext[Any, Any],
-        error: BaseException | None,
-        started: float,
-    ) -> None:
-        labels = (
-            service,
-            method,
-            self._models.label(requested_model(request)),
-            _code(context, error),
-        )
-        REQUESTS.labels(*labels).inc()
-        REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
-
-    def _unary(self, behavior: Any, service: str, method: str) -> Any:
-        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            started = time.perf_counter()
-            error: BaseException | None = None
-            try:
-                return await behavior(request, context)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                self._observe(service, method, request, context, error, started)
-
-        return call
-
-    def _stream(self, behavior: Any, service: str, method: str) -> Any:
-        async def call(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            error: BaseException | None = None
-            try:
-                async for item in behavior(request, context):
-                    yield item
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                self._observe(service, method, request, context, error, started)
-
-        return call
+            REQUESTS.labels(*labels).inc()
+            REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
 
 
 class GatewayMetrics:

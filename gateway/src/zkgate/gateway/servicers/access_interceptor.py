@@ -7,85 +7,32 @@ and never reads gRPC metadata itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health
-from grpc_reflection.v1alpha import reflection
 
-from zkgate.gateway.access import (
-    AccessControl,
-    RateLimited,
-    Tenant,
-    Unauthenticated,
-    current_tenant,
-)
-
-# Probes and service discovery must work without credentials.
-_OPEN_SERVICES = (health.SERVICE_NAME, reflection.SERVICE_NAME)
+from zkgate.gateway.access import AccessControl, RateLimited, Unauthenticated, current_tenant
+from zkgate.gateway.servicers.call_interceptor import CallInterceptor, Context
 
 
-class AccessInterceptor(grpc.aio.ServerInterceptor):
+class AccessInterceptor(CallInterceptor):
     def __init__(self, access: AccessControl) -> None:
         self._access = access
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or method.lstrip("/").startswith(_OPEN_SERVICES):
-            return handler
-        metadata = tuple(handler_call_details.invocation_metadata or ())
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(handler.unary_stream, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
-
-    async def _admit(
-        self, metadata: tuple[Any, ...], context: grpc.aio.ServicerContext[Any, Any]
-    ) -> Tenant:
+    @asynccontextmanager
+    async def around(
+        self, service: str, method: str, metadata: tuple[Any, ...], request: Any, context: Context
+    ) -> AsyncIterator[None]:
         try:
-            return self._access.admit(metadata)
+            tenant = self._access.admit(metadata)
         except Unauthenticated as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         except RateLimited as exc:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        raise AssertionError("unreachable: abort raises")
-
-    def _unary(self, behavior: Any, metadata: tuple[Any, ...]) -> Any:
-        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            token = current_tenant.set(await self._admit(metadata, context))
-            try:
-                return await behavior(request, context)
-            finally:
-                current_tenant.reset(token)
-
-        return call
-
-    def _stream(self, behavior: Any, metadata: tuple[Any, ...]) -> Any:
-        async def call(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
-            token = current_tenant.set(await self._admit(metadata, context))
-            try:
-                async for item in behavior(request, context):
-                    yield item
-            finally:
-                current_tenant.reset(token)
-
-        return call
+        token = current_tenant.set(tenant)
+        try:
+            yield
+        finally:
+            current_tenant.reset(token)
