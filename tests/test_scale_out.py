@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +22,7 @@ from tests.fixtures.gateway_fixtures import (
     DIGITS,
     RegisteredModel,
     RunningGateway,
+    RunningProver,
     free_port,
     register,
 )
@@ -37,72 +34,16 @@ LEASE_SECONDS = 3.0
 PROVERS = 3
 
 
-@contextlib.contextmanager
-def _database_in_environment(url: str) -> Iterator[None]:
-    """Processes started inside inherit the URL through their environment, never argv."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZKGATE_DATABASE_URL", url)
-        yield
-
-
-@dataclass
-class Prover:
-    worker_id: str
-    data_dir: Path
-    database_url: str
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = (self.data_dir / f"{self.worker_id}.log").open("ab")
-        with _database_in_environment(self.database_url):
-            # A session of its own: kill() takes the worker and its proving child together.
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "zkgate.prover",
-                    "--data-dir",
-                    str(self.data_dir),
-                    "--worker-id",
-                    self.worker_id,
-                    "--lease-seconds",
-                    str(LEASE_SECONDS),
-                    "--nice",
-                    "0",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @dataclass
 class Cluster:
     data_dir: Path
     database_url: str
     gateways: list[RunningGateway]
-    provers: list[Prover]
+    provers: list[RunningProver]
     model: RegisteredModel
 
     def client(self, index: int) -> Client:
         return self.gateways[index].client()
-
-    def start_gateway(self, gateway: RunningGateway) -> None:
-        with _database_in_environment(self.database_url):
-            gateway.start()
 
 
 @dataclass(frozen=True)
@@ -156,15 +97,24 @@ def cluster(
             workers=0,
             lease_seconds=LEASE_SECONDS,
             max_message_bytes=8 * 1024 * 1024,
+            env={"ZKGATE_DATABASE_URL": postgres_module_url},
         )
         gateway.log_path = data_dir / f"{name}.log"
         gateways.append(gateway)
-    provers = [Prover(f"prover-{n}", data_dir, postgres_module_url) for n in range(PROVERS)]
+    provers = [
+        RunningProver(
+            f"prover-{n}",
+            data_dir,
+            lease_seconds=LEASE_SECONDS,
+            env={"ZKGATE_DATABASE_URL": postgres_module_url},
+        )
+        for n in range(PROVERS)
+    ]
     running = Cluster(data_dir, postgres_module_url, gateways, provers, RegisteredModel("", ""))
     try:
         # One after the other: the first creates the schema and the shared signing key.
         for gateway in gateways:
-            running.start_gateway(gateway)
+            gateway.start()
         for prover in provers:
             prover.start()
         with running.client(0) as client:
@@ -278,7 +228,7 @@ def test_clients_carry_on_through_the_other_gateway_when_one_dies(
     assert set(after.jobs) == set(before.jobs) | {p.job_id for p in taken_by_a + taken_by_b}
     after.check_exactly_once()
 
-    cluster.start_gateway(cluster.gateways[0])
+    cluster.gateways[0].start()
     with cluster.client(0) as client:
         assert taken_by_a[0].job_id is not None
         assert client.job(taken_by_a[0].job_id).state == pb.JOB_STATE_SUCCEEDED
