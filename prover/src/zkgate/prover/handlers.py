@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from zkgate.prover.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.jobs import Job, JobKind
 from zkgate.prover.layout import DataLayout
 from zkgate.prover.learning import check_proof_of_learning
-from zkgate.prover.proving import ProvingError, prove
+from zkgate.prover.proving import ProvingError, prove, prove_batch
 from zkgate.prover.registration import RegistrationError, load_calibration, register_model
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
 from zkgate.prover.store import ArtifactStore
-from zkgate.prover.worker import DeterministicJobError, JobHandler
+from zkgate.prover.worker import BatchHandler, DeterministicJobError, JobHandler
 
 
 def make_handlers(
@@ -31,6 +31,12 @@ def make_handlers(
 ) -> dict[JobKind, JobHandler]:
     handlers = _Handlers(layout, store, catalog, srs_source)
     return {JobKind.REGISTER: handlers.register, JobKind.PROVE: handlers.prove}
+
+
+def make_batch_handler(
+    layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs_source: SrsSource
+) -> BatchHandler:
+    return _Handlers(layout, store, catalog, srs_source).prove_batch
 
 
 class _Handlers:
@@ -81,6 +87,7 @@ class _Handlers:
                 max_logrows=int(payload["max_logrows"]),
                 param_visibility=payload["param_visibility"],
                 ceremony=_ceremony(payload),
+                batch_size=int(payload.get("batch_size", 1)),
             )
             if "learning_archive_digest" not in payload:
                 return card
@@ -122,6 +129,40 @@ class _Handlers:
             except ProvingError as exc:
                 raise DeterministicJobError(str(exc)) from exc
         return {"proof_digest": self._store.put_bytes(proof)}
+
+    def prove_batch(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+        """Prove jobs of one batch key (see worker.py) in one proof of the model's batch
+        circuit. Each job's result names the shared proof, its own entry and its own proven
+        outputs, and nothing of the other entries."""
+        first = jobs[0]
+        card = self._card(first.model_name, first.payload["commitment"])
+        if card.batch is None:
+            raise DeterministicJobError(f"model {card.name!r} has no batch circuit")
+        witness_inputs = [self._store.read_bytes(j.payload["witness_input_digest"]) for j in jobs]
+        with (
+            self._scratch(first) as scratch,
+            self._store.local_file(card.batch.artifacts["srs"]) as srs_path,
+        ):
+            try:
+                batch = prove_batch(
+                    card,
+                    self._store,
+                    srs_path=srs_path,
+                    witness_inputs=witness_inputs,
+                    scratch=scratch,
+                )
+            except ProvingError as exc:
+                raise DeterministicJobError(str(exc)) from exc
+        proof_digest = self._store.put_bytes(batch.proof)
+        return [
+            {
+                "proof_digest": proof_digest,
+                "batch_index": index,
+                "batch_size": card.batch.size,
+                "batch_outputs": outputs,
+            }
+            for index, outputs in enumerate(batch.entry_outputs)
+        ]
 
     def _card(self, name: str, commitment: str) -> ModelCard:
         """The card of the model the job was enqueued for; a model registered anew since then
