@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import inference, learning, proving, verification
+from bench import batching, inference, learning, proving, verification
 from bench.harness import bench_session
 
 
@@ -28,6 +28,9 @@ def main() -> None:
             print()
     # Proof-of-learning needs no gateway; it runs after the session so none competes with it.
     results["learning"] = learning.run()
+    print()
+    # Builds its own circuits from the bundled model; no gateway either.
+    results["batching"] = batching.run()
     print()
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -30,8 +30,8 @@ class BatchError(ValueError):
 
 def replicate_model(source: Path, target: Path, batch_size: int) -> None:
     """Writes the batch graph of source's model to target."""
-    if batch_size < 2:
-        raise BatchError(f"a batch circuit needs a batch size of at least 2, got {batch_size}")
+    if batch_size < 1:
+        raise BatchError(f"a batch circuit needs a batch size of at least 1, got {batch_size}")
     model = onnx.load(str(source))
     graph = model.graph
     shared = {initializer.name for initializer in graph.initializer}

@@ -50,7 +50,7 @@ class _Handlers:
 
     def register(self, job: Job) -> dict[str, Any]:
         """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
-        param_visibility, srs_path and srs_sha256 (empty for a development SRS); with a
+        param_visibility, srs_path and srs_sha256 (empty for a development SRS), batch_size; with a
         proof-of-learning, also learning_archive_digest and trusted_intent_issuers (hex keys)."""
         try:
             card = self._register(job)
@@ -114,20 +114,10 @@ class _Handlers:
         payload = job.payload
         card = self._card(job.model_name, payload["commitment"])
         witness_input = self._store.read_bytes(payload["witness_input_digest"])
-        with (
-            self._scratch(job) as scratch,
-            self._store.local_file(card.artifacts["srs"]) as srs_path,
-        ):
-            try:
-                proof = prove(
-                    card,
-                    self._store,
-                    srs_path=srs_path,
-                    witness_input=witness_input,
-                    scratch=scratch,
-                )
-            except ProvingError as exc:
-                raise DeterministicJobError(str(exc)) from exc
+        with self._proving(job, card.artifacts["srs"]) as (scratch, srs_path):
+            proof = prove(
+                card, self._store, srs_path=srs_path, witness_input=witness_input, scratch=scratch
+            )
         return {"proof_digest": self._store.put_bytes(proof)}
 
     def prove_batch(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
@@ -139,20 +129,10 @@ class _Handlers:
         if card.batch is None:
             raise DeterministicJobError(f"model {card.name!r} has no batch circuit")
         witness_inputs = [self._store.read_bytes(j.payload["witness_input_digest"]) for j in jobs]
-        with (
-            self._scratch(first) as scratch,
-            self._store.local_file(card.batch.artifacts["srs"]) as srs_path,
-        ):
-            try:
-                batch = prove_batch(
-                    card,
-                    self._store,
-                    srs_path=srs_path,
-                    witness_inputs=witness_inputs,
-                    scratch=scratch,
-                )
-            except ProvingError as exc:
-                raise DeterministicJobError(str(exc)) from exc
+        with self._proving(first, card.batch.artifacts["srs"]) as (scratch, srs_path):
+            batch = prove_batch(
+                card, self._store, srs_path=srs_path, witness_inputs=witness_inputs, scratch=scratch
+            )
         proof_digest = self._store.put_bytes(batch.proof)
         return [
             {
@@ -177,6 +157,16 @@ class _Handlers:
                 f"{commitment}: it was registered again after the proof was requested"
             )
         return ModelCard.from_json(record.card_json)
+
+    @contextmanager
+    def _proving(self, job: Job, srs_digest: str) -> Iterator[tuple[Path, Path]]:
+        """(scratch directory, local SRS file) for proving; a ProvingError raised within is
+        deterministic."""
+        with self._scratch(job) as scratch, self._store.local_file(srs_digest) as srs_path:
+            try:
+                yield scratch, srs_path
+            except ProvingError as exc:
+                raise DeterministicJobError(str(exc)) from exc
 
     @contextmanager
     def _scratch(self, job: Job) -> Iterator[Path]:

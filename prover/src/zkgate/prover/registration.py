@@ -325,7 +325,7 @@ def _build(
     keyed = _key_and_prove(name, files, store, srs_source, ceremony, pinned)
     batch = None
     if batch_size > 1:
-        batch = _build_batch(
+        batch = build_batch_circuit(
             name,
             onnx_path=onnx_path,
             signature=signature,
@@ -362,7 +362,7 @@ def _build(
     )
 
 
-def _build_batch(
+def build_batch_circuit(
     name: str,
     *,
     onnx_path: Path,
@@ -379,9 +379,14 @@ def _build_batch(
     pinned: ExitStack,
 ) -> BatchCircuit:
     """The batch circuit, built with the model circuit's scales and decomposition, and checked
-    to give every entry exactly the outputs the model's own circuit gives."""
+    to give every entry exactly the outputs the model's own circuit gives.
+
+    model_files must hold the model circuit as register_model left it (settings, calibration
+    sample inputs and witnesses). A batch of 1 is no use to serve, but is the baseline that
+    bench/batching.py compares larger batches with.
+    """
     label = f"{name} (batch of {batch_size})"
-    files = CircuitFiles(model_files.directory / "batch")
+    files = CircuitFiles(model_files.directory / f"batch-{batch_size}")
     files.directory.mkdir()
     batch_onnx = files.directory / "model.onnx"
     replicate_model(onnx_path, batch_onnx, batch_size)
