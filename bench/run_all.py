@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import inference, learning, proving, scale_out, verification
+from bench import batching, inference, learning, proving, scale_out, verification
 from bench.harness import bench_session
 
 
@@ -31,6 +31,9 @@ def main() -> None:
     print()
     # Its own gateway and standalone provers, also after the shared session.
     results["scale_out"] = scale_out.run()
+    print()
+    # Builds its own circuits from the bundled model; no gateway either.
+    results["batching"] = batching.run()
     print()
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -91,6 +91,24 @@ class LearningSummary:
 
 
 @dataclass(frozen=True)
+class BatchCircuit:
+    """A second circuit of the same model over `size` requests at once, with hashed inputs and
+    outputs, so that requests of different clients share one proof without any of them seeing
+    another's data. Its keys and settings have their own commitment, which a client pins
+    alongside the model's."""
+
+    size: int
+    commitment: str
+    logrows: int
+    input_scale: int
+    output_scale: int
+    keys: KeySizes
+    prove_seconds: float
+    srs: SrsInfo
+    artifacts: dict[str, str]
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     commitment: str
@@ -110,6 +128,7 @@ class ModelCard:
     created_at: float
     format: str = field(default=CARD_FORMAT)
     proof_of_learning: LearningSummary | None = None
+    batch: BatchCircuit | None = None
 
     @property
     def insecure_srs(self) -> bool:
@@ -117,9 +136,11 @@ class ModelCard:
 
     def to_json(self) -> str:
         body = asdict(self)
-        if self.proof_of_learning is None:
-            # Absent rather than null, so a card without one has the same bytes as before.
-            del body["proof_of_learning"]
+        # Optional sections are absent rather than null, so a card without them has the same
+        # bytes as before they existed.
+        for section in ("proof_of_learning", "batch"):
+            if body[section] is None:
+                del body[section]
         return canonical_json(body).decode("utf-8")
 
     @classmethod
@@ -140,6 +161,7 @@ class ModelCard:
                     "keys": KeySizes(**raw["keys"]),
                     "srs": SrsInfo(**raw["srs"]),
                     "proof_of_learning": _learning_summary(raw.get("proof_of_learning")),
+                    "batch": _batch_circuit(raw.get("batch")),
                 }
             )
         except CardFormatError:
@@ -158,3 +180,9 @@ def _learning_summary(raw: dict[str, Any] | None) -> LearningSummary | None:
             f"{LEARNING_ACCEPTED!r} or {LEARNING_REJECTED!r}"
         )
     return summary
+
+
+def _batch_circuit(raw: dict[str, Any] | None) -> BatchCircuit | None:
+    if raw is None:
+        return None
+    return BatchCircuit(**{**raw, "keys": KeySizes(**raw["keys"]), "srs": SrsInfo(**raw["srs"])})

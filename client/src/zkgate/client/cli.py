@@ -165,6 +165,7 @@ def cmd_models_add(args: argparse.Namespace) -> int:
             srs_path=str(args.srs.resolve()) if args.srs else "",
             srs_sha256=srs_sha256,
             proof_of_learning=archive,
+            batch_size=args.batch_size,
         )
         print(f"registering {args.name}: job {response.job_id}")
         if args.no_wait:
@@ -288,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--policy", choices=["on_request", "always", "never"], default="")
     add.add_argument("--max-logrows", type=int, default=0)
+    add.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="also build a circuit over this many requests, proven together with hashed "
+        "inputs and outputs (cross-request batching; 0 or 1: none)",
+    )
     add.add_argument(
         "--proof-of-learning",
         type=Path,

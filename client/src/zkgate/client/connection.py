@@ -32,13 +32,24 @@ from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
 from zkgate.client.signing import raw_public_key
 from zkgate.client.tensors import NamedTensor
-from zkgate.client.verification import VerifiedPrediction, verify
+from zkgate.client.verification import BatchEntry, VerifiedPrediction, verify
 from zkgate.wire import open_inference_pb2 as oip
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 
 OIP_PATH = "/inference.GRPCInferenceService/"
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def batch_entry_of(job: pb.Job) -> BatchEntry | None:
+    """The request's entry in its batched proof, or None for a proof of its own."""
+    if job.batch_size <= 1:
+        return None
+    return BatchEntry(
+        index=job.batch_index,
+        size=job.batch_size,
+        outputs=[list(tensor.felts) for tensor in job.batch_outputs],
+    )
 
 
 class ProofJobFailed(RuntimeError):
@@ -168,9 +179,11 @@ class Client:
         srs_path: str = "",
         srs_sha256: str = "",
         proof_of_learning: bytes | None = None,
+        batch_size: int = 0,
     ) -> pb.RegisterModelResponse:
         """`proof_of_learning`: an archive (`zkgate pol record`) the prover verifies against
-        this ONNX; its verdict appears in the model card."""
+        this ONNX; its verdict appears in the model card. `batch_size` above 1: proofs of up to
+        that many requests are made together (cross-request batching)."""
         policies = {
             "": pb.PROOF_POLICY_UNSPECIFIED,
             "on_request": pb.PROOF_POLICY_ON_REQUEST,
@@ -187,6 +200,7 @@ class Client:
                 srs_path=srs_path,
                 srs_sha256=srs_sha256,
                 proof_of_learning=proof_of_learning or b"",
+                batch_size=batch_size,
             ),
             timeout=self._timeout,
         )
@@ -204,10 +218,11 @@ class Client:
         )
         return list(response.models)
 
-    def bundle(self, model: str) -> VerifierBundle:
-        """The verifier's artifacts as the gateway serves them; `verify` checks them."""
+    def bundle(self, model: str, *, batch: bool = False) -> VerifierBundle:
+        """The verifier's artifacts as the gateway serves them (with batch, those of the
+        model's batch circuit); `verify` checks them."""
         response: pb.VerifierBundle = self._models.GetVerifierBundle(
-            pb.GetVerifierBundleRequest(name=model), timeout=self._timeout
+            pb.GetVerifierBundleRequest(name=model, batch=batch), timeout=self._timeout
         )
         return VerifierBundle(
             card=ModelCard.from_json(response.card_json),
@@ -237,17 +252,22 @@ class Client:
         allow_insecure_srs: bool = False,
         trusted_srs_identities: Collection[str] = (),
         tolerance: float | None = None,
+        batch_entry: BatchEntry | None = None,
+        pinned_batch_commitment: str | None = None,
     ) -> VerifiedPrediction:
-        """Fetches the verifier bundle and checks the proof locally; see `verification.verify`."""
+        """Fetches the verifier bundle and checks the proof locally; see `verification.verify`.
+        For a batched proof pass the job's `batch_entry_of(job)`."""
         return verify(
             prediction,
             proof,
-            self.bundle(prediction.model),
+            self.bundle(prediction.model, batch=batch_entry is not None),
             pinned_commitment=pinned_commitment,
             gateway_public_key=gateway_public_key or self.gateway_key(),
             allow_insecure_srs=allow_insecure_srs,
             trusted_srs_identities=trusted_srs_identities,
             tolerance=tolerance,
+            batch_entry=batch_entry,
+            pinned_batch_commitment=pinned_batch_commitment,
         )
 
     # -- proof-of-learning --------------------------------------------------------------------

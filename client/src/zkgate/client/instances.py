@@ -137,7 +137,9 @@ class PublicInstances:
     outputs: list[list[str]]
 
 
-def _check_felt(felt: Any, position: int) -> str:
+def check_felt(felt: Any, position: int) -> str:
+    """felt itself, if it is a field element as ezkl writes them; checked before any ezkl call
+    sees it, since ezkl aborts the process on malformed felts."""
     if not isinstance(felt, str) or not _FELT_HEX.fullmatch(felt):
         raise InstanceLayoutError(
             f"instance {position} is not a 64-digit lowercase hex field element: {felt!r:.80}"
@@ -161,7 +163,7 @@ def split_instances(layout: CircuitLayout, instances: Any) -> PublicInstances:
         raise InstanceLayoutError(
             "the proof must carry exactly one instance vector (a list holding one list of felts)"
         )
-    felts = [_check_felt(f, i) for i, f in enumerate(instances[0])]
+    felts = [check_felt(f, i) for i, f in enumerate(instances[0])]
     expected = layout.instance_count()
     if len(felts) != expected:
         raise InstanceLayoutError(

@@ -29,6 +29,7 @@ from zkgate.client.instances import (
     CircuitLayout,
     InstanceLayoutError,
     PublicInstances,
+    check_felt,
     dequantize,
     expected_input_felts,
     split_instances,
@@ -49,6 +50,8 @@ class Reason(StrEnum):
     BAD_RECEIPT_SIGNATURE = auto()
     RECEIPT_MISMATCH = auto()
     INSECURE_SRS = auto()
+    # A batched proof whose entry at the given index is not this request's.
+    ENTRY_MISMATCH = auto()
 
 
 class VerificationError(Exception):
@@ -59,6 +62,17 @@ class VerificationError(Exception):
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """Where a request sits in a batched proof, as its prove job reports it, and the quantized
+    outputs (felts, one list per output tensor) proven for it: the proof holds only their
+    Poseidon hashes."""
+
+    index: int
+    size: int
+    outputs: list[list[str]]
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,9 @@ def _short(hex_digest: str) -> str:
     return f"{hex_digest[:16]}…"
 
 
-def _check_commitment(bundle: VerifierBundle, pinned: str) -> str:
+def _check_commitment(bundle: VerifierBundle, pinned: str, *, batch: bool = False) -> str:
+    """With batch, the bundle is the batch circuit's and pinned is the batch commitment."""
+
     def fail(detail: str) -> VerificationError:
         return VerificationError(Reason.COMMITMENT_MISMATCH, detail)
 
@@ -86,11 +102,16 @@ def _check_commitment(bundle: VerifierBundle, pinned: str) -> str:
             "settings, SRS slice or ezkl version differ from the committed model"
         )
     card = bundle.card
-    if card.commitment != recomputed:
-        raise fail(f"the card claims commitment {card.commitment}, the bundle is {recomputed}")
-    if card.srs.identity != bundle.srs_identity():
+    claimed_commitment, claimed_srs = card.commitment, card.srs.identity
+    if batch:
+        if card.batch is None:
+            raise fail("the card describes no batch circuit, yet the proof is batched")
+        claimed_commitment, claimed_srs = card.batch.commitment, card.batch.srs.identity
+    if claimed_commitment != recomputed:
+        raise fail(f"the card claims commitment {claimed_commitment}, the bundle is {recomputed}")
+    if claimed_srs != bundle.srs_identity():
         raise fail(
-            f"the card claims SRS identity {card.srs.identity}, "
+            f"the card claims SRS identity {claimed_srs}, "
             f"the bundle's slice is {bundle.srs_identity()}"
         )
     if card.ezkl_version != bundle.settings_ezkl_version():
@@ -160,7 +181,9 @@ def _check_receipt(prediction: Prediction, pinned: str, gateway_public_key: byte
     ]
 
 
-def _circuit_layout(bundle: VerifierBundle) -> CircuitLayout:
+def _circuit_layout(bundle: VerifierBundle, *, batch: bool = False) -> CircuitLayout:
+    """A batch circuit must hash its inputs and outputs (or one client would see another's
+    data); a model circuit must show its outputs."""
     try:
         layout = CircuitLayout.from_settings(bundle.settings)
     except InstanceLayoutError as exc:
@@ -171,6 +194,14 @@ def _circuit_layout(bundle: VerifierBundle) -> CircuitLayout:
             f"params are {layout.param_visibility!r}: only 'fixed' params make the verifying "
             "key, and so the commitment, bind the model's weights",
         )
+    if batch:
+        if (layout.input_visibility, layout.output_visibility) != (HASHED, HASHED):
+            raise VerificationError(
+                Reason.ENTRY_MISMATCH,
+                f"the batch circuit's inputs are {layout.input_visibility!r} and its outputs "
+                f"{layout.output_visibility!r}: a batch circuit must hash both",
+            )
+        return layout
     if layout.input_visibility not in (PUBLIC, HASHED):
         raise VerificationError(
             Reason.INPUT_MISMATCH,
@@ -270,6 +301,69 @@ def _proven_outputs(
     return proven
 
 
+def _check_entry(
+    prediction: Prediction,
+    entry: BatchEntry,
+    instances: PublicInstances,
+    layout: CircuitLayout,
+    batch_size: int,
+) -> tuple[str, list[NamedTensor]]:
+    """That the proof's entry at entry.index hashes this request's input and the outputs the
+    job reported for it; returns the check and those outputs, dequantized."""
+
+    def fail(detail: str) -> VerificationError:
+        return VerificationError(Reason.ENTRY_MISMATCH, detail)
+
+    per_input, per_output = len(prediction.inputs), len(prediction.outputs)
+    if entry.size != batch_size or not 0 <= entry.index < batch_size:
+        raise fail(
+            f"entry {entry.index} of a batch of {entry.size} does not fit the committed batch "
+            f"circuit of {batch_size}"
+        )
+    if (len(layout.input_scales), len(layout.output_scales)) != (
+        batch_size * per_input,
+        batch_size * per_output,
+    ):
+        raise fail(
+            f"the batch circuit has {len(layout.input_scales)} inputs and "
+            f"{len(layout.output_scales)} outputs, not {batch_size} entries of "
+            f"{per_input} and {per_output}"
+        )
+    first_input, first_output = entry.index * per_input, entry.index * per_output
+    for offset, tensor in enumerate(prediction.inputs):
+        position = first_input + offset
+        if expected_input_felts(layout, position, tensor.array) != instances.inputs[position]:
+            raise fail(
+                f"the proof's entry {entry.index} does not hash your input {tensor.name!r}: "
+                "the index is wrong, or the entry (and the proof) belongs to another request"
+            )
+    if len(entry.outputs) != per_output:
+        raise fail(f"the job reports {len(entry.outputs)} outputs, the model has {per_output}")
+    proven = []
+    for offset, (served, felts) in enumerate(zip(prediction.outputs, entry.outputs, strict=True)):
+        position = first_output + offset
+        try:
+            checked = [check_felt(felt, i) for i, felt in enumerate(felts)]
+        except InstanceLayoutError as exc:
+            raise fail(f"output {served.name!r} as the job reports it: {exc}") from exc
+        if [ezkl.poseidon_hash(checked)[0]] != instances.outputs[position]:
+            raise fail(
+                f"the proof's entry {entry.index} does not hash the outputs reported for "
+                f"{served.name!r}: they are not what was proven for this entry"
+            )
+        if served.array.size != len(checked):
+            raise fail(
+                f"output {served.name!r} has {served.array.size} values, the entry {len(checked)}"
+            )
+        values = dequantize(checked, layout.output_scales[position]).reshape(served.shape)
+        proven.append(NamedTensor(name=served.name, datatype="FP64", array=values))
+    return (
+        f"entry {entry.index} of the batch of {batch_size} hashes your inputs and the outputs "
+        "proven for you (Poseidon)",
+        proven,
+    )
+
+
 def _max_abs_diff(served: Sequence[NamedTensor], proven: Sequence[NamedTensor]) -> float:
     diffs = [
         float(np.max(np.abs(np.subtract(s.array, p.array, dtype=np.float64)), initial=0.0))
@@ -288,18 +382,47 @@ def verify(
     allow_insecure_srs: bool = False,
     trusted_srs_identities: Collection[str] = (),
     tolerance: float | None = None,
+    batch_entry: BatchEntry | None = None,
+    pinned_batch_commitment: str | None = None,
 ) -> VerifiedPrediction:
-    """Raises VerificationError at the first failed check; returns what was proven otherwise."""
-    checks = [
-        _check_commitment(bundle, pinned_commitment),
+    """Raises VerificationError at the first failed check; returns what was proven otherwise.
+
+    A batched proof (batch_entry given, from the prove job) is checked under the bundle of the
+    model's batch circuit, which must hash to pinned_batch_commitment; the receipt still binds
+    pinned_commitment, the model's own, which the card must name too.
+    """
+    if batch_entry is None:
+        checks = [_check_commitment(bundle, pinned_commitment)]
+    else:
+        if not pinned_batch_commitment:
+            raise VerificationError(
+                Reason.COMMITMENT_MISMATCH,
+                "the proof is batched: pin the model's batch commitment too (the card's "
+                "batch.commitment; CLI: --batch-commitment)",
+            )
+        if bundle.card.commitment != pinned_commitment.lower():
+            raise VerificationError(
+                Reason.COMMITMENT_MISMATCH,
+                f"the batch bundle's card is of commitment {bundle.card.commitment}, not the "
+                f"pinned {pinned_commitment}",
+            )
+        checks = [_check_commitment(bundle, pinned_batch_commitment, batch=True)]
+    checks += [
         _check_srs(bundle, trusted_srs_identities, allow_insecure_srs),
         *_check_receipt(prediction, pinned_commitment, gateway_public_key),
     ]
-    layout = _circuit_layout(bundle)
+    layout = _circuit_layout(bundle, batch=batch_entry is not None)
     stripped_proof, instances = _parse_proof(proof, layout)
     checks.append(_check_snark(stripped_proof, bundle))
-    checks.append(_check_inputs(prediction.inputs, instances, layout))
-    proven = _proven_outputs(prediction.outputs, instances, layout)
+    if batch_entry is None:
+        checks.append(_check_inputs(prediction.inputs, instances, layout))
+        proven = _proven_outputs(prediction.outputs, instances, layout)
+    else:
+        assert bundle.card.batch is not None  # _check_commitment saw to it
+        entry_check, proven = _check_entry(
+            prediction, batch_entry, instances, layout, bundle.card.batch.size
+        )
+        checks.append(entry_check)
     limit = bundle.card.fidelity.tolerance if tolerance is None else tolerance
     diff = _max_abs_diff(prediction.outputs, proven)
     if not diff <= limit:  # written so that a NaN in the served outputs fails too

@@ -116,6 +116,7 @@ class RegisterModelRequest(_message.Message):
     MAX_LOGROWS_FIELD_NUMBER: _builtins.int
     PARAM_VISIBILITY_FIELD_NUMBER: _builtins.int
     PROOF_OF_LEARNING_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     onnx: _builtins.bytes
     calibration: _builtins.bytes
@@ -138,6 +139,10 @@ class RegisterModelRequest(_message.Message):
     (structure and replay) during the registration job, against this request's ONNX, and the
     model card shows the decision and the report's digest.
     """
+    batch_size: _builtins.int
+    """Cross-request batching: 0 or 1 for none; B > 1 also builds a circuit over B requests with
+    hashed inputs and outputs, which proves up to B queued requests of the model in one proof.
+    """
     def __init__(
         self,
         *,
@@ -150,10 +155,11 @@ class RegisterModelRequest(_message.Message):
         max_logrows: _builtins.int = ...,
         param_visibility: _builtins.str = ...,
         proof_of_learning: _builtins.bytes = ...,
+        batch_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "max_logrows", b"max_logrows", "name", b"name", "onnx", b"onnx", "param_visibility", b"param_visibility", "policy", b"policy", "proof_of_learning", b"proof_of_learning", "srs_path", b"srs_path", "srs_sha256", b"srs_sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "calibration", b"calibration", "max_logrows", b"max_logrows", "name", b"name", "onnx", b"onnx", "param_visibility", b"param_visibility", "policy", b"policy", "proof_of_learning", b"proof_of_learning", "srs_path", b"srs_path", "srs_sha256", b"srs_sha256"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -280,15 +286,19 @@ class GetVerifierBundleRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    batch: _builtins.bool
+    """The bundle of the model's batch circuit (see RegisterModelRequest.batch_size)."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        batch: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -416,6 +426,9 @@ class Job(_message.Message):
     PROOF_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    BATCH_INDEX_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    BATCH_OUTPUTS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     kind: Global___JobKind.ValueType
     state: Global___JobState.ValueType
@@ -429,6 +442,14 @@ class Job(_message.Message):
     """The ezkl proof JSON, once the job has succeeded (prove jobs)."""
     created_at: _builtins.float
     updated_at: _builtins.float
+    batch_index: _builtins.int
+    """Set when the proof covers a batch of requests (batch_size > 1): this request's entry in
+    it, and the quantized outputs proven for it (felts, one list per output tensor), whose
+    Poseidon hashes are the proof's public outputs at that entry. Nothing of the other entries.
+    """
+    batch_size: _builtins.int
+    @_builtins.property
+    def batch_outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProvenTensor]: ...
     def __init__(
         self,
         *,
@@ -443,14 +464,37 @@ class Job(_message.Message):
         proof: _builtins.bytes = ...,
         created_at: _builtins.float = ...,
         updated_at: _builtins.float = ...,
+        batch_index: _builtins.int = ...,
+        batch_size: _builtins.int = ...,
+        batch_outputs: _abc.Iterable[Global___ProvenTensor] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "commitment", b"commitment", "created_at", b"created_at", "error", b"error", "input_digest", b"input_digest", "job_id", b"job_id", "kind", b"kind", "model_name", b"model_name", "proof", b"proof", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "batch_index", b"batch_index", "batch_outputs", b"batch_outputs", "batch_size", b"batch_size", "commitment", b"commitment", "created_at", b"created_at", "error", b"error", "input_digest", b"input_digest", "job_id", b"job_id", "kind", b"kind", "model_name", b"model_name", "proof", b"proof", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Job: _TypeAlias = Job  # noqa: Y015
+
+@_typing.final
+class ProvenTensor(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FELTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def felts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        felts: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["felts", b"felts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProvenTensor: _TypeAlias = ProvenTensor  # noqa: Y015
 
 @_typing.final
 class IssueTrainingIntentRequest(_message.Message):

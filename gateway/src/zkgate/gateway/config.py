@@ -40,6 +40,9 @@ class GatewayConfig:
     max_logrows: int = 17
     # Provers renew their lease while they work; a lost prover's job is retried after this.
     lease_seconds: float = 30.0
+    # Prove jobs of a model with a batch circuit: how long the oldest waits for others to join
+    # its batch before a prover proves what it has (padded out).
+    batch_window_seconds: float = 0.5
     # A ceremony SRS file for every circuit the embedded provers set up, and its SHA-256 pin;
     # unset, each registration names its file (inside DATA_DIR/srs) or gets a development SRS.
     srs_path: str = ""

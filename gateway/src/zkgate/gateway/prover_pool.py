@@ -27,6 +27,7 @@ class ProverPool:
         workers: int,
         lease_seconds: float,
         nice: int,
+        batch_window_seconds: float,
         srs_path: str,
         srs_sha256: str,
         artifacts: ArtifactSettings,
@@ -39,6 +40,7 @@ class ProverPool:
         self._environment = child_environment(database_url, os.environ)
         self._workers = workers
         self._lease_seconds = lease_seconds
+        self._batch_window_seconds = batch_window_seconds
         self._nice = nice
         self._srs = ["--srs-path", srs_path, "--srs-sha256", srs_sha256] if srs_path else []
         self._artifacts = artifacts.as_arguments()
@@ -63,6 +65,8 @@ class ProverPool:
             str(self._lease_seconds),
             "--nice",
             str(self._nice),
+            "--batch-window-seconds",
+            str(self._batch_window_seconds),
             *self._srs,
             *self._artifacts,
             *self._metrics,

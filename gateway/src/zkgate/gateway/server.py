@@ -129,6 +129,7 @@ class Gateway:
             workers=config.workers,
             lease_seconds=config.lease_seconds,
             nice=config.prover_nice,
+            batch_window_seconds=config.batch_window_seconds,
             srs_path=config.srs_path,
             srs_sha256=config.srs_sha256,
             artifacts=config.artifact_settings(),

@@ -39,6 +39,7 @@ from zkgate.prover.proving import witness_input_json
 from zkgate.prover.registration import (
     DEFAULT_PARAM_VISIBILITY,
     RegistrationError,
+    check_batch_size,
     check_param_visibility,
     load_calibration,
 )
@@ -108,9 +109,11 @@ class GatewayService:
         srs_sha256: str,
         proof_of_learning: bytes = b"",
         tenant: Tenant = ANONYMOUS,
+        batch_size: int = 0,
     ) -> Registration:
         """`proof_of_learning`: an archive for the prover to verify against `onnx`; empty for
-        none. Only admin tenants register: models serve every tenant."""
+        none. `batch_size` above 1 also builds a batch circuit (cross-request batching). Only
+        admin tenants register: models serve every tenant."""
         if not tenant.admin:
             raise PermissionDenied(
                 f"tenant {tenant.name!r} may not register models: that takes an admin key"
@@ -119,6 +122,7 @@ class GatewayService:
             validate_model_name(name)
             # Checked here too, so the caller hears why at once instead of from a failed job.
             visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
+            check_batch_size(batch_size)
             load_calibration(calibration)
         except (ValueError, RegistrationError) as exc:
             raise InvalidRequest(str(exc)) from exc
@@ -157,6 +161,7 @@ class GatewayService:
                 "param_visibility": visibility,
                 "srs_path": srs_path,
                 "srs_sha256": srs_sha256,
+                "batch_size": max(batch_size, 1),
                 **learning,
             },
             max_attempts=2,
@@ -193,16 +198,22 @@ class GatewayService:
         assert record.commitment is not None and record.card_json is not None
         return record, self._runtime.get(record.commitment, record.card_json, record.onnx_digest)
 
-    def verifier_bundle(self, name: str) -> VerifierBundle:
+    def verifier_bundle(self, name: str, *, batch: bool = False) -> VerifierBundle:
+        """The model's bundle, or with batch its batch circuit's (same card)."""
         record = self.ready_model(name)
         assert record.card_json is not None
         card = ModelCard.from_json(record.card_json)
+        artifacts = card.artifacts
+        if batch:
+            if card.batch is None:
+                raise NotFound(f"model {name!r} has no batch circuit (registered without batching)")
+            artifacts = card.batch.artifacts
         return VerifierBundle(
             card=card,
             card_json=record.card_json,
-            verifying_key=self._store.read_bytes(card.artifacts["vk"]),
-            settings=self._store.read_bytes(card.artifacts["settings"]),
-            srs_slice=self._store.read_bytes(card.artifacts["srs_slice"]),
+            verifying_key=self._store.read_bytes(artifacts["vk"]),
+            settings=self._store.read_bytes(artifacts["settings"]),
+            srs_slice=self._store.read_bytes(artifacts["srs_slice"]),
         )
 
     # -- inference --------------------------------------------------------------------------
@@ -290,19 +301,28 @@ class GatewayService:
         tenant: Tenant,
     ) -> Job:
         witness_digest = self._store.put_bytes(witness_input_json(inputs))
+        payload: dict[str, object] = {
+            "commitment": record.commitment,
+            "input_digest": input_digest,
+            "witness_input_digest": witness_digest,
+        }
+        batch_key = None
+        assert record.card_json is not None
+        batch = ModelCard.from_json(record.card_json).batch
+        if batch is not None:
+            # Requests of every tenant share batches: the proof shows each entry only hashed.
+            payload["batch_size"] = batch.size
+            batch_key = f"{record.name}:{record.commitment}"
         # Idempotent: the same model and input always map to one job and one proof, per
         # tenant: two tenants never share a job, so neither learns what the other asked.
         job, _ = self._queue.enqueue(
             JobKind.PROVE,
             record.name,
-            {
-                "commitment": record.commitment,
-                "input_digest": input_digest,
-                "witness_input_digest": witness_digest,
-            },
+            payload,
             idempotency_key=f"prove:{record.commitment}:{input_digest}",
             tenant=tenant.name,
             tenant_quota=tenant.max_queued_jobs,
+            batch_key=batch_key,
         )
         return job
 

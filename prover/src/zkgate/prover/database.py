@@ -110,6 +110,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX jobs_waiting ON jobs (state, available_at)",
         "CREATE INDEX jobs_leased ON jobs (state, lease_expires_at)",
     ),
+    # Prove jobs of a model with a batch circuit carry a batch key (model and commitment): a
+    # worker proving one of them gathers more queued jobs of the same key into its batch.
+    (
+        "ALTER TABLE jobs ADD COLUMN batch_key TEXT",
+        "CREATE INDEX jobs_batchable ON jobs (batch_key, state, available_at)",
+    ),
 )
 
 _SCHEMA_VERSION_TABLE = """

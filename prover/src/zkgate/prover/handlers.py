@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from zkgate.prover.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.jobs import Job, JobKind
 from zkgate.prover.layout import DataLayout
 from zkgate.prover.learning import check_proof_of_learning
-from zkgate.prover.proving import ProvingError, prove
+from zkgate.prover.proving import ProvingError, prove, prove_batch
 from zkgate.prover.registration import RegistrationError, load_calibration, register_model
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
 from zkgate.prover.store import ArtifactStore
-from zkgate.prover.worker import DeterministicJobError, JobHandler
+from zkgate.prover.worker import BatchHandler, DeterministicJobError, JobHandler
 
 
 def make_handlers(
@@ -31,6 +31,12 @@ def make_handlers(
 ) -> dict[JobKind, JobHandler]:
     handlers = _Handlers(layout, store, catalog, srs_source)
     return {JobKind.REGISTER: handlers.register, JobKind.PROVE: handlers.prove}
+
+
+def make_batch_handler(
+    layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs_source: SrsSource
+) -> BatchHandler:
+    return _Handlers(layout, store, catalog, srs_source).prove_batch
 
 
 class _Handlers:
@@ -44,7 +50,7 @@ class _Handlers:
 
     def register(self, job: Job) -> dict[str, Any]:
         """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
-        param_visibility, srs_path and srs_sha256 (empty for a development SRS); with a
+        param_visibility, srs_path and srs_sha256 (empty for a development SRS), batch_size; with a
         proof-of-learning, also learning_archive_digest and trusted_intent_issuers (hex keys)."""
         try:
             card = self._register(job)
@@ -81,6 +87,7 @@ class _Handlers:
                 max_logrows=int(payload["max_logrows"]),
                 param_visibility=payload["param_visibility"],
                 ceremony=_ceremony(payload),
+                batch_size=int(payload.get("batch_size", 1)),
             )
             if "learning_archive_digest" not in payload:
                 return card
@@ -107,21 +114,35 @@ class _Handlers:
         payload = job.payload
         card = self._card(job.model_name, payload["commitment"])
         witness_input = self._store.read_bytes(payload["witness_input_digest"])
-        with (
-            self._scratch(job) as scratch,
-            self._store.local_file(card.artifacts["srs"]) as srs_path,
-        ):
-            try:
-                proof = prove(
-                    card,
-                    self._store,
-                    srs_path=srs_path,
-                    witness_input=witness_input,
-                    scratch=scratch,
-                )
-            except ProvingError as exc:
-                raise DeterministicJobError(str(exc)) from exc
+        with self._proving(job, card.artifacts["srs"]) as (scratch, srs_path):
+            proof = prove(
+                card, self._store, srs_path=srs_path, witness_input=witness_input, scratch=scratch
+            )
         return {"proof_digest": self._store.put_bytes(proof)}
+
+    def prove_batch(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+        """Prove jobs of one batch key (see worker.py) in one proof of the model's batch
+        circuit. Each job's result names the shared proof, its own entry and its own proven
+        outputs, and nothing of the other entries."""
+        first = jobs[0]
+        card = self._card(first.model_name, first.payload["commitment"])
+        if card.batch is None:
+            raise DeterministicJobError(f"model {card.name!r} has no batch circuit")
+        witness_inputs = [self._store.read_bytes(j.payload["witness_input_digest"]) for j in jobs]
+        with self._proving(first, card.batch.artifacts["srs"]) as (scratch, srs_path):
+            batch = prove_batch(
+                card, self._store, srs_path=srs_path, witness_inputs=witness_inputs, scratch=scratch
+            )
+        proof_digest = self._store.put_bytes(batch.proof)
+        return [
+            {
+                "proof_digest": proof_digest,
+                "batch_index": index,
+                "batch_size": card.batch.size,
+                "batch_outputs": outputs,
+            }
+            for index, outputs in enumerate(batch.entry_outputs)
+        ]
 
     def _card(self, name: str, commitment: str) -> ModelCard:
         """The card of the model the job was enqueued for; a model registered anew since then
@@ -136,6 +157,16 @@ class _Handlers:
                 f"{commitment}: it was registered again after the proof was requested"
             )
         return ModelCard.from_json(record.card_json)
+
+    @contextmanager
+    def _proving(self, job: Job, srs_digest: str) -> Iterator[tuple[Path, Path]]:
+        """(scratch directory, local SRS file) for proving; a ProvingError raised within is
+        deterministic."""
+        with self._scratch(job) as scratch, self._store.local_file(srs_digest) as srs_path:
+            try:
+                yield scratch, srs_path
+            except ProvingError as exc:
+                raise DeterministicJobError(str(exc)) from exc
 
     @contextmanager
     def _scratch(self, job: Job) -> Iterator[Path]:

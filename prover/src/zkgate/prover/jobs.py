@@ -53,6 +53,8 @@ class Job:
     available_at: float
     created_at: float
     updated_at: float
+    # Jobs with the same key may be proven together in one batch (see claim_more).
+    batch_key: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -89,6 +91,7 @@ class JobQueue(Protocol):
         idempotency_key: str | None = None,
         max_attempts: int = 3,
         tenant_quota: int = 0,
+        batch_key: str | None = None,
     ) -> tuple[Job, bool]: ...
 
     def get(self, job_id: str) -> Job: ...
@@ -101,6 +104,10 @@ class JobQueue(Protocol):
         kinds: Collection[JobKind] | None = None,
         prefer_models: Collection[str] = (),
     ) -> Job | None: ...
+
+    def claim_more(
+        self, worker_id: str, *, batch_key: str, limit: int, lease_seconds: float
+    ) -> list[Job]: ...
 
     def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> None: ...
 
@@ -152,6 +159,7 @@ class SqlJobQueue:
         idempotency_key: str | None = None,
         max_attempts: int = 3,
         tenant_quota: int = 0,
+        batch_key: str | None = None,
     ) -> tuple[Job, bool]:
         """Returns (job, created). A key the tenant used before returns its job unchanged,
         unless that job failed or was cancelled: then the job is reset to run again with this
@@ -181,7 +189,7 @@ class SqlJobQueue:
                     """UPDATE jobs SET kind = ?, state = 'queued', model_name = ?, payload = ?,
                         attempts = 0, max_attempts = ?, error = NULL, result = NULL,
                         lease_owner = NULL, lease_expires_at = NULL, queued_at = ?,
-                        available_at = ?, updated_at = ?
+                        available_at = ?, updated_at = ?, batch_key = ?
                        WHERE id = ? RETURNING *""",
                     (
                         str(kind),
@@ -191,6 +199,7 @@ class SqlJobQueue:
                         now,
                         now,
                         now,
+                        batch_key,
                         existing["id"],
                     ),
                 )
@@ -198,8 +207,8 @@ class SqlJobQueue:
                 row = session.one(
                     """INSERT INTO jobs (id, tenant, kind, state, model_name, payload,
                         idempotency_key, max_attempts, queued_at, available_at, created_at,
-                        updated_at)
-                       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                        updated_at, batch_key)
+                       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
                     (
                         uuid.uuid4().hex,
                         tenant,
@@ -212,6 +221,7 @@ class SqlJobQueue:
                         now,
                         now,
                         now,
+                        batch_key,
                     ),
                 )
             assert row is not None
@@ -275,6 +285,38 @@ class SqlJobQueue:
 
         row = self._db.transaction(work)
         return None if row is None else _job_from_row(row)
+
+    def claim_more(
+        self, worker_id: str, *, batch_key: str, limit: int, lease_seconds: float
+    ) -> list[Job]:
+        """Leases up to limit more queued jobs of batch_key, longest waiting first, for a worker
+        that holds one already and proves them together. Only queued jobs: a job whose lease
+        expired goes through claim, which fails it once its attempts are used up."""
+        if limit < 1:
+            return []
+        now = time.time()
+
+        def work(session: Session) -> list[Row]:
+            candidates = session.all(
+                f"""SELECT id FROM jobs
+                    WHERE batch_key = ? AND state = 'queued' AND available_at <= ?
+                    ORDER BY queued_at, id LIMIT ?
+                    {session.backend.skip_locked}""",
+                (batch_key, now, limit),
+            )
+            claimed = []
+            for candidate in candidates:
+                row = session.one(
+                    """UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,
+                        attempts = attempts + 1, updated_at = ?
+                       WHERE id = ? RETURNING *""",
+                    (worker_id, now + lease_seconds, now, candidate["id"]),
+                )
+                assert row is not None
+                claimed.append(row)
+            return claimed
+
+        return [_job_from_row(row) for row in self._db.transaction(work)]
 
     def expire_leases(self, worker_id: str) -> int:
         """Ends the leases held under worker_id, returning how many.
@@ -463,4 +505,5 @@ def _job_from_row(row: Row) -> Job:
         available_at=row["available_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        batch_key=row["batch_key"],
     )

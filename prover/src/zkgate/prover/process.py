@@ -36,7 +36,7 @@ from zkgate.prover.database_settings import (
     database_url_from_args,
     open_database,
 )
-from zkgate.prover.handlers import make_handlers
+from zkgate.prover.handlers import make_batch_handler, make_handlers
 from zkgate.prover.isolation import ChildProcessHandlers
 from zkgate.prover.jobs import JobKind, SqlJobQueue
 from zkgate.prover.key_affinity import CachedKeyModels
@@ -49,7 +49,15 @@ from zkgate.prover.metrics_exposition import (
     metrics_settings_from_args,
 )
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
-from zkgate.prover.worker import DEFAULT_LEASE_SECONDS, JobHandler, run_worker
+from zkgate.prover.store import ArtifactStore
+from zkgate.prover.worker import (
+    DEFAULT_BATCH_WINDOW_SECONDS,
+    DEFAULT_LEASE_SECONDS,
+    BatchHandler,
+    Batching,
+    JobHandler,
+    run_worker,
+)
 
 logger = logging.getLogger("zkgate.prover")
 
@@ -71,6 +79,7 @@ class WorkerConfig:
     # "" for SQLite in data_dir; a postgresql:// URL, with its password: kept out of reprs.
     database_url: str = field(default="", repr=False)
     metrics: ProverMetricsSettings = field(default_factory=ProverMetricsSettings)
+    batch_window_seconds: float = DEFAULT_BATCH_WINDOW_SECONDS
 
 
 def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
@@ -89,6 +98,13 @@ def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
         default=int(environ.get("ZKGATE_PROVER_NICE", DEFAULT_NICE)),
         help="added to the process's niceness (default %(default)s)",
     )
+    parser.add_argument(
+        "--batch-window-seconds",
+        type=float,
+        default=float(environ.get("ZKGATE_BATCH_WINDOW_SECONDS", DEFAULT_BATCH_WINDOW_SECONDS)),
+        help="how long the oldest prove job of a batching model waits for others to join its "
+        "batch (default %(default)s)",
+    )
     parser.add_argument("--srs-path", default=environ.get("ZKGATE_SRS_PATH"))
     parser.add_argument("--srs-sha256", default=environ.get("ZKGATE_SRS_SHA256"))
     add_artifact_arguments(parser, environ)
@@ -103,6 +119,10 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         raise ConfigError("--srs-path and --srs-sha256 go together: pin the ceremony file")
     if args.lease_seconds <= 0:
         raise ConfigError(f"--lease-seconds must be positive, got {args.lease_seconds}")
+    if args.batch_window_seconds < 0:
+        raise ConfigError(
+            f"--batch-window-seconds must not be negative, got {args.batch_window_seconds}"
+        )
     ceremony = (
         CeremonySrs(path=Path(args.srs_path), sha256=args.srs_sha256) if args.srs_path else None
     )
@@ -121,14 +141,26 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         artifacts=artifacts,
         database_url=database_url,
         metrics=metrics,
+        batch_window_seconds=args.batch_window_seconds,
     )
 
 
 def build_handlers(config: WorkerConfig) -> dict[JobKind, JobHandler]:
     """Runs in the handler process (see isolation.py), which opens its own database."""
+    return make_handlers(*_handler_parts(config))
+
+
+def build_batch_handler(config: WorkerConfig) -> BatchHandler:
+    """Runs in the handler process, like build_handlers."""
+    return make_batch_handler(*_handler_parts(config))
+
+
+def _handler_parts(
+    config: WorkerConfig,
+) -> tuple[DataLayout, ArtifactStore, ModelCatalog, SrsSource]:
     layout = DataLayout(config.data_dir)
     cache = open_key_cache(config.artifacts, config.data_dir, on_access=record_cache_access)
-    return make_handlers(
+    return (
         layout,
         open_artifact_store(config.artifacts, config.data_dir, cache=cache),
         ModelCatalog(open_database(config.database_url, config.data_dir)),
@@ -141,7 +173,9 @@ def run(config: WorkerConfig) -> None:
     os.nice(config.nice)
     database = open_database(config.database_url, config.data_dir)
     isolated = ChildProcessHandlers(
-        functools.partial(build_handlers, config), frozenset({JobKind.REGISTER, JobKind.PROVE})
+        functools.partial(build_handlers, config),
+        frozenset({JobKind.REGISTER, JobKind.PROVE}),
+        batch_factory=functools.partial(build_batch_handler, config),
     )
     stop = threading.Event()
 
@@ -159,6 +193,7 @@ def run(config: WorkerConfig) -> None:
             lease_seconds=config.lease_seconds,
             stop=stop,
             prefer_models=_cached_key_models(config, database),
+            batching=Batching(isolated.batch_handler(), config.batch_window_seconds),
         )
     finally:
         isolated.close()

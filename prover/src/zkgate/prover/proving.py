@@ -9,8 +9,9 @@ makes, and a proof that fails it points at damaged keys, not at the request.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from zkgate.client.canonical import canonical_json
 from zkgate.client.card import ModelCard
 from zkgate.client.tensors import NamedTensor, TensorError
 from zkgate.client.verification import INSTALLED_EZKL_VERSION
+from zkgate.prover.batching import BatchError, batch_witness_input, entry_outputs, read_witness
 from zkgate.prover.store import ArtifactStore
 
 # What the artifacts record, and what the client compares against.
@@ -95,16 +97,70 @@ def prove(
     """
     check_ezkl_version(card)
     _check_witness_input(card, witness_input)
+    return _prove_circuit(
+        card.artifacts, store, srs_path=srs_path, witness_input=witness_input, scratch=scratch
+    )
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    """One proof over a batch, and each request's proven outputs (felts per output tensor), in
+    the order the requests were given; padding entries are left out."""
+
+    proof: bytes
+    entry_outputs: list[list[list[str]]]
+
+
+def prove_batch(
+    card: ModelCard,
+    store: ArtifactStore,
+    *,
+    srs_path: Path,
+    witness_inputs: Sequence[bytes],
+    scratch: Path,
+) -> BatchProof:
+    """One proof of card's batch circuit over the requests' witness inputs (at most the batch
+    size). srs_path must be the batch circuit's SRS file (card.batch.srs.file_sha256)."""
+    check_ezkl_version(card)
+    if card.batch is None:
+        raise ProvingError(f"model {card.name!r} has no batch circuit")
+    for witness_input in witness_inputs:
+        _check_witness_input(card, witness_input)
+    try:
+        batch_input = batch_witness_input(witness_inputs, card.batch.size)
+    except BatchError as exc:
+        raise ProvingError(str(exc)) from exc
+    proof = _prove_circuit(
+        card.batch.artifacts, store, srs_path=srs_path, witness_input=batch_input, scratch=scratch
+    )
+    witness = read_witness(scratch / "witness.json")
+    return BatchProof(
+        proof=proof,
+        entry_outputs=[
+            entry_outputs(witness, index, len(card.outputs)) for index in range(len(witness_inputs))
+        ],
+    )
+
+
+def _prove_circuit(
+    artifacts: Mapping[str, str],
+    store: ArtifactStore,
+    *,
+    srs_path: Path,
+    witness_input: bytes,
+    scratch: Path,
+) -> bytes:
     with ExitStack() as pinned:
         local = {
-            name: pinned.enter_context(store.local_file(card.artifacts[name]))
+            name: pinned.enter_context(store.local_file(artifacts[name]))
             for name in ("compiled", "pk", "settings", "vk", "srs_slice")
         }
         return _prove(local, srs_path=srs_path, witness_input=witness_input, scratch=scratch)
 
 
 def _prove(local: dict[str, Path], *, srs_path: Path, witness_input: bytes, scratch: Path) -> bytes:
-    """prove() with the model's artifacts as local files, by card.artifacts name."""
+    """A proof with a circuit's artifacts as local files, by card.artifacts name; the witness
+    stays in scratch as witness.json."""
     compiled = str(local["compiled"])
     data = scratch / "input.json"
     witness = scratch / "witness.json"

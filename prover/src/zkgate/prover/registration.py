@@ -28,10 +28,25 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from zkgate.client.card import Fidelity, KeySizes, ModelCard, SrsInfo, TensorSpec, Visibility
+from zkgate.client.card import (
+    BatchCircuit,
+    Fidelity,
+    KeySizes,
+    ModelCard,
+    SrsInfo,
+    TensorSpec,
+    Visibility,
+)
 from zkgate.client.commitment import model_commitment
 from zkgate.client.srs import srs_identity, verifier_slice
 from zkgate.client.tensors import NamedTensor, numpy_dtype
+from zkgate.prover.batching import (
+    BatchError,
+    batch_witness_input,
+    entry_outputs,
+    read_witness,
+    replicate_model,
+)
 from zkgate.prover.proving import (
     EZKL_VERSION,
     ProvingError,
@@ -52,6 +67,11 @@ CALIBRATION_SAMPLE_CAP = 64
 FIDELITY_SAMPLE_CAP = 16
 # (decomp_base, decomp_legs) candidates, see _calibrate: ezkl's default first, so it wins ties.
 DECOMPOSITIONS = ((16384, 2), (1024, 3))
+# A model's own circuit shows its inputs and outputs; a batch circuit shows only their hashes.
+PUBLIC_IO = "public"
+HASHED_IO = "hashed"
+# Batch circuits grow linearly with the batch size; beyond this a proof costs minutes.
+MAX_BATCH_SIZE = 64
 # See fidelity_tolerance.
 TOLERANCE_DIFF_FACTOR = 2.0
 TOLERANCE_QUANTIZATION_STEPS = 4
@@ -133,6 +153,30 @@ class CircuitFiles:
         return self.directory / "proof.json"
 
 
+@dataclass(frozen=True)
+class CircuitChoices:
+    """What calibration may pick from. A batch circuit is given its model circuit's choices, so
+    each entry is quantized exactly as the model's own circuit quantizes it (and the measured
+    fidelity holds for it too), and calibration tries one configuration instead of dozens."""
+
+    io_visibility: str
+    decompositions: tuple[tuple[int, int], ...]
+    # (input scale, scale rebase multiplier) to use; None lets calibration search.
+    scales: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class KeyedCircuit:
+    """A compiled circuit after setup and one verified proof, with its artifacts stored."""
+
+    commitment: str
+    logrows: int
+    keys: KeySizes
+    prove_seconds: float
+    srs: SrsInfo
+    artifacts: dict[str, str]
+
+
 def check_param_visibility(visibility: str) -> str:
     if visibility == DEFAULT_PARAM_VISIBILITY:
         return visibility
@@ -190,13 +234,16 @@ def register_model(
     max_logrows: int = DEFAULT_MAX_LOGROWS,
     param_visibility: str = DEFAULT_PARAM_VISIBILITY,
     ceremony: CeremonySrs | None = None,
+    batch_size: int = 1,
 ) -> ModelCard:
     """Builds, checks and stores the model's circuit, and returns its card.
 
     calibration holds N samples of the model's single input, shape (N, *input shape). scratch
-    is an empty working directory on the store's file system; the caller removes it.
+    is an empty working directory on the store's file system; the caller removes it. A
+    batch_size above 1 also builds the batch circuit over that many requests (batching.py).
     """
     visibility = check_param_visibility(param_visibility)
+    check_batch_size(batch_size)
     session = _load_onnx(onnx_path)
     signature = read_signature(session)
     samples = _calibration_samples(calibration, signature)
@@ -216,9 +263,19 @@ def register_model(
                 visibility=visibility,
                 ceremony=ceremony,
                 pinned=pinned,
+                batch_size=batch_size,
             )
-    except (ProvingError, SrsError) as exc:
+    except (ProvingError, SrsError, BatchError) as exc:
         raise RegistrationError(str(exc)) from exc
+
+
+def check_batch_size(batch_size: int) -> int:
+    if not 0 <= batch_size <= MAX_BATCH_SIZE:
+        raise RegistrationError(
+            f"batch_size {batch_size} refused: use 0 or 1 for no batching, or up to "
+            f"{MAX_BATCH_SIZE} (a batch circuit grows with every entry)"
+        )
+    return batch_size
 
 
 def _build(
@@ -235,35 +292,189 @@ def _build(
     visibility: str,
     ceremony: CeremonySrs | None,
     pinned: ExitStack,
+    batch_size: int,
 ) -> ModelCard:
     """pinned keeps the local copies of stored artifacts that ezkl uses until the card is
     made."""
     input_spec = signature.inputs[0]
+    files.calibration.write_bytes(
+        witness_input_json(
+            [NamedTensor(input_spec.name, input_spec.datatype, samples[:CALIBRATION_SAMPLE_CAP])]
+        )
+    )
     with _timed(name, "calibrate"):
         _calibrate(
-            onnx_path, samples[:CALIBRATION_SAMPLE_CAP], input_spec, files, max_logrows, visibility
+            onnx_path,
+            files,
+            max_logrows,
+            visibility,
+            CircuitChoices(io_visibility=PUBLIC_IO, decompositions=DECOMPOSITIONS),
         )
-    with _timed(name, "compile"):
-        run_ezkl(
-            "compiling the circuit",
-            lambda: ezkl.compile_circuit(str(onnx_path), str(files.compiled), str(files.settings)),
-        )
+    _compile(name, onnx_path, files)
     settings_bytes = files.settings.read_bytes()
     settings = json.loads(settings_bytes)
-    logrows = int(settings["run_args"]["logrows"])
     output_scales = [int(s) for s in settings["model_output_scales"]]
     fidelity_samples = samples[:FIDELITY_SAMPLE_CAP]
     for index, sample in enumerate(fidelity_samples):
         files.sample_input(index).write_bytes(
             witness_input_json([NamedTensor(input_spec.name, input_spec.datatype, sample)])
         )
-    with _timed(name, "mock"):
+    _mock(name, files)
+    with _timed(name, "fidelity"):
+        fidelity = _measure_fidelity(session, signature, fidelity_samples, output_scales, files)
+    keyed = _key_and_prove(name, files, store, srs_source, ceremony, pinned)
+    batch = None
+    if batch_size > 1:
+        batch = build_batch_circuit(
+            name,
+            onnx_path=onnx_path,
+            signature=signature,
+            samples=samples[:CALIBRATION_SAMPLE_CAP],
+            model_files=files,
+            fidelity_samples=len(fidelity_samples),
+            batch_size=batch_size,
+            store=store,
+            srs_source=srs_source,
+            max_logrows=max_logrows,
+            visibility=visibility,
+            ceremony=ceremony,
+            pinned=pinned,
+        )
+    artifacts = {"onnx": store.put_file(onnx_path), **keyed.artifacts}
+    return ModelCard(
+        name=name,
+        commitment=keyed.commitment,
+        ezkl_version=EZKL_VERSION,
+        visibility=Visibility(input=PUBLIC_IO, output=PUBLIC_IO, param=visibility),
+        logrows=keyed.logrows,
+        input_scale=int(settings["model_input_scales"][0]),
+        output_scale=min(output_scales),
+        inputs=signature.inputs,
+        outputs=signature.outputs,
+        fidelity=fidelity,
+        keys=keyed.keys,
+        prove_seconds=keyed.prove_seconds,
+        srs=keyed.srs,
+        onnx_sha256=artifacts["onnx"],
+        artifacts=artifacts,
+        created_at=time.time(),
+        batch=batch,
+    )
+
+
+def build_batch_circuit(
+    name: str,
+    *,
+    onnx_path: Path,
+    signature: ModelSignature,
+    samples: npt.NDArray[Any],
+    model_files: CircuitFiles,
+    fidelity_samples: int,
+    batch_size: int,
+    store: ArtifactStore,
+    srs_source: SrsSource,
+    max_logrows: int,
+    visibility: str,
+    ceremony: CeremonySrs | None,
+    pinned: ExitStack,
+) -> BatchCircuit:
+    """The batch circuit, built with the model circuit's scales and decomposition, and checked
+    to give every entry exactly the outputs the model's own circuit gives.
+
+    model_files must hold the model circuit as register_model left it (settings, calibration
+    sample inputs and witnesses). A batch of 1 is no use to serve, but is the baseline that
+    bench/batching.py compares larger batches with.
+    """
+    label = f"{name} (batch of {batch_size})"
+    files = CircuitFiles(model_files.directory / f"batch-{batch_size}")
+    files.directory.mkdir()
+    batch_onnx = files.directory / "model.onnx"
+    replicate_model(onnx_path, batch_onnx, batch_size)
+    input_spec = signature.inputs[0]
+    # Each entry sees every calibration sample, in a different order.
+    files.calibration.write_bytes(
+        witness_input_json(
+            [
+                NamedTensor(input_spec.name, input_spec.datatype, np.roll(samples, -i, axis=0))
+                for i in range(batch_size)
+            ]
+        )
+    )
+    model_settings = json.loads(model_files.settings.read_bytes())
+    run_args = model_settings["run_args"]
+    with _timed(label, "calibrate"):
+        _calibrate(
+            batch_onnx,
+            files,
+            max_logrows,
+            visibility,
+            CircuitChoices(
+                io_visibility=HASHED_IO,
+                decompositions=((int(run_args["decomp_base"]), int(run_args["decomp_legs"])),),
+                scales=(int(run_args["input_scale"]), int(run_args["scale_rebase_multiplier"])),
+            ),
+        )
+    _compile(label, batch_onnx, files)
+    sources = [i % fidelity_samples for i in range(batch_size)]
+    files.sample_input(0).write_bytes(
+        batch_witness_input([model_files.sample_input(i).read_bytes() for i in sources], batch_size)
+    )
+    _mock(label, files)
+    batch_witness = read_witness(files.sample_witness(0))
+    outputs_per_entry = len(signature.outputs)
+    for index, source in enumerate(sources):
+        expected = read_witness(model_files.sample_witness(source))["outputs"]
+        if entry_outputs(batch_witness, index, outputs_per_entry) != expected:
+            raise RegistrationError(
+                f"entry {index} of the batch circuit computes other outputs than the model's "
+                "own circuit for the same input, so the model's measured fidelity would not "
+                "hold for batched proofs; register without batching"
+            )
+    keyed = _key_and_prove(label, files, store, srs_source, ceremony, pinned)
+    settings = json.loads(files.settings.read_bytes())
+    return BatchCircuit(
+        size=batch_size,
+        commitment=keyed.commitment,
+        logrows=keyed.logrows,
+        input_scale=int(settings["model_input_scales"][0]),
+        output_scale=min(int(s) for s in settings["model_output_scales"]),
+        keys=keyed.keys,
+        prove_seconds=keyed.prove_seconds,
+        srs=keyed.srs,
+        artifacts={"onnx": store.put_file(batch_onnx), **keyed.artifacts},
+    )
+
+
+def _compile(label: str, onnx_path: Path, files: CircuitFiles) -> None:
+    with _timed(label, "compile"):
+        run_ezkl(
+            "compiling the circuit",
+            lambda: ezkl.compile_circuit(str(onnx_path), str(files.compiled), str(files.settings)),
+        )
+
+
+def _mock(label: str, files: CircuitFiles) -> None:
+    with _timed(label, "mock"):
         _witness(files, 0)
         run_ezkl(
             "checking the circuit's constraints on calibration sample 0 (mock)",
             lambda: ezkl.mock(str(files.sample_witness(0)), str(files.compiled)),
         )
-    with _timed(name, "srs"):
+
+
+def _key_and_prove(
+    label: str,
+    files: CircuitFiles,
+    store: ArtifactStore,
+    srs_source: SrsSource,
+    ceremony: CeremonySrs | None,
+    pinned: ExitStack,
+) -> KeyedCircuit:
+    """Setup, one proof of sample 0 verified against the k=1 slice a client gets, and the
+    circuit's artifacts stored (all but its ONNX)."""
+    settings_bytes = files.settings.read_bytes()
+    logrows = int(json.loads(settings_bytes)["run_args"]["logrows"])
+    with _timed(label, "srs"):
         srs = srs_source.resolve(logrows, ceremony=ceremony)
         srs_digest = store.put_file(srs.path)
         if srs_digest != srs.file_sha256:
@@ -271,7 +482,7 @@ def _build(
         srs_path = pinned.enter_context(store.local_file(srs_digest))
         slice_bytes = verifier_slice(store.read_bytes(srs_digest))
         files.srs_slice.write_bytes(slice_bytes)
-    with _timed(name, "setup"):
+    with _timed(label, "setup"):
         run_ezkl(
             "generating the keys (setup)",
             lambda: ezkl.setup(
@@ -283,10 +494,8 @@ def _build(
                 disable_selector_compression=False,
             ),
         )
-    with _timed(name, "fidelity"):
-        fidelity = _measure_fidelity(session, signature, fidelity_samples, output_scales, files)
     started = time.monotonic()
-    with _timed(name, "prove"):
+    with _timed(label, "prove"):
         run_ezkl(
             "proving calibration sample 0",
             lambda: ezkl.prove(
@@ -298,7 +507,7 @@ def _build(
             ),
         )
     prove_seconds = time.monotonic() - started
-    with _timed(name, "verify"):
+    with _timed(label, "verify"):
         verify_proof(
             files.proof,
             settings=files.settings,
@@ -308,39 +517,27 @@ def _build(
     verifying_key = files.verifying_key.read_bytes()
     proving_key_bytes = files.proving_key.stat().st_size
     identity = srs_identity(slice_bytes)
-    artifacts = {
-        "onnx": store.put_file(onnx_path),
-        "compiled": store.put_file(files.compiled),
-        "settings": store.put_bytes(settings_bytes),
-        "vk": store.put_bytes(verifying_key),
-        "pk": store.put_file(files.proving_key, move=True),
-        "srs": srs_digest,
-        "srs_slice": store.put_bytes(slice_bytes),
-    }
-    return ModelCard(
-        name=name,
+    return KeyedCircuit(
         commitment=model_commitment(
             verifying_key=verifying_key,
             settings=settings_bytes,
             srs_identity=identity,
             ezkl_version=EZKL_VERSION,
         ),
-        ezkl_version=EZKL_VERSION,
-        visibility=Visibility(input="public", output="public", param=visibility),
         logrows=logrows,
-        input_scale=int(settings["model_input_scales"][0]),
-        output_scale=min(output_scales),
-        inputs=signature.inputs,
-        outputs=signature.outputs,
-        fidelity=fidelity,
         keys=KeySizes(proving_key_bytes=proving_key_bytes, verifying_key_bytes=len(verifying_key)),
         prove_seconds=prove_seconds,
         srs=SrsInfo(
             origin=srs.origin, logrows=srs.logrows, file_sha256=srs_digest, identity=identity
         ),
-        onnx_sha256=artifacts["onnx"],
-        artifacts=artifacts,
-        created_at=time.time(),
+        artifacts={
+            "compiled": store.put_file(files.compiled),
+            "settings": store.put_bytes(settings_bytes),
+            "vk": store.put_bytes(verifying_key),
+            "pk": store.put_file(files.proving_key, move=True),
+            "srs": srs_digest,
+            "srs_slice": store.put_bytes(slice_bytes),
+        },
     )
 
 
@@ -399,13 +596,13 @@ def _calibration_samples(
 
 def _calibrate(
     onnx_path: Path,
-    samples: npt.NDArray[Any],
-    input_spec: TensorSpec,
     files: CircuitFiles,
     max_logrows: int,
     visibility: str,
+    choices: CircuitChoices,
 ) -> None:
-    """Calibrates once per candidate decomposition and keeps the smallest circuit.
+    """Calibrates once per candidate decomposition on files.calibration and keeps the smallest
+    circuit.
 
     ezkl range-checks values by splitting them into `decomp_legs` digits of base `decomp_base`,
     and its lookup table has `decomp_base` rows: the default base 2^14 alone puts a floor of
@@ -414,16 +611,14 @@ def _calibrate(
     size shrinking alike; for large models the table no longer dominates and the default wins.
     Trying both costs one extra calibration.
     """
-    # ezkl splits one long list into samples of the input's size.
-    files.calibration.write_bytes(
-        witness_input_json([NamedTensor(input_spec.name, input_spec.datatype, samples)])
-    )
     best: tuple[int, int, bytes] | None = None
     failures: list[str] = []
-    for base, legs in DECOMPOSITIONS:
+    for base, legs in choices.decompositions:
         candidate = files.directory / f"settings-decomp-{base}x{legs}.json"
         try:
-            _calibrate_one(onnx_path, files, candidate, max_logrows, visibility, base, legs)
+            _calibrate_one(
+                onnx_path, files, candidate, max_logrows, visibility, choices, base, legs
+            )
         except RegistrationError as exc:
             failures.append(str(exc))
             continue
@@ -442,13 +637,14 @@ def _calibrate_one(
     settings: Path,
     max_logrows: int,
     visibility: str,
+    choices: CircuitChoices,
     decomp_base: int,
     decomp_legs: int,
 ) -> None:
     # ezkl's stub declares none of PyRunArgs' attributes, nor calibrate_settings' defaults.
     run_args: Any = ezkl.PyRunArgs()
-    run_args.input_visibility = "public"
-    run_args.output_visibility = "public"
+    run_args.input_visibility = choices.io_visibility
+    run_args.output_visibility = choices.io_visibility
     run_args.param_visibility = visibility
     run_args.decomp_base = decomp_base
     run_args.decomp_legs = decomp_legs
@@ -457,13 +653,19 @@ def _calibrate_one(
         f"{EZKL_VERSION}?)",
         lambda: ezkl.gen_settings(str(onnx_path), str(settings), py_run_args=run_args),
     )
+    # ezkl's stub declares no defaults for calibrate_settings' options.
+    scales: dict[str, Any] = {}
+    if choices.scales is not None:
+        scale, multiplier = choices.scales
+        scales = {"scales": [scale], "scale_rebase_multiplier": [multiplier]}
     try:
-        ezkl.calibrate_settings(  # type: ignore[call-arg]
+        ezkl.calibrate_settings(
             str(files.calibration),
             str(onnx_path),
             str(settings),
             "resources",
             max_logrows=max_logrows,
+            **scales,
         )
     except Exception as exc:
         if "could not find any suitable parameters" in str(exc):

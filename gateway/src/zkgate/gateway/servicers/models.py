@@ -64,6 +64,7 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
             srs_sha256=request.srs_sha256,
             proof_of_learning=request.proof_of_learning,
             tenant=current_tenant.get(),
+            batch_size=request.batch_size,
         )
         return pb.RegisterModelResponse(
             model=model_message(registration.model), job_id=registration.job.id
@@ -83,7 +84,9 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
     async def GetVerifierBundle(
         self, request: pb.GetVerifierBundleRequest, context: _Context
     ) -> pb.VerifierBundle:
-        bundle = await asyncio.to_thread(self._service.verifier_bundle, request.name)
+        bundle = await asyncio.to_thread(
+            self._service.verifier_bundle, request.name, batch=request.batch
+        )
         return pb.VerifierBundle(
             card_json=bundle.card_json,
             verifying_key=bundle.verifying_key,

@@ -30,6 +30,7 @@ _KIND_TO_WIRE = {JobKind.REGISTER: pb.JOB_KIND_REGISTER, JobKind.PROVE: pb.JOB_K
 
 def job_message(status: JobStatus) -> pb.Job:
     job = status.job
+    result = job.result if job.state == JobState.SUCCEEDED and job.result else {}
     return pb.Job(
         job_id=job.id,
         kind=_KIND_TO_WIRE[job.kind],
@@ -42,6 +43,9 @@ def job_message(status: JobStatus) -> pb.Job:
         proof=status.proof or b"",
         created_at=job.created_at,
         updated_at=job.updated_at,
+        batch_index=int(result.get("batch_index", 0)),
+        batch_size=int(result.get("batch_size", 0)),
+        batch_outputs=[pb.ProvenTensor(felts=felts) for felts in result.get("batch_outputs", [])],
     )
 
 

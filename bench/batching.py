@@ -1,0 +1,143 @@
+"""Amortized prove seconds per prediction for batch circuits of 1, 4 and 8 requests.
+
+All three are built the way registration builds a batch circuit (hashed inputs and outputs,
+the model circuit's scales and decomposition) from one registration of the bundled digits model,
+then proven side by side, interleaved, on the same witness inputs; the model's own circuit
+(public inputs and outputs) is timed alongside for reference. The target (issue 4) is that a
+batch of 8 costs at most a third of a batch of 1 per prediction.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import ezkl
+import numpy as np
+
+from zkgate.client.card import BatchCircuit
+from zkgate.client.tensors import NamedTensor
+from zkgate.prover.batching import batch_witness_input
+from zkgate.prover.proving import witness_input_json
+from zkgate.prover.registration import (
+    CircuitFiles,
+    build_batch_circuit,
+    load_calibration,
+    read_signature,
+    register_model,
+)
+from zkgate.prover.srs_source import SrsSource
+from zkgate.prover.store import ArtifactStore
+
+DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits"
+BATCH_SIZES = (1, 4, 8)
+ROUNDS = 3
+TARGET_RATIO = 1 / 3
+
+
+def _prove_seconds(
+    store: ArtifactStore, artifacts: dict[str, str], witness_input: bytes, scratch: Path
+) -> float:
+    data, witness, proof = (scratch / name for name in ("input.json", "witness.json", "proof"))
+    data.write_bytes(witness_input)
+    compiled = str(store.path(artifacts["compiled"]))
+    ezkl.gen_witness(str(data), compiled, str(witness), vk_path=None, srs_path=None)
+    started = time.perf_counter()
+    ezkl.prove(
+        str(witness),
+        compiled,
+        str(store.path(artifacts["pk"])),
+        str(proof),
+        srs_path=str(store.path(artifacts["srs"])),
+    )
+    return time.perf_counter() - started
+
+
+def run() -> dict[str, Any]:
+    import onnxruntime as ort
+
+    onnx_path = DIGITS / "model.onnx"
+    samples = load_calibration((DIGITS / "calibration.npy").read_bytes()).astype(np.float32)
+    inputs = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
+    signature = read_signature(ort.InferenceSession(str(onnx_path)))
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as pinned:
+        root = Path(tmp)
+        store = ArtifactStore(root / "artifacts")
+        srs = SrsSource(root / "srs")
+        scratch = root / "scratch"
+        scratch.mkdir()
+        card = register_model(
+            "digits",
+            onnx_path=onnx_path,
+            calibration=samples,
+            store=store,
+            srs_source=srs,
+            scratch=scratch,
+        )
+        circuits: dict[int, BatchCircuit] = {
+            size: build_batch_circuit(
+                "digits",
+                onnx_path=onnx_path,
+                signature=signature,
+                samples=samples[:64],
+                model_files=CircuitFiles(scratch),
+                fidelity_samples=min(16, len(samples)),
+                batch_size=size,
+                store=store,
+                srs_source=srs,
+                max_logrows=17,
+                visibility="fixed",
+                ceremony=None,
+                pinned=pinned,
+            )
+            for size in BATCH_SIZES
+        }
+        entries = [
+            witness_input_json([NamedTensor.of("input", inputs[i])])
+            for i in range(max(BATCH_SIZES))
+        ]
+        timings: dict[str, list[float]] = {"public_1": [], **{str(b): [] for b in BATCH_SIZES}}
+        work = root / "work"
+        work.mkdir()
+        # Interleaved, so drift in machine load hits every size alike.
+        for _ in range(ROUNDS):
+            timings["public_1"].append(_prove_seconds(store, card.artifacts, entries[0], work))
+            for size, circuit in circuits.items():
+                witness_input = batch_witness_input(entries[:size], size)
+                timings[str(size)].append(
+                    _prove_seconds(store, circuit.artifacts, witness_input, work)
+                )
+    figures: dict[str, Any] = {}
+    print(f"batching (digits MLP, hashed inputs and outputs, median of {ROUNDS} proves)")
+    public = statistics.median(timings["public_1"])
+    print(f"  reference: model circuit, public I/O, logrows {card.logrows}: {public:.2f} s")
+    figures["public_io_b1"] = {"logrows": card.logrows, "prove_s": public}
+    for size, circuit in circuits.items():
+        prove = statistics.median(timings[str(size)])
+        figures[f"b{size}"] = {
+            "logrows": circuit.logrows,
+            "prove_s": prove,
+            "per_prediction_s": prove / size,
+            "proving_key_bytes": circuit.keys.proving_key_bytes,
+        }
+        print(
+            f"  B={size}: logrows {circuit.logrows}, prove {prove:.2f} s, "
+            f"{prove / size:.2f} s per prediction, pk {circuit.keys.proving_key_bytes / 1e6:.0f} MB"
+        )
+    ratio = figures["b8"]["per_prediction_s"] / figures["b1"]["per_prediction_s"]
+    figures["ratio_b8_over_b1_per_prediction"] = ratio
+    figures["target_ratio"] = TARGET_RATIO
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    print(f"  per prediction B=8 / B=1: {ratio:.2f} (target <= {TARGET_RATIO:.2f}: {verdict})")
+    return figures
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    run()

@@ -1,0 +1,186 @@
+"""Cross-request batching end to end: a real gateway and prover, the digits model registered
+with a batch circuit of 4, concurrent clients sharing one proof, each checking only its own
+entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from tests.fixtures.gateway_fixtures import DIGITS, RunningGateway, start_gateway
+from zkgate.client import Client
+from zkgate.client.connection import batch_entry_of
+from zkgate.client.prediction import Prediction
+from zkgate.client.verification import BatchEntry, Reason, VerificationError
+from zkgate.wire import zkgate_pb2 as pb
+
+BATCH_SIZE = 4
+WINDOW_SECONDS = 1.5
+MODEL = "digits-batched"
+
+
+@dataclass(frozen=True)
+class BatchedModel:
+    gateway: RunningGateway
+    commitment: str
+    batch_commitment: str
+
+
+@dataclass(frozen=True)
+class ProvenRequest:
+    prediction: Prediction
+    job: pb.Job
+
+    @property
+    def entry(self) -> BatchEntry:
+        entry = batch_entry_of(self.job)
+        assert entry is not None
+        return entry
+
+
+@pytest.fixture(scope="module")
+def batched_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchedModel]:
+    gateway = start_gateway(
+        tmp_path_factory.mktemp("batching"),
+        env={"ZKGATE_BATCH_WINDOW_SECONDS": str(WINDOW_SECONDS)},
+    )
+    try:
+        with gateway.client() as client:
+            response = client.register_model(
+                MODEL, DIGITS / "model.onnx", DIGITS / "calibration.npy", batch_size=BATCH_SIZE
+            )
+            client.wait_for_job(response.job_id, timeout=600)
+            bundle = client.bundle(MODEL)
+            assert bundle.card.batch is not None
+            yield BatchedModel(
+                gateway=gateway,
+                commitment=client.model(MODEL).commitment,
+                batch_commitment=bundle.card.batch.commitment,
+            )
+    finally:
+        gateway.stop()
+
+
+def _prove(target: str, sample: np.ndarray) -> ProvenRequest:
+    with Client(target, timeout=60) as client:
+        prediction = client.infer(MODEL, {"input": sample}, prove=True)
+        assert prediction.job_id is not None
+        return ProvenRequest(prediction, client.wait_for_job(prediction.job_id, timeout=300))
+
+
+@pytest.fixture(scope="module")
+def concurrent(batched_model: BatchedModel) -> list[ProvenRequest]:
+    """Three clients at once: one batch of 4 with one padding entry."""
+    samples = np.load(DIGITS / "test_inputs.npy")[:3]
+    with ThreadPoolExecutor(len(samples)) as pool:
+        return list(
+            pool.map(lambda s: _prove(batched_model.gateway.target, s), samples)  # type: ignore[arg-type]
+        )
+
+
+def _verify(
+    client: Client, model: BatchedModel, prediction: Prediction, proof: bytes, entry: BatchEntry
+) -> list[str]:
+    verified = client.verify(
+        prediction,
+        proof,
+        pinned_commitment=model.commitment,
+        pinned_batch_commitment=model.batch_commitment,
+        batch_entry=entry,
+        allow_insecure_srs=True,
+    )
+    return verified.checks
+
+
+def test_the_card_describes_the_batch_circuit(batched_model: BatchedModel) -> None:
+    with batched_model.gateway.client() as client:
+        model_bundle = client.bundle(MODEL)
+        batch_bundle = client.bundle(MODEL, batch=True)
+    batch = model_bundle.card.batch
+    assert batch is not None
+    assert batch.size == BATCH_SIZE
+    assert batch_bundle.commitment() == batch.commitment != model_bundle.commitment()
+    assert batch.logrows > model_bundle.card.logrows
+    assert batch.prove_seconds > 0
+
+
+def test_concurrent_clients_share_one_proof_and_each_verifies_its_entry(
+    batched_model: BatchedModel, concurrent: list[ProvenRequest]
+) -> None:
+    assert {len(request.job.proof) for request in concurrent} != {0}
+    assert len({request.job.proof for request in concurrent}) == 1, "not proven as one batch"
+    assert sorted(request.entry.index for request in concurrent) == [0, 1, 2]
+    with batched_model.gateway.client() as client:
+        for request in concurrent:
+            assert request.entry.size == BATCH_SIZE
+            checks = _verify(
+                client, batched_model, request.prediction, request.job.proof, request.entry
+            )
+            assert any(f"entry {request.entry.index} of the batch" in c for c in checks)
+
+
+def test_a_swapped_index_is_rejected(
+    batched_model: BatchedModel, concurrent: list[ProvenRequest]
+) -> None:
+    mine, theirs = concurrent[0], concurrent[1]
+    swapped = dataclasses.replace(mine.entry, index=theirs.entry.index)
+    with batched_model.gateway.client() as client, pytest.raises(VerificationError) as caught:
+        _verify(client, batched_model, mine.prediction, mine.job.proof, swapped)
+    assert caught.value.reason == Reason.ENTRY_MISMATCH
+    assert "does not hash your input" in caught.value.detail
+
+
+def test_someone_elses_entry_is_rejected(
+    batched_model: BatchedModel, concurrent: list[ProvenRequest]
+) -> None:
+    mine, theirs = concurrent[0], concurrent[1]
+    with batched_model.gateway.client() as client:
+        # Their whole entry (index and proven outputs) with my prediction.
+        with pytest.raises(VerificationError) as caught:
+            _verify(client, batched_model, mine.prediction, theirs.job.proof, theirs.entry)
+        assert caught.value.reason == Reason.ENTRY_MISMATCH
+        # My index, their outputs: the proof's output hash at my index does not match.
+        borrowed = dataclasses.replace(mine.entry, outputs=theirs.entry.outputs)
+        with pytest.raises(VerificationError) as caught:
+            _verify(client, batched_model, mine.prediction, mine.job.proof, borrowed)
+        assert caught.value.reason == Reason.ENTRY_MISMATCH
+        assert "does not hash the outputs" in caught.value.detail
+
+
+def test_a_batched_proof_needs_the_batch_commitment_pinned(
+    batched_model: BatchedModel, concurrent: list[ProvenRequest]
+) -> None:
+    request = concurrent[0]
+    with batched_model.gateway.client() as client, pytest.raises(VerificationError) as caught:
+        client.verify(
+            request.prediction,
+            request.job.proof,
+            pinned_commitment=batched_model.commitment,
+            pinned_batch_commitment=batched_model.commitment,
+            batch_entry=request.entry,
+            allow_insecure_srs=True,
+        )
+    assert caught.value.reason == Reason.COMMITMENT_MISMATCH
+
+
+def test_a_lone_request_is_proven_after_the_window(
+    batched_model: BatchedModel, concurrent: list[ProvenRequest]
+) -> None:
+    sample = np.load(DIGITS / "test_inputs.npy")[5]
+    started = time.monotonic()
+    lone = _prove(batched_model.gateway.target, sample)
+    assert time.monotonic() - started >= WINDOW_SECONDS
+    assert (lone.entry.index, lone.entry.size) == (0, BATCH_SIZE)
+    with batched_model.gateway.client() as client:
+        _verify(client, batched_model, lone.prediction, lone.job.proof, lone.entry)
+        # Another batch's proof at an index holding someone else's input is not mine.
+        other = concurrent[1]
+        with pytest.raises(VerificationError) as caught:
+            _verify(client, batched_model, lone.prediction, other.job.proof, other.entry)
+        assert caught.value.reason == Reason.ENTRY_MISMATCH
