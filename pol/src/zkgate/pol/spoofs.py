@@ -226,12 +226,13 @@ def blindfold_states(
                 params = {name: tensor.clone() for name, tensor in stolen.items()}
                 planted = {name: torch.zeros_like(t) for name, t in params.items()}
             else:
-                # Just above the policy's minimum update, so the size check passes too.
+                # Just above the policy's minimum update, so the size check passes too. Near the
+                # target it steps away instead, so the landing step is never too small either.
                 stride = 2 * policy.thresholds.min_update_l2
                 gap = {name: stolen[name] - current.params[name] for name in stolen}
-                scale = stride / max(
-                    distance(gap, {n: torch.zeros_like(t) for n, t in gap.items()}), 1e-12
-                )
+                remaining = distance(gap, {n: torch.zeros_like(t) for n, t in gap.items()})
+                toward = 1.0 if remaining >= 2 * stride else -1.0
+                scale = toward * stride / max(remaining, 1e-12)
                 params = {name: current.params[name] + scale * gap[name] for name in stolen}
                 planted = {name: torch.zeros_like(t) for name, t in params.items()}
                 if index + 1 in honest:
