@@ -9,8 +9,10 @@ established, against a commitment the caller pinned.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import numpy as np
@@ -27,6 +29,7 @@ from zkgate.client.bundle import VerifierBundle
 from zkgate.client.canonical import sha256_hex
 from zkgate.client.card import ModelCard
 from zkgate.client.channel import TlsSettings, open_channel
+from zkgate.client.contest import ContestRequest, ContestStatement
 from zkgate.client.oip_codec import decode_tensors, encode_input
 from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
@@ -36,6 +39,9 @@ from zkgate.client.verification import BatchEntry, VerifiedPrediction, verify
 from zkgate.wire import open_inference_pb2 as oip
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
+
+if TYPE_CHECKING:
+    from zkgate.client.contest_session import ContestResult, ProofSource
 
 OIP_PATH = "/inference.GRPCInferenceService/"
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -270,6 +276,53 @@ class Client:
             pinned_batch_commitment=pinned_batch_commitment,
         )
 
+    # -- contests -----------------------------------------------------------------------------
+
+    def open_contest(self, request: ContestRequest) -> ContestStatement:
+        """The gateway's signed acceptance of a contest. Raises AttestationError unless the
+        gateway's identity key signed it for exactly what was asked."""
+        response: pb.SignedStatement = self._proofs.OpenContest(
+            pb.OpenContestRequest(**asdict(request)), timeout=self._timeout
+        )
+        statement = ContestStatement.from_json(response.statement_json)
+        self._check_statement(statement, **asdict(request))
+        return statement
+
+    def contest(
+        self,
+        contested: Sequence[Prediction],
+        k: int,
+        *,
+        pinned_commitment: str,
+        deadline_seconds: float,
+        tamper_rate: float = 0.01,
+        allow_insecure_srs: bool = False,
+        trusted_srs_identities: Collection[str] = (),
+        pinned_batch_commitment: str | None = None,
+        proofs: ProofSource | None = None,
+    ) -> ContestResult:
+        """Contests k of the saved predictions, drawn so that neither side chose them, and
+        verifies their proofs; see docs/protocols.md. `proofs`: where proofs come from, this
+        client by default."""
+        # Imported here: the contest session drives this client, so it imports this module.
+        from zkgate.client.contest_session import ContestOptions, run_contest
+
+        options = ContestOptions(
+            pinned_commitment=pinned_commitment,
+            allow_insecure_srs=allow_insecure_srs,
+            trusted_srs_identities=trusted_srs_identities,
+            pinned_batch_commitment=pinned_batch_commitment,
+        )
+        return run_contest(
+            self,
+            contested,
+            k,
+            options=options,
+            deadline_seconds=deadline_seconds,
+            tamper_rate=tamper_rate,
+            proofs=proofs,
+        )
+
     # -- proof-of-learning --------------------------------------------------------------------
 
     def issue_training_intent(self, owner_public_key: str, policy_digest: str) -> TrainingIntent:
@@ -317,7 +370,9 @@ class Client:
         return response.report_json
 
     def _check_statement(
-        self, statement: TrainingIntent | CommitmentTimestamp, **expected: str
+        self,
+        statement: TrainingIntent | CommitmentTimestamp | ContestStatement,
+        **expected: object,
     ) -> None:
         """The gateway signed it (not merely someone), and it says what was asked for."""
         statement.verify()

@@ -35,6 +35,7 @@ from zkgate.client.instances import (
     split_instances,
 )
 from zkgate.client.prediction import Prediction
+from zkgate.client.reasoned_error import ReasonedError
 from zkgate.client.receipts import ReceiptError
 from zkgate.client.tensors import NamedTensor, tensors_digest
 
@@ -54,14 +55,11 @@ class Reason(StrEnum):
     ENTRY_MISMATCH = auto()
 
 
-class VerificationError(Exception):
+class VerificationError(ReasonedError):
+    reason: Reason
+
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.detail}"
 
 
 @dataclass(frozen=True)

@@ -610,6 +610,41 @@ class LearningReport(_message.Message):
 Global___LearningReport: _TypeAlias = LearningReport  # noqa: Y015
 
 @_typing.final
+class OpenContestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIPT_SET_DIGEST_FIELD_NUMBER: _builtins.int
+    RECEIPT_COUNT_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_SHA256_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    DEADLINE_MS_FIELD_NUMBER: _builtins.int
+    receipt_set_digest: _builtins.str
+    """framed SHA-256 over the contested receipts' canonical JSON, sorted (zkgate.client.contest)."""
+    receipt_count: _builtins.int
+    client_nonce_sha256: _builtins.str
+    """SHA-256 of the client's secret nonce, revealed only after the gateway has answered."""
+    sample_size: _builtins.int
+    """How many receipts the sample holds (k)."""
+    deadline_ms: _builtins.int
+    """How long the gateway has, from the statement's time, to deliver the sampled proofs."""
+    def __init__(
+        self,
+        *,
+        receipt_set_digest: _builtins.str = ...,
+        receipt_count: _builtins.int = ...,
+        client_nonce_sha256: _builtins.str = ...,
+        sample_size: _builtins.int = ...,
+        deadline_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce_sha256", b"client_nonce_sha256", "deadline_ms", b"deadline_ms", "receipt_count", b"receipt_count", "receipt_set_digest", b"receipt_set_digest", "sample_size", b"sample_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenContestRequest: _TypeAlias = OpenContestRequest  # noqa: Y015
+
+@_typing.final
 class RequestProofRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

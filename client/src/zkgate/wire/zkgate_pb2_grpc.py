@@ -297,6 +297,11 @@ class ProofServiceStub:
                 request_serializer=zkgate_dot_v1_dot_zkgate__pb2.RequestProofRequest.SerializeToString,
                 response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Job.FromString,
                 _registered_method=True)
+        self.OpenContest = channel.unary_unary(
+                '/zkgate.v1.ProofService/OpenContest',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.OpenContestRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+                _registered_method=True)
 
 
 class ProofServiceServicer:
@@ -323,6 +328,15 @@ class ProofServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenContest(self, request, context):
+        """Opens a contest over past receipts (docs/protocols.md): the gateway signs the client's
+        commitments with a fresh nonce of its own and the deadline it accepts, which fixes the sample
+        before the client reveals its nonce.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProofServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -340,6 +354,11 @@ def add_ProofServiceServicer_to_server(servicer, server):
                     servicer.RequestProof,
                     request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.RequestProofRequest.FromString,
                     response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Job.SerializeToString,
+            ),
+            'OpenContest': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenContest,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.OpenContestRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -423,6 +442,33 @@ class ProofService:
             '/zkgate.v1.ProofService/RequestProof',
             zkgate_dot_v1_dot_zkgate__pb2.RequestProofRequest.SerializeToString,
             zkgate_dot_v1_dot_zkgate__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenContest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.ProofService/OpenContest',
+            zkgate_dot_v1_dot_zkgate__pb2.OpenContestRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
             options,
             channel_credentials,
             insecure,

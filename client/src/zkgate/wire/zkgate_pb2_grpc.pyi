@@ -116,6 +116,11 @@ class ProofServiceStub:
     """Asks for the proof behind a past receipt. The caller sends the inputs it kept; the gateway
     checks them against the digest it signed, so it need not retain every request.
     """
+    OpenContest: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.OpenContestRequest, _zkgate_pb2.SignedStatement]
+    """Opens a contest over past receipts (docs/protocols.md): the gateway signs the client's
+    commitments with a fresh nonce of its own and the deadline it accepts, which fixes the sample
+    before the client reveals its nonce.
+    """
 
 @_typing.type_check_only
 class ProofServiceAsyncStub(ProofServiceStub):
@@ -126,6 +131,11 @@ class ProofServiceAsyncStub(ProofServiceStub):
     RequestProof: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.RequestProofRequest, _zkgate_pb2.Job]  # type: ignore[assignment]
     """Asks for the proof behind a past receipt. The caller sends the inputs it kept; the gateway
     checks them against the digest it signed, so it need not retain every request.
+    """
+    OpenContest: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.OpenContestRequest, _zkgate_pb2.SignedStatement]  # type: ignore[assignment]
+    """Opens a contest over past receipts (docs/protocols.md): the gateway signs the client's
+    commitments with a fresh nonce of its own and the deadline it accepts, which fixes the sample
+    before the client reveals its nonce.
     """
 
 class ProofServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -152,6 +162,17 @@ class ProofServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_zkgate_pb2.Job, _abc.Awaitable[_zkgate_pb2.Job]]:
         """Asks for the proof behind a past receipt. The caller sends the inputs it kept; the gateway
         checks them against the digest it signed, so it need not retain every request.
+        """
+
+    @_abc_1.abstractmethod
+    def OpenContest(
+        self,
+        request: _zkgate_pb2.OpenContestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.SignedStatement, _abc.Awaitable[_zkgate_pb2.SignedStatement]]:
+        """Opens a contest over past receipts (docs/protocols.md): the gateway signs the client's
+        commitments with a fresh nonce of its own and the deadline it accepts, which fixes the sample
+        before the client reveals its nonce.
         """
 
 def add_ProofServiceServicer_to_server(servicer: ProofServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -17,6 +17,7 @@ from zkgate.client.card import ModelCard
 from zkgate.client.receipts import Receipt, ReceiptBody, ReceiptError
 from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
 from zkgate.gateway.access import ANONYMOUS, PermissionDenied, Tenant
+from zkgate.gateway.contest import ContestNotary
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.gateway.inference import LoadedModel, ModelRuntime
 from zkgate.gateway.learning import (
@@ -86,6 +87,7 @@ class GatewayService:
         self._signer = signer
         # Proof-of-learning statements are signed with the same identity key as receipts.
         self.attestor = LearningAttestor(signer.key)
+        self.contest_notary = ContestNotary(signer.key)
         self._runtime = ModelRuntime(store)
         self._max_logrows = max_logrows
         self._default_policy = default_policy

@@ -1,4 +1,5 @@
-"""zkgate.v1.ProofService: job status, a server-streamed watch, and proofs for past receipts."""
+"""zkgate.v1.ProofService: job status, a server-streamed watch, proofs for past receipts, and
+contests over them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import grpc
 
+from zkgate.client.contest import ContestRequest
 from zkgate.client.oip_codec import decode_tensors
 from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService, JobStatus
@@ -86,3 +88,18 @@ class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
             self._service.request_proof, request.receipt, tensors, current_tenant.get()
         )
         return job_message(JobStatus(job=job, proof=None))
+
+    @grpc_errors
+    async def OpenContest(
+        self, request: pb.OpenContestRequest, context: _Context
+    ) -> pb.SignedStatement:
+        statement = self._service.contest_notary.open(
+            ContestRequest(
+                receipt_set_digest=request.receipt_set_digest,
+                receipt_count=request.receipt_count,
+                client_nonce_sha256=request.client_nonce_sha256,
+                sample_size=request.sample_size,
+                deadline_ms=request.deadline_ms,
+            )
+        )
+        return pb.SignedStatement(statement_json=statement.to_json())
