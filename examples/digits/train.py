@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from zkgate.pol.onnx_binding import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx
+
 PIXEL_MAX = 16.0
 NUM_CLASSES = 10
 NUM_FEATURES = 64
@@ -41,9 +42,6 @@ TEST_SUBSET_SIZE = 100
 EPOCHS = 50
 BATCH_SIZE = 64
 LEARNING_RATE = 0.01
-OPSET = 17
-INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
 
 
 class Mlp(nn.Module):
@@ -133,23 +131,6 @@ def train(model: nn.Module, train_x: FloatArray, train_y: LabelArray, seed: int)
     return model.eval()
 
 
-def export_onnx(model: nn.Module, path: Path) -> None:
-    """Export with the TorchScript exporter: ezkl reads its opset-17 graphs, and it needs no
-    onnxscript. The batch dimension stays fixed at 1, as ezkl circuits have static shapes."""
-    example = torch.zeros(1, NUM_FEATURES, dtype=torch.float32)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        torch.onnx.export(
-            model,
-            (example,),
-            str(path),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-        )
-
-
 def onnx_accuracy(model_path: Path, inputs: FloatArray, labels: LabelArray) -> float:
     """Score the exported file one row at a time, the way it is served."""
     session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
@@ -182,7 +163,7 @@ def train_and_export(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / "model.onnx"
-    export_onnx(model, model_path)
+    export_onnx(model, NUM_FEATURES, model_path)
     subset_x, subset_y = test_x[:TEST_SUBSET_SIZE], test_y[:TEST_SUBSET_SIZE]
     np.save(out_dir / "calibration.npy", as_samples(train_x[:CALIBRATION_SIZE]))
     np.save(out_dir / "test_inputs.npy", as_samples(subset_x))

@@ -42,7 +42,7 @@ class AttestationError(ValueError):
 
 
 @dataclass(frozen=True)
-class _SignedStatement:
+class SignedStatement:
     """A body of string and integer fields, its issuer's key among them, and a signature."""
 
     FORMAT: ClassVar[str]
@@ -91,6 +91,11 @@ class _SignedStatement:
                 except SignatureError as exc:
                     raise AttestationError(str(exc)) from exc
 
+    def signed_by(self, issuer: Ed25519PrivateKey) -> Self:
+        """This statement, naming `issuer` and signed by it."""
+        named = replace(self, issuer_public_key=raw_public_key(issuer).hex())
+        return replace(named, signature=sign_body(issuer, named.body()))
+
     def verify(self) -> None:
         """Checks the signature under the issuer key the statement names. Whether that issuer is
         trusted is the caller's decision."""
@@ -106,7 +111,7 @@ class _SignedStatement:
 
 
 @dataclass(frozen=True)
-class TrainingIntent(_SignedStatement):
+class TrainingIntent(SignedStatement):
     FORMAT: ClassVar[str] = INTENT_FORMAT
     owner_public_key: str
     policy_digest: str
@@ -127,7 +132,7 @@ class TrainingIntent(_SignedStatement):
 
 
 @dataclass(frozen=True)
-class CommitmentTimestamp(_SignedStatement):
+class CommitmentTimestamp(SignedStatement):
     FORMAT: ClassVar[str] = TIMESTAMP_FORMAT
     owner_public_key: str
     commitment: str
@@ -142,16 +147,15 @@ def issue_training_intent(
         parse_public_key_hex(owner_public_key, "owner public key")
     except SignatureError as exc:
         raise AttestationError(str(exc)) from exc
-    _check_digest(policy_digest, "policy digest")
-    unsigned = TrainingIntent(
-        issuer_public_key=raw_public_key(issuer).hex(),
+    check_digest(policy_digest, "policy digest")
+    return TrainingIntent(
+        issuer_public_key="",
         signature=b"",
         owner_public_key=owner_public_key,
         policy_digest=policy_digest,
         nonce=os.urandom(32).hex(),
         issued_at_ms=now_ms,
-    )
-    return replace(unsigned, signature=sign_body(issuer, unsigned.body()))
+    ).signed_by(issuer)
 
 
 def timestamp_request_body(owner_public_key: str, commitment: str) -> dict[str, Any]:
@@ -176,7 +180,7 @@ def issue_commitment_timestamp(
     now_ms: int,
 ) -> CommitmentTimestamp:
     """Raises AttestationError unless the owner signed the request for this commitment."""
-    _check_digest(commitment, "commitment")
+    check_digest(commitment, "commitment")
     try:
         owner = parse_public_key_hex(owner_public_key, "owner public key")
         verify_body(
@@ -187,17 +191,16 @@ def issue_commitment_timestamp(
         )
     except SignatureError as exc:
         raise AttestationError(str(exc)) from exc
-    unsigned = CommitmentTimestamp(
-        issuer_public_key=raw_public_key(issuer).hex(),
+    return CommitmentTimestamp(
+        issuer_public_key="",
         signature=b"",
         owner_public_key=owner_public_key,
         commitment=commitment,
         issued_at_ms=now_ms,
-    )
-    return replace(unsigned, signature=sign_body(issuer, unsigned.body()))
+    ).signed_by(issuer)
 
 
-def _check_digest(value: str, what: str) -> None:
+def check_digest(value: str, what: str) -> None:
     try:
         valid = len(value) == _HEX_DIGEST_LENGTH and len(bytes.fromhex(value)) == 32
     except ValueError:

@@ -18,15 +18,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import AttestationError, _check_digest, _SignedStatement
+from zkgate.client.attestations import AttestationError, SignedStatement, check_digest
 from zkgate.client.canonical import framed_digest
 from zkgate.client.receipts import Receipt
-from zkgate.client.signing import SignatureError, parse_public_key_hex, raw_public_key, sign_body
+from zkgate.client.signing import SignatureError, parse_public_key_hex
 
 CONTEST_FORMAT = "zkgate.contest/1"
 _RECEIPT_SET_DOMAIN = "zkgate.contest.receipts/1"
@@ -52,8 +52,8 @@ class ContestRequest:
 
     def check(self) -> None:
         try:
-            _check_digest(self.receipt_set_digest, "receipt_set_digest")
-            _check_digest(self.client_nonce_sha256, "client_nonce_sha256")
+            check_digest(self.receipt_set_digest, "receipt_set_digest")
+            check_digest(self.client_nonce_sha256, "client_nonce_sha256")
         except AttestationError as exc:
             raise ContestError(str(exc)) from exc
         if self.receipt_count < 1:
@@ -68,7 +68,7 @@ class ContestRequest:
 
 
 @dataclass(frozen=True)
-class ContestStatement(_SignedStatement):
+class ContestStatement(SignedStatement):
     """The gateway's signed acceptance of a contest: the consumer's commitments, its own nonce,
     and when the sampled proofs are due (`deadline_at_ms`, on the gateway's clock)."""
 
@@ -105,7 +105,7 @@ class ContestStatement(_SignedStatement):
             self.request().check()
         except (SignatureError, ContestError) as exc:
             raise AttestationError(str(exc)) from exc
-        _check_digest(self.gateway_nonce, "ContestStatement.gateway_nonce")
+        check_digest(self.gateway_nonce, "ContestStatement.gateway_nonce")
         if self.deadline_at_ms != self.issued_at_ms + self.deadline_ms:
             raise AttestationError("ContestStatement.deadline_at_ms is not its time plus deadline")
 
@@ -138,15 +138,14 @@ def issue_contest_statement(
 ) -> ContestStatement:
     """The gateway's side: a fresh nonce, the time, and its signature over the request."""
     request.check()
-    unsigned = ContestStatement(
-        issuer_public_key=raw_public_key(issuer).hex(),
+    return ContestStatement(
+        issuer_public_key="",
         signature=b"",
         **asdict(request),
         gateway_nonce=os.urandom(_NONCE_BYTES).hex(),
         issued_at_ms=now_ms,
         deadline_at_ms=now_ms + request.deadline_ms,
-    )
-    return replace(unsigned, signature=sign_body(issuer, unsigned.body()))
+    ).signed_by(issuer)
 
 
 def contest_sample(statement: ContestStatement, client_nonce: bytes) -> list[int]:

@@ -19,13 +19,13 @@ from zkgate.client.contest import ContestError
 from zkgate.client.contest_evidence import EvidenceBundle, EvidenceError, check_evidence
 from zkgate.client.prediction import Prediction, PredictionFormatError
 from zkgate.client.verify_command import (
-    _COMMITMENT_HEX,
+    COMMITMENT_HEX,
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
-    _gateway_key,
-    _InputError,
-    _read,
+    InputError,
+    gateway_key_argument,
+    read_input,
 )
 
 Connect = Callable[[str, argparse.Namespace], Client]
@@ -82,17 +82,17 @@ def add_contest_commands(
 
 def _predictions(paths: list[Path]) -> list[Prediction]:
     try:
-        return [Prediction.from_json(_read(path, "prediction file")) for path in paths]
+        return [Prediction.from_json(read_input(path, "prediction file")) for path in paths]
     except PredictionFormatError as exc:
-        raise _InputError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
 
 
 def run_contest_command(args: argparse.Namespace, connect: Connect) -> int:
     try:
-        if not _COMMITMENT_HEX.fullmatch(args.commitment):
-            raise _InputError("--commitment must be 64 hex digits")
+        if not COMMITMENT_HEX.fullmatch(args.commitment):
+            raise InputError("--commitment must be 64 hex digits")
         contested = _predictions(args.predictions)
-    except _InputError as exc:
+    except InputError as exc:
         print(f"zkgate contest: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     with connect(args.target, args) as client:
@@ -130,9 +130,9 @@ def run_contest_command(args: argparse.Namespace, connect: Connect) -> int:
 
 def run_check_evidence(args: argparse.Namespace) -> int:
     try:
-        key = _gateway_key(args.gateway_key)
-        bundle = EvidenceBundle.from_json(_read(args.bundle, "evidence bundle"))
-    except (_InputError, EvidenceError) as exc:
+        key = gateway_key_argument(args.gateway_key)
+        bundle = EvidenceBundle.from_json(read_input(args.bundle, "evidence bundle"))
+    except (InputError, EvidenceError) as exc:
         print(f"zkgate check-evidence: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:

@@ -41,10 +41,6 @@ def root_of_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def merkle_root(items: Sequence[bytes]) -> bytes:
-    return root_of_leaf_hashes([leaf_hash(item) for item in items])
-
-
 @dataclass(frozen=True)
 class InclusionProof:
     index: int

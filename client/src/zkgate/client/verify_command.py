@@ -22,10 +22,10 @@ EXIT_VERIFIED = 0
 EXIT_REJECTED = 1
 EXIT_BAD_INPUT = 2
 
-_COMMITMENT_HEX = re.compile(r"[0-9a-fA-F]{64}")
+COMMITMENT_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-class _InputError(Exception):
+class InputError(Exception):
     """A file or argument the command cannot read; reported without a traceback."""
 
 
@@ -65,48 +65,48 @@ def add_verify_command(subparsers: Any) -> None:
     parser.set_defaults(func=run_verify)
 
 
-def _read(path: Path, what: str) -> bytes:
+def read_input(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise _InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
 
 
-def _gateway_key(argument: str) -> bytes:
+def gateway_key_argument(argument: str) -> bytes:
     if argument.startswith("@"):
-        text = _read(Path(argument[1:]), "gateway key file").decode("utf-8", errors="replace")
+        text = read_input(Path(argument[1:]), "gateway key file").decode("utf-8", errors="replace")
     else:
         text = argument
     try:
         key = bytes.fromhex(text.strip())
     except ValueError as exc:
-        raise _InputError(f"gateway key is not hex: {exc}") from exc
+        raise InputError(f"gateway key is not hex: {exc}") from exc
     if len(key) != 32:
-        raise _InputError(f"gateway key must be 32 bytes (64 hex digits), got {len(key)}")
+        raise InputError(f"gateway key must be 32 bytes (64 hex digits), got {len(key)}")
     return key
 
 
 def _proof_bytes(path: Path) -> bytes:
     """Reject files that are not proof JSON at all, so exit 1 always means a real rejection."""
-    data = _read(path, "proof file")
+    data = read_input(path, "proof file")
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _InputError(f"proof file {path} is not valid JSON (truncated?): {exc}") from exc
+        raise InputError(f"proof file {path} is not valid JSON (truncated?): {exc}") from exc
     if not isinstance(raw, dict) or not {"proof", "instances"} <= raw.keys():
-        raise _InputError(f"proof file {path} is not an ezkl proof: no `proof` and `instances`")
+        raise InputError(f"proof file {path} is not an ezkl proof: no `proof` and `instances`")
     return data
 
 
 def _load(args: argparse.Namespace) -> tuple[Prediction, bytes, VerifierBundle, bytes]:
-    if not _COMMITMENT_HEX.fullmatch(args.commitment):
-        raise _InputError("--commitment must be 64 hex digits")
+    if not COMMITMENT_HEX.fullmatch(args.commitment):
+        raise InputError("--commitment must be 64 hex digits")
     try:
         bundle = VerifierBundle.load(args.bundle)
-        prediction = Prediction.from_json(_read(args.prediction, "prediction file"))
+        prediction = Prediction.from_json(read_input(args.prediction, "prediction file"))
     except (BundleError, PredictionFormatError) as exc:
-        raise _InputError(str(exc)) from exc
-    return prediction, _proof_bytes(args.proof), bundle, _gateway_key(args.gateway_key)
+        raise InputError(str(exc)) from exc
+    return prediction, _proof_bytes(args.proof), bundle, gateway_key_argument(args.gateway_key)
 
 
 def _result_json(result: VerifiedPrediction) -> str:
@@ -129,7 +129,7 @@ def _result_json(result: VerifiedPrediction) -> str:
 def run_verify(args: argparse.Namespace) -> int:
     try:
         prediction, proof, bundle, gateway_key = _load(args)
-    except _InputError as exc:
+    except InputError as exc:
         print(f"zkgate verify: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:

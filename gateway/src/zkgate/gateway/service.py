@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from zkgate.client.bundle import VerifierBundle
@@ -26,6 +26,7 @@ from zkgate.gateway.learning import (
     check_uploaded_archive,
     stored_report,
 )
+from zkgate.gateway.ready_models import ReadyModels
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.catalog import (
     ModelCatalog,
@@ -89,6 +90,7 @@ class GatewayService:
         self.attestor = LearningAttestor(signer.key)
         self.contest_notary = ContestNotary(signer.key)
         self._runtime = ModelRuntime(store)
+        self._ready_models = ReadyModels(catalog.get)
         self._max_logrows = max_logrows
         self._default_policy = default_policy
 
@@ -176,13 +178,11 @@ class GatewayService:
         return self._catalog.list()
 
     def get_model(self, name: str) -> ModelRecord:
-        try:
-            return self._catalog.get(name)
-        except ModelNotFound:
-            raise NotFound(f"no model named {name!r}; `zkgate models list` shows them") from None
+        return _found(self._catalog.get, name)
 
     def ready_model(self, name: str) -> ModelRecord:
-        record = self.get_model(name)
+        """The record requests are served from: kept in memory once ready (see ready_models)."""
+        record = _found(self._ready_models.get, name)
         if record.state == ModelState.REGISTERING:
             raise NotReady(
                 f"model {name!r} is still registering (job {record.registration_job_id}); "
@@ -344,3 +344,10 @@ class GatewayService:
         if job.state == JobState.SUCCEEDED and job.result and "proof_digest" in job.result:
             proof = self._store.read_bytes(job.result["proof_digest"])
         return JobStatus(job=job, proof=proof)
+
+
+def _found(read: Callable[[str], ModelRecord], name: str) -> ModelRecord:
+    try:
+        return read(name)
+    except ModelNotFound:
+        raise NotFound(f"no model named {name!r}; `zkgate models list` shows them") from None

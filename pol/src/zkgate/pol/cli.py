@@ -24,6 +24,13 @@ from zkgate.client.cli import add_connection_arguments, connect
 from zkgate.client.keys import KeyFileError, load_or_create_private_key, load_private_key
 from zkgate.client.learning_archive import ArchiveError, build_archive, extract_archive
 from zkgate.client.signing import raw_public_key
+from zkgate.client.verify_command import (
+    EXIT_BAD_INPUT,
+    EXIT_REJECTED,
+    EXIT_VERIFIED,
+    InputError,
+    read_input,
+)
 from zkgate.pol.calibration import DEFAULT_MARGIN, DEFAULT_SEEDS, calibrate
 from zkgate.pol.dataset import digits_dataset
 from zkgate.pol.digits_example import digits_policy
@@ -32,13 +39,8 @@ from zkgate.pol.policy import PolicyError, TrainingPolicy
 from zkgate.pol.recorder import RecordingError, Timestamper, record_training
 from zkgate.pol.verification import verify_proof
 
-EXIT_ACCEPTED = 0
-EXIT_REJECTED = 1
-EXIT_BAD_INPUT = 2
-
-
-class _InputError(Exception):
-    """Something the user gave that cannot be read; reported in one line, exit 2."""
+# The exit codes of `zkgate verify`: 0 accepted, 1 rejected, 2 unreadable input.
+EXIT_ACCEPTED = EXIT_VERIFIED
 
 
 def _now_ms() -> int:
@@ -49,7 +51,7 @@ def _policy(path: Path) -> TrainingPolicy:
     try:
         return TrainingPolicy.from_json(path.read_bytes())
     except (OSError, PolicyError) as exc:
-        raise _InputError(f"policy {path}: {exc}") from exc
+        raise InputError(f"policy {path}: {exc}") from exc
 
 
 def _trusted_issuers(args: argparse.Namespace) -> list[str]:
@@ -67,15 +69,12 @@ def _proof_directory(path: Path) -> Iterator[Path]:
     if path.is_dir():
         yield path
         return
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _InputError(f"cannot read {path}: {exc}") from exc
+    data = read_input(path, "proof archive")
     with tempfile.TemporaryDirectory(prefix="zkgate-pol-") as tmp:
         try:
             yield extract_archive(data, Path(tmp) / "proof")
         except ArchiveError as exc:
-            raise _InputError(f"{path}: {exc}") from exc
+            raise InputError(f"{path}: {exc}") from exc
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -106,7 +105,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     try:
         owner = load_or_create_private_key(args.key)
     except KeyFileError as exc:
-        raise _InputError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     owner_hex = raw_public_key(owner).hex()
     dataset = digits_dataset()
     with ExitStack() as stack:
@@ -130,7 +129,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 timestamp_every=args.timestamp_every,
             )
         except RecordingError as exc:
-            raise _InputError(str(exc)) from exc
+            raise InputError(str(exc)) from exc
     print(f"owner     {owner_hex}")
     print(
         f"intent    {'self-issued (offline)' if intent.self_issued else 'gateway ' + args.gateway}"
@@ -146,7 +145,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     registered = _policy(args.policy) if args.policy else None
-    onnx = _read(args.onnx) if args.onnx else None
+    onnx = read_input(args.onnx, "ONNX model") if args.onnx else None
     with _proof_directory(args.proof) as proof_dir:
         report = verify_proof(
             proof_dir,
@@ -167,15 +166,15 @@ def cmd_dispute(args: argparse.Namespace) -> int:
     try:
         arbiter = load_private_key(args.arbiter_key)
     except KeyFileError as exc:
-        raise _InputError(str(exc)) from exc
-    onnx = _read(args.onnx)
+        raise InputError(str(exc)) from exc
+    onnx = read_input(args.onnx, "ONNX model")
     trusted = _trusted_issuers(args)
     with ExitStack() as stack:
         claims = []
         for spec in args.claim:
             label, sep, path = spec.partition("=")
             if not sep or not label:
-                raise _InputError(f"--claim {spec!r}: write LABEL=PROOF")
+                raise InputError(f"--claim {spec!r}: write LABEL=PROOF")
             claims.append(Claim(label, stack.enter_context(_proof_directory(Path(path)))))
         try:
             verdict = resolve_dispute(
@@ -187,7 +186,7 @@ def cmd_dispute(args: argparse.Namespace) -> int:
                 now_ms=_now_ms(),
             )
         except ValueError as exc:
-            raise _InputError(str(exc)) from exc
+            raise InputError(str(exc)) from exc
     args.out.write_text(verdict.to_json() + "\n")
     for item in verdict.body["claims"]:
         report = item["report"]
@@ -203,7 +202,7 @@ def cmd_dispute(args: argparse.Namespace) -> int:
 
 def cmd_check_verdict(args: argparse.Namespace) -> int:
     try:
-        verdict = Verdict.from_json(_read(args.verdict))
+        verdict = Verdict.from_json(read_input(args.verdict, "verdict"))
         check_verdict(
             verdict, arbiter_public_key=args.arbiter, trusted_issuers=_trusted_issuers(args)
         )
@@ -212,13 +211,6 @@ def cmd_check_verdict(args: argparse.Namespace) -> int:
         return EXIT_REJECTED
     print(f"verdict holds: winner {verdict.winner or 'none'}: {verdict.body['explanation']}")
     return EXIT_ACCEPTED
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise _InputError(f"cannot read {path}: {exc}") from exc
 
 
 def _add_trust(parser: argparse.ArgumentParser) -> None:
@@ -292,7 +284,7 @@ def _guarded(command: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             result: int = command(args)
-        except (_InputError, AttestationError) as exc:
+        except (InputError, AttestationError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         return result

@@ -7,7 +7,6 @@ margin as well as the verdict.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -84,10 +83,3 @@ class LearningReport:
         lines += [f"reason:   {reason}" for reason in self.reasons]
         lines += [f"note:     {note}" for note in self.notes]
         return "\n".join(lines)
-
-
-def load_report(text: str | bytes) -> dict[str, Any]:
-    raw: dict[str, Any] = json.loads(text)
-    if raw.get("format") != REPORT_FORMAT:
-        raise ValueError(f"not a proof-of-learning report: format {raw.get('format')!r}")
-    return raw

@@ -63,9 +63,6 @@ class LocalCache:
         with self._locked():
             self._remove_abandoned_downloads()
 
-    def contains(self, digest: str) -> bool:
-        return self._path(digest).is_file()
-
     def digests(self) -> frozenset[str]:
         return frozenset(entry.parent.name + entry.name for entry in self._objects.glob("*/*"))
 

@@ -193,25 +193,18 @@ def _run_and_report(
     started = time.monotonic()
     try:
         results = run()
-    except DeterministicJobError as exc:
-        final_error = str(exc)
-        for job in jobs:
-            _report(
-                queue,
-                job,
-                lambda job=job: queue.fail(job.id, worker_id, final_error, transient=False),  # type: ignore[misc]
-                FailureReason.DETERMINISTIC,
-            )
-        return
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        transient = not isinstance(exc, DeterministicJobError)
+        error = f"{type(exc).__name__}: {exc}" if transient else str(exc)
+        reason = FailureReason.TRANSIENT if transient else FailureReason.DETERMINISTIC
         for job in jobs:
-            logger.warning("job %s attempt %d failed", job.id, job.attempts, exc_info=True)
+            if transient:
+                logger.warning("job %s attempt %d failed", job.id, job.attempts, exc_info=True)
             _report(
                 queue,
                 job,
-                lambda job=job: queue.fail(job.id, worker_id, error, transient=True),  # type: ignore[misc]
-                FailureReason.TRANSIENT,
+                lambda job=job: queue.fail(job.id, worker_id, error, transient=transient),  # type: ignore[misc]
+                reason,
             )
         return
     elapsed = time.monotonic() - started
