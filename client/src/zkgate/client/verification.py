@@ -12,7 +12,7 @@ import importlib.metadata
 import json
 import tempfile
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum, auto
 from pathlib import Path
@@ -74,6 +74,15 @@ class BatchEntry:
 
 
 @dataclass(frozen=True)
+class ProvenRun:
+    """The outputs a proof shows the committed model computed, dequantized, and the checks
+    that established it."""
+
+    outputs: list[NamedTensor]
+    checks: list[str]
+
+
+@dataclass(frozen=True)
 class VerifiedPrediction:
     prediction: Prediction
     commitment: str
@@ -81,6 +90,9 @@ class VerifiedPrediction:
     max_abs_diff: float
     tolerance: float
     checks: list[str]
+
+
+FailureFactory = Callable[[str], VerificationError]
 
 
 def _short(hex_digest: str) -> str:
@@ -278,41 +290,54 @@ def _check_inputs(
     return f"the proof's public inputs equal the sent inputs ({form})"
 
 
+# Where proven output values are read into: a name and a shape per output tensor.
+OutputSlot = tuple[str, tuple[int, ...]]
+
+
+def _card_output_slots(bundle: VerifierBundle) -> list[OutputSlot]:
+    return [(spec.name, tuple(spec.shape)) for spec in bundle.card.outputs]
+
+
+def _slot_values(
+    slot: OutputSlot, felts: Sequence[str], scale: int, fail: FailureFactory
+) -> NamedTensor:
+    name, shape = slot
+    size = int(np.prod(shape, dtype=np.int64))
+    if size != len(felts):
+        raise fail(f"output {name!r} has {size} values, the proof {len(felts)}")
+    values = dequantize(list(felts), scale).reshape(shape)
+    return NamedTensor(name=name, datatype="FP64", array=values)
+
+
 def _proven_outputs(
-    outputs: Sequence[NamedTensor], instances: PublicInstances, layout: CircuitLayout
+    slots: Sequence[OutputSlot], instances: PublicInstances, layout: CircuitLayout
 ) -> list[NamedTensor]:
-    """Dequantized outputs, shaped like the served ones they are compared with."""
-    if len(outputs) != len(layout.output_scales):
-        raise VerificationError(
-            Reason.OUTPUT_OUT_OF_TOLERANCE,
-            f"the prediction has {len(outputs)} outputs, the circuit {len(layout.output_scales)}",
-        )
-    proven = []
-    for served, felts, scale in zip(outputs, instances.outputs, layout.output_scales, strict=True):
-        if served.array.size != len(felts):
-            raise VerificationError(
-                Reason.OUTPUT_OUT_OF_TOLERANCE,
-                f"output {served.name!r} has {served.array.size} values, the proof {len(felts)}",
-            )
-        values = dequantize(felts, scale).reshape(served.shape)
-        proven.append(NamedTensor(name=served.name, datatype="FP64", array=values))
-    return proven
+    def fail(detail: str) -> VerificationError:
+        return VerificationError(Reason.OUTPUT_OUT_OF_TOLERANCE, detail)
+
+    if len(slots) != len(layout.output_scales):
+        raise fail(f"there are {len(slots)} outputs, the circuit has {len(layout.output_scales)}")
+    return [
+        _slot_values(slot, felts, scale, fail)
+        for slot, felts, scale in zip(slots, instances.outputs, layout.output_scales, strict=True)
+    ]
 
 
 def _check_entry(
-    prediction: Prediction,
+    inputs: Sequence[NamedTensor],
+    slots: Sequence[OutputSlot],
     entry: BatchEntry,
     instances: PublicInstances,
     layout: CircuitLayout,
     batch_size: int,
 ) -> tuple[str, list[NamedTensor]]:
-    """That the proof's entry at entry.index hashes this request's input and the outputs the
-    job reported for it; returns the check and those outputs, dequantized."""
+    """That the proof's entry at entry.index hashes these inputs and the outputs the job
+    reported for it; returns the check and those outputs, dequantized."""
 
     def fail(detail: str) -> VerificationError:
         return VerificationError(Reason.ENTRY_MISMATCH, detail)
 
-    per_input, per_output = len(prediction.inputs), len(prediction.outputs)
+    per_input, per_output = len(inputs), len(slots)
     if entry.size != batch_size or not 0 <= entry.index < batch_size:
         raise fail(
             f"entry {entry.index} of a batch of {entry.size} does not fit the committed batch "
@@ -328,7 +353,7 @@ def _check_entry(
             f"{per_input} and {per_output}"
         )
     first_input, first_output = entry.index * per_input, entry.index * per_output
-    for offset, tensor in enumerate(prediction.inputs):
+    for offset, tensor in enumerate(inputs):
         position = first_input + offset
         if expected_input_felts(layout, position, tensor.array) != instances.inputs[position]:
             raise fail(
@@ -338,23 +363,18 @@ def _check_entry(
     if len(entry.outputs) != per_output:
         raise fail(f"the job reports {len(entry.outputs)} outputs, the model has {per_output}")
     proven = []
-    for offset, (served, felts) in enumerate(zip(prediction.outputs, entry.outputs, strict=True)):
+    for offset, (slot, felts) in enumerate(zip(slots, entry.outputs, strict=True)):
         position = first_output + offset
         try:
             checked = [check_felt(felt, i) for i, felt in enumerate(felts)]
         except InstanceLayoutError as exc:
-            raise fail(f"output {served.name!r} as the job reports it: {exc}") from exc
+            raise fail(f"output {slot[0]!r} as the job reports it: {exc}") from exc
         if [ezkl.poseidon_hash(checked)[0]] != instances.outputs[position]:
             raise fail(
                 f"the proof's entry {entry.index} does not hash the outputs reported for "
-                f"{served.name!r}: they are not what was proven for this entry"
+                f"{slot[0]!r}: they are not what was proven for this entry"
             )
-        if served.array.size != len(checked):
-            raise fail(
-                f"output {served.name!r} has {served.array.size} values, the entry {len(checked)}"
-            )
-        values = dequantize(checked, layout.output_scales[position]).reshape(served.shape)
-        proven.append(NamedTensor(name=served.name, datatype="FP64", array=values))
+        proven.append(_slot_values(slot, checked, layout.output_scales[position], fail))
     return (
         f"entry {entry.index} of the batch of {batch_size} hashes your inputs and the outputs "
         "proven for you (Poseidon)",
@@ -370,24 +390,26 @@ def _max_abs_diff(served: Sequence[NamedTensor], proven: Sequence[NamedTensor]) 
     return max(diffs, default=0.0)
 
 
-def verify(
-    prediction: Prediction,
+def check_proof(
+    inputs: Sequence[NamedTensor],
     proof: bytes,
     bundle: VerifierBundle,
     *,
     pinned_commitment: str,
-    gateway_public_key: bytes,
     allow_insecure_srs: bool = False,
     trusted_srs_identities: Collection[str] = (),
-    tolerance: float | None = None,
     batch_entry: BatchEntry | None = None,
     pinned_batch_commitment: str | None = None,
-) -> VerifiedPrediction:
-    """Raises VerificationError at the first failed check; returns what was proven otherwise.
+    output_slots: Sequence[OutputSlot] | None = None,
+) -> ProvenRun:
+    """What a proof shows about these inputs, with no receipt involved: the outputs the committed
+    model computes from them. Protocols that prove runs nobody was served (accuracy on a test
+    set, a retrieval predicate) read the outputs from here; `verify` compares them with what was
+    served. output_slots name and shape the outputs; the card's specs by default.
 
     A batched proof (batch_entry given, from the prove job) is checked under the bundle of the
-    model's batch circuit, which must hash to pinned_batch_commitment; the receipt still binds
-    pinned_commitment, the model's own, which the card must name too.
+    model's batch circuit, which must hash to pinned_batch_commitment; the card must still name
+    pinned_commitment, the model's own.
     """
     if batch_entry is None:
         checks = [_check_commitment(bundle, pinned_commitment)]
@@ -405,24 +427,52 @@ def verify(
                 f"pinned {pinned_commitment}",
             )
         checks = [_check_commitment(bundle, pinned_batch_commitment, batch=True)]
-    checks += [
-        _check_srs(bundle, trusted_srs_identities, allow_insecure_srs),
-        *_check_receipt(prediction, pinned_commitment, gateway_public_key),
-    ]
+    checks.append(_check_srs(bundle, trusted_srs_identities, allow_insecure_srs))
     layout = _circuit_layout(bundle, batch=batch_entry is not None)
     stripped_proof, instances = _parse_proof(proof, layout)
     checks.append(_check_snark(stripped_proof, bundle))
+    slots = _card_output_slots(bundle) if output_slots is None else list(output_slots)
     if batch_entry is None:
-        checks.append(_check_inputs(prediction.inputs, instances, layout))
-        proven = _proven_outputs(prediction.outputs, instances, layout)
+        checks.append(_check_inputs(inputs, instances, layout))
+        proven = _proven_outputs(slots, instances, layout)
     else:
         assert bundle.card.batch is not None  # _check_commitment saw to it
         entry_check, proven = _check_entry(
-            prediction, batch_entry, instances, layout, bundle.card.batch.size
+            inputs, slots, batch_entry, instances, layout, bundle.card.batch.size
         )
         checks.append(entry_check)
+    return ProvenRun(outputs=proven, checks=checks)
+
+
+def verify(
+    prediction: Prediction,
+    proof: bytes,
+    bundle: VerifierBundle,
+    *,
+    pinned_commitment: str,
+    gateway_public_key: bytes,
+    allow_insecure_srs: bool = False,
+    trusted_srs_identities: Collection[str] = (),
+    tolerance: float | None = None,
+    batch_entry: BatchEntry | None = None,
+    pinned_batch_commitment: str | None = None,
+) -> VerifiedPrediction:
+    """Raises VerificationError at the first failed check; returns what was proven otherwise:
+    `check_proof`, then the receipt, then the served outputs against the proven ones."""
+    run = check_proof(
+        prediction.inputs,
+        proof,
+        bundle,
+        pinned_commitment=pinned_commitment,
+        allow_insecure_srs=allow_insecure_srs,
+        trusted_srs_identities=trusted_srs_identities,
+        batch_entry=batch_entry,
+        pinned_batch_commitment=pinned_batch_commitment,
+        output_slots=[(t.name, t.shape) for t in prediction.outputs],
+    )
+    checks = [*run.checks, *_check_receipt(prediction, pinned_commitment, gateway_public_key)]
     limit = bundle.card.fidelity.tolerance if tolerance is None else tolerance
-    diff = _max_abs_diff(prediction.outputs, proven)
+    diff = _max_abs_diff(prediction.outputs, run.outputs)
     if not diff <= limit:  # written so that a NaN in the served outputs fails too
         raise VerificationError(
             Reason.OUTPUT_OUT_OF_TOLERANCE,
@@ -436,7 +486,7 @@ def verify(
     return VerifiedPrediction(
         prediction=prediction,
         commitment=pinned_commitment.lower(),
-        proven_outputs=proven,
+        proven_outputs=run.outputs,
         max_abs_diff=diff,
         tolerance=limit,
         checks=checks,
