@@ -6,30 +6,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from tests.fixtures.gateway_fixtures import DIGITS, RunningGateway, start_gateway
+from tests.fixtures.batching_fixtures import (
+    BATCH_SIZE,
+    BATCHED_MODEL,
+    WINDOW_SECONDS,
+    BatchedModel,
+)
+from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
 from zkgate.client.connection import batch_entry_of
 from zkgate.client.prediction import Prediction
 from zkgate.client.verification import BatchEntry, Reason, VerificationError
 from zkgate.wire import zkgate_pb2 as pb
-
-BATCH_SIZE = 4
-WINDOW_SECONDS = 1.5
-MODEL = "digits-batched"
-
-
-@dataclass(frozen=True)
-class BatchedModel:
-    gateway: RunningGateway
-    commitment: str
-    batch_commitment: str
 
 
 @dataclass(frozen=True)
@@ -44,32 +38,9 @@ class ProvenRequest:
         return entry
 
 
-@pytest.fixture(scope="module")
-def batched_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchedModel]:
-    gateway = start_gateway(
-        tmp_path_factory.mktemp("batching"),
-        env={"ZKGATE_BATCH_WINDOW_SECONDS": str(WINDOW_SECONDS)},
-    )
-    try:
-        with gateway.client() as client:
-            response = client.register_model(
-                MODEL, DIGITS / "model.onnx", DIGITS / "calibration.npy", batch_size=BATCH_SIZE
-            )
-            client.wait_for_job(response.job_id, timeout=600)
-            bundle = client.bundle(MODEL)
-            assert bundle.card.batch is not None
-            yield BatchedModel(
-                gateway=gateway,
-                commitment=client.model(MODEL).commitment,
-                batch_commitment=bundle.card.batch.commitment,
-            )
-    finally:
-        gateway.stop()
-
-
 def _prove(target: str, sample: np.ndarray) -> ProvenRequest:
     with Client(target, timeout=60) as client:
-        prediction = client.infer(MODEL, {"input": sample}, prove=True)
+        prediction = client.infer(BATCHED_MODEL, {"input": sample}, prove=True)
         assert prediction.job_id is not None
         return ProvenRequest(prediction, client.wait_for_job(prediction.job_id, timeout=300))
 
@@ -100,8 +71,8 @@ def _verify(
 
 def test_the_card_describes_the_batch_circuit(batched_model: BatchedModel) -> None:
     with batched_model.gateway.client() as client:
-        model_bundle = client.bundle(MODEL)
-        batch_bundle = client.bundle(MODEL, batch=True)
+        model_bundle = client.bundle(BATCHED_MODEL)
+        batch_bundle = client.bundle(BATCHED_MODEL, batch=True)
     batch = model_bundle.card.batch
     assert batch is not None
     assert batch.size == BATCH_SIZE
@@ -132,7 +103,7 @@ def test_a_swapped_index_is_rejected(
     swapped = dataclasses.replace(mine.entry, index=theirs.entry.index)
     with batched_model.gateway.client() as client, pytest.raises(VerificationError) as caught:
         _verify(client, batched_model, mine.prediction, mine.job.proof, swapped)
-    assert caught.value.reason == Reason.ENTRY_MISMATCH
+    assert caught.value.reason == Reason.INPUT_MISMATCH
     assert "does not hash your input" in caught.value.detail
 
 
@@ -144,7 +115,7 @@ def test_someone_elses_entry_is_rejected(
         # Their whole entry (index and proven outputs) with my prediction.
         with pytest.raises(VerificationError) as caught:
             _verify(client, batched_model, mine.prediction, theirs.job.proof, theirs.entry)
-        assert caught.value.reason == Reason.ENTRY_MISMATCH
+        assert caught.value.reason == Reason.INPUT_MISMATCH
         # My index, their outputs: the proof's output hash at my index does not match.
         borrowed = dataclasses.replace(mine.entry, outputs=theirs.entry.outputs)
         with pytest.raises(VerificationError) as caught:
@@ -183,4 +154,4 @@ def test_a_lone_request_is_proven_after_the_window(
         other = concurrent[1]
         with pytest.raises(VerificationError) as caught:
             _verify(client, batched_model, lone.prediction, other.job.proof, other.entry)
-        assert caught.value.reason == Reason.ENTRY_MISMATCH
+        assert caught.value.reason == Reason.INPUT_MISMATCH

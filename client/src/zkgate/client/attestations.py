@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.canonical import canonical_json, framed_digest
+from zkgate.client.canonical import canonical_json, framed_digest, is_count
 from zkgate.client.signing import (
     SignatureError,
     parse_public_key_hex,
@@ -75,14 +75,19 @@ class SignedStatement:
         return statement
 
     def _check_fields(self) -> None:
-        for name, value in asdict(self).items():
-            if name == "signature":
+        """Fields declared `int` hold non-negative integers, all others strings: JSON would
+        otherwise let a float or a boolean through where the signer meant neither."""
+        for field in fields(self):
+            if field.name == "signature":
                 continue
-            if name.endswith("_ms"):
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise AttestationError(f"{type(self).__name__}.{name} must be an integer")
+            value = getattr(self, field.name)
+            if field.type == "int":
+                if not is_count(value):
+                    raise AttestationError(
+                        f"{type(self).__name__}.{field.name} must be a non-negative integer"
+                    )
             elif not isinstance(value, str):
-                raise AttestationError(f"{type(self).__name__}.{name} must be a string")
+                raise AttestationError(f"{type(self).__name__}.{field.name} must be a string")
         for name in ("issuer_public_key", "owner_public_key"):
             value = getattr(self, name, None)
             if value is not None:

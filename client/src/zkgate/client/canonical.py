@@ -35,3 +35,9 @@ def framed_digest(domain: str, parts: Iterable[bytes]) -> str:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def is_count(value: object) -> bool:
+    """A non-negative integer as parsed JSON gives it: not a bool (an int subclass), not a
+    float, not a string of digits."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

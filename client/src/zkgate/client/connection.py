@@ -19,6 +19,16 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from zkgate.client.accuracy import (
+    DEFAULT_DELTA,
+    DEFAULT_EPSILON,
+    AccuracyCertificate,
+    AccuracyRequest,
+    AccuracyStatement,
+    hoeffding_sample_size,
+    new_client_nonce,
+)
+from zkgate.client.accuracy_verification import VerifiedAccuracy, verify_accuracy
 from zkgate.client.attestations import (
     AttestationError,
     CommitmentTimestamp,
@@ -29,12 +39,13 @@ from zkgate.client.bundle import VerifierBundle
 from zkgate.client.canonical import sha256_hex
 from zkgate.client.card import ModelCard
 from zkgate.client.channel import TlsSettings, open_channel
-from zkgate.client.contest import ContestRequest, ContestStatement
+from zkgate.client.contest import ContestRequest, ContestStatement, nonce_commitment
 from zkgate.client.oip_codec import decode_tensors, encode_input
 from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
 from zkgate.client.signing import raw_public_key
 from zkgate.client.tensors import NamedTensor
+from zkgate.client.test_set import TestSet
 from zkgate.client.verification import BatchEntry, VerifiedPrediction, verify
 from zkgate.wire import open_inference_pb2 as oip
 from zkgate.wire import zkgate_pb2 as pb
@@ -102,6 +113,7 @@ class Client:
         self._models = zkgate_pb2_grpc.ModelServiceStub(self._channel)
         self._proofs = zkgate_pb2_grpc.ProofServiceStub(self._channel)
         self._learning = zkgate_pb2_grpc.LearningServiceStub(self._channel)
+        self._accuracy = zkgate_pb2_grpc.AccuracyServiceStub(self._channel)
         self._gateway_key: bytes | None = None
 
     def close(self) -> None:
@@ -323,6 +335,81 @@ class Client:
             proofs=proofs,
         )
 
+    # -- verified accuracy --------------------------------------------------------------------
+
+    def evaluate_accuracy(
+        self,
+        model: str,
+        test_set: TestSet,
+        *,
+        pinned_commitment: str,
+        pinned_batch_commitment: str,
+        epsilon: float = DEFAULT_EPSILON,
+        delta: float = DEFAULT_DELTA,
+        sample_size: int | None = None,
+        timeout: float = 3600.0,
+    ) -> AccuracyCertificate:
+        """Runs an evaluation to its certificate: commit to the test set and a nonce, have the
+        gateway sign the model commitment it serves, reveal, wait for the sampled proofs. The
+        sample is Hoeffding's n for (epsilon, delta) unless given, at most the set's size. The
+        certificate is the provider's claim: check it with `verify_accuracy`."""
+        nonce = new_client_nonce()
+        request = AccuracyRequest(
+            model=model,
+            commitment=pinned_commitment.lower(),
+            batch_commitment=pinned_batch_commitment.lower(),
+            test_set_commitment=test_set.commitment(),
+            test_set_size=len(test_set),
+            sample_size=sample_size or min(hoeffding_sample_size(epsilon, delta), len(test_set)),
+            delta=repr(float(delta)),
+            client_nonce_sha256=nonce_commitment(nonce),
+        )
+        response: pb.SignedStatement = self._accuracy.OpenEvaluation(
+            pb.OpenEvaluationRequest(**asdict(request)), timeout=self._timeout
+        )
+        statement = AccuracyStatement.from_json(response.statement_json)
+        self._check_statement(statement, **asdict(request))
+        examples, labels = test_set.to_npy()
+        evaluation: pb.Evaluation = self._accuracy.RevealTestSet(
+            pb.RevealTestSetRequest(
+                statement_json=response.statement_json,
+                client_nonce=nonce.hex(),
+                examples=examples,
+                labels=labels,
+            ),
+            timeout=max(self._timeout, 300.0),
+        )
+        for job_id in evaluation.job_ids:
+            self.wait_for_job(job_id, timeout=timeout)
+        evaluation = self._accuracy.GetEvaluation(
+            pb.GetEvaluationRequest(evaluation_id=evaluation.evaluation_id), timeout=self._timeout
+        )
+        return AccuracyCertificate.from_json(evaluation.certificate_json)
+
+    def verify_accuracy(
+        self,
+        certificate: AccuracyCertificate,
+        test_set: TestSet,
+        *,
+        pinned_commitment: str,
+        pinned_batch_commitment: str,
+        gateway_public_key: bytes | None = None,
+        allow_insecure_srs: bool = False,
+        trusted_srs_identities: Collection[str] = (),
+    ) -> VerifiedAccuracy:
+        """Fetches the batch circuit's bundle and checks the certificate locally; see
+        `accuracy_verification.verify_accuracy`."""
+        return verify_accuracy(
+            certificate,
+            test_set,
+            self.bundle(certificate.statement.model, batch=True),
+            pinned_commitment=pinned_commitment,
+            pinned_batch_commitment=pinned_batch_commitment,
+            gateway_public_key=gateway_public_key or self.gateway_key(),
+            allow_insecure_srs=allow_insecure_srs,
+            trusted_srs_identities=trusted_srs_identities,
+        )
+
     # -- proof-of-learning --------------------------------------------------------------------
 
     def issue_training_intent(self, owner_public_key: str, policy_digest: str) -> TrainingIntent:
@@ -371,7 +458,7 @@ class Client:
 
     def _check_statement(
         self,
-        statement: TrainingIntent | CommitmentTimestamp | ContestStatement,
+        statement: TrainingIntent | CommitmentTimestamp | ContestStatement | AccuracyStatement,
         **expected: object,
     ) -> None:
         """The gateway signed it (not merely someone), and it says what was asked for."""

@@ -26,14 +26,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zkgate.client.attestations import AttestationError, SignedStatement, check_digest
 from zkgate.client.canonical import framed_digest
 from zkgate.client.receipts import Receipt
-from zkgate.client.signing import SignatureError, parse_public_key_hex
+from zkgate.client.sampling import draw_sample
 
 CONTEST_FORMAT = "zkgate.contest/1"
 _RECEIPT_SET_DOMAIN = "zkgate.contest.receipts/1"
 _SAMPLE_DOMAIN = "zkgate.contest.sample/1"
 _NONCE_BYTES = 32
-# Each draw reads 8 bytes of SHA-256 output, far wider than any receipt count.
-_DRAW_BITS = 64
 
 
 class ContestError(ValueError):
@@ -92,18 +90,10 @@ class ContestStatement(SignedStatement):
         )
 
     def _check_fields(self) -> None:
-        """Counts are integers here, unlike the string-only statements of proof-of-learning."""
-        integers = ("receipt_count", "sample_size", "deadline_ms", "issued_at_ms", "deadline_at_ms")
-        for name, value in asdict(self).items():
-            if name == "signature":
-                continue
-            wanted = int if name in integers else str
-            if not isinstance(value, wanted) or isinstance(value, bool):
-                raise AttestationError(f"ContestStatement.{name} must be {wanted.__name__}")
+        super()._check_fields()
         try:
-            parse_public_key_hex(self.issuer_public_key, "ContestStatement.issuer_public_key")
             self.request().check()
-        except (SignatureError, ContestError) as exc:
+        except ContestError as exc:
             raise AttestationError(str(exc)) from exc
         check_digest(self.gateway_nonce, "ContestStatement.gateway_nonce")
         if self.deadline_at_ms != self.issued_at_ms + self.deadline_ms:
@@ -149,40 +139,18 @@ def issue_contest_statement(
 
 
 def contest_sample(statement: ContestStatement, client_nonce: bytes) -> list[int]:
-    """k distinct indices into `ordered_receipts`, uniform over all k-subsets in draw order.
-
-    A partial Fisher-Yates shuffle driven by SHA-256 in counter mode; each draw rejects values
-    past the largest multiple of the range, so no index is favoured by the modulo.
-    """
+    """k distinct indices into `ordered_receipts`, drawn from the set digest and both nonces."""
     if nonce_commitment(client_nonce) != statement.client_nonce_sha256:
         raise ContestError("the revealed client nonce does not hash to the committed one")
-    seed = bytes.fromhex(
-        framed_digest(
-            _SAMPLE_DOMAIN,
-            [
-                bytes.fromhex(statement.receipt_set_digest),
-                bytes.fromhex(statement.gateway_nonce),
-                client_nonce,
-            ],
-        )
+    seed = framed_digest(
+        _SAMPLE_DOMAIN,
+        [
+            bytes.fromhex(statement.receipt_set_digest),
+            bytes.fromhex(statement.gateway_nonce),
+            client_nonce,
+        ],
     )
-    counter = 0
-
-    def draw_below(bound: int) -> int:
-        nonlocal counter
-        limit = (1 << _DRAW_BITS) - (1 << _DRAW_BITS) % bound
-        while True:
-            block = hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-            value = int.from_bytes(block[: _DRAW_BITS // 8], "big")
-            if value < limit:
-                return value % bound
-
-    pool = list(range(statement.receipt_count))
-    for position in range(statement.sample_size):
-        chosen = position + draw_below(len(pool) - position)
-        pool[position], pool[chosen] = pool[chosen], pool[position]
-    return pool[: statement.sample_size]
+    return draw_sample(bytes.fromhex(seed), statement.receipt_count, statement.sample_size)
 
 
 def detection_probability(tamper_rate: float, sample_size: int) -> float:

@@ -51,7 +51,8 @@ class Reason(StrEnum):
     BAD_RECEIPT_SIGNATURE = auto()
     RECEIPT_MISMATCH = auto()
     INSECURE_SRS = auto()
-    # A batched proof whose entry at the given index is not this request's.
+    # A batched proof's entry that does not fit: outputs not the ones proven there, an index
+    # outside the batch. (An entry that hashes another input is an INPUT_MISMATCH.)
     ENTRY_MISMATCH = auto()
 
 
@@ -356,9 +357,10 @@ def _check_entry(
     for offset, tensor in enumerate(inputs):
         position = first_input + offset
         if expected_input_felts(layout, position, tensor.array) != instances.inputs[position]:
-            raise fail(
+            raise VerificationError(
+                Reason.INPUT_MISMATCH,
                 f"the proof's entry {entry.index} does not hash your input {tensor.name!r}: "
-                "the index is wrong, or the entry (and the proof) belongs to another request"
+                "the index is wrong, or the entry (and the proof) belongs to another request",
             )
     if len(entry.outputs) != per_output:
         raise fail(f"the job reports {len(entry.outputs)} outputs, the model has {per_output}")
@@ -390,6 +392,81 @@ def _max_abs_diff(served: Sequence[NamedTensor], proven: Sequence[NamedTensor]) 
     return max(diffs, default=0.0)
 
 
+@dataclass(frozen=True)
+class AuthenticatedProof:
+    """A proof whose SNARK verified under a bundle that hashes to the pinned commitment. What
+    it says about particular inputs is read with `outputs_for`; a batched proof is read once per
+    entry, and its SNARK is checked only once."""
+
+    bundle: VerifierBundle
+    layout: CircuitLayout
+    instances: PublicInstances
+    batched: bool
+    checks: list[str]
+
+    def outputs_for(
+        self,
+        inputs: Sequence[NamedTensor],
+        *,
+        batch_entry: BatchEntry | None = None,
+        output_slots: Sequence[OutputSlot] | None = None,
+    ) -> ProvenRun:
+        """The outputs the committed model computed from `inputs`, or VerificationError if the
+        proof is not of them. output_slots name and shape the outputs; the card's by default."""
+        slots = _card_output_slots(self.bundle) if output_slots is None else list(output_slots)
+        if (batch_entry is not None) != self.batched:
+            raise VerificationError(
+                Reason.ENTRY_MISMATCH,
+                "a batched proof is read at a batch entry, and a single proof without one",
+            )
+        if batch_entry is None:
+            input_check = _check_inputs(inputs, self.instances, self.layout)
+            return ProvenRun(
+                outputs=_proven_outputs(slots, self.instances, self.layout),
+                checks=[*self.checks, input_check],
+            )
+        assert self.bundle.card.batch is not None  # _check_commitment saw to it
+        entry_check, proven = _check_entry(
+            inputs, slots, batch_entry, self.instances, self.layout, self.bundle.card.batch.size
+        )
+        return ProvenRun(outputs=proven, checks=[*self.checks, entry_check])
+
+
+def authenticate_proof(
+    proof: bytes,
+    bundle: VerifierBundle,
+    *,
+    pinned_commitment: str,
+    allow_insecure_srs: bool = False,
+    trusted_srs_identities: Collection[str] = (),
+    pinned_batch_commitment: str | None = None,
+) -> AuthenticatedProof:
+    """Checks the bundle against the pinned commitment, the SRS, and the SNARK.
+
+    With pinned_batch_commitment the proof is a batched one, checked under the bundle of the
+    model's batch circuit, which must hash to it; the card must still name pinned_commitment,
+    the model's own.
+    """
+    batched = pinned_batch_commitment is not None
+    if not batched:
+        checks = [_check_commitment(bundle, pinned_commitment)]
+    else:
+        if bundle.card.commitment != pinned_commitment.lower():
+            raise VerificationError(
+                Reason.COMMITMENT_MISMATCH,
+                f"the batch bundle's card is of commitment {bundle.card.commitment}, not the "
+                f"pinned {pinned_commitment}",
+            )
+        checks = [_check_commitment(bundle, str(pinned_batch_commitment), batch=True)]
+    checks.append(_check_srs(bundle, trusted_srs_identities, allow_insecure_srs))
+    layout = _circuit_layout(bundle, batch=batched)
+    stripped_proof, instances = _parse_proof(proof, layout)
+    checks.append(_check_snark(stripped_proof, bundle))
+    return AuthenticatedProof(
+        bundle=bundle, layout=layout, instances=instances, batched=batched, checks=checks
+    )
+
+
 def check_proof(
     inputs: Sequence[NamedTensor],
     proof: bytes,
@@ -403,45 +480,24 @@ def check_proof(
     output_slots: Sequence[OutputSlot] | None = None,
 ) -> ProvenRun:
     """What a proof shows about these inputs, with no receipt involved: the outputs the committed
-    model computes from them. Protocols that prove runs nobody was served (accuracy on a test
-    set, a retrieval predicate) read the outputs from here; `verify` compares them with what was
-    served. output_slots name and shape the outputs; the card's specs by default.
-
-    A batched proof (batch_entry given, from the prove job) is checked under the bundle of the
-    model's batch circuit, which must hash to pinned_batch_commitment; the card must still name
-    pinned_commitment, the model's own.
-    """
-    if batch_entry is None:
-        checks = [_check_commitment(bundle, pinned_commitment)]
-    else:
-        if not pinned_batch_commitment:
-            raise VerificationError(
-                Reason.COMMITMENT_MISMATCH,
-                "the proof is batched: pin the model's batch commitment too (the card's "
-                "batch.commitment; CLI: --batch-commitment)",
-            )
-        if bundle.card.commitment != pinned_commitment.lower():
-            raise VerificationError(
-                Reason.COMMITMENT_MISMATCH,
-                f"the batch bundle's card is of commitment {bundle.card.commitment}, not the "
-                f"pinned {pinned_commitment}",
-            )
-        checks = [_check_commitment(bundle, pinned_batch_commitment, batch=True)]
-    checks.append(_check_srs(bundle, trusted_srs_identities, allow_insecure_srs))
-    layout = _circuit_layout(bundle, batch=batch_entry is not None)
-    stripped_proof, instances = _parse_proof(proof, layout)
-    checks.append(_check_snark(stripped_proof, bundle))
-    slots = _card_output_slots(bundle) if output_slots is None else list(output_slots)
-    if batch_entry is None:
-        checks.append(_check_inputs(inputs, instances, layout))
-        proven = _proven_outputs(slots, instances, layout)
-    else:
-        assert bundle.card.batch is not None  # _check_commitment saw to it
-        entry_check, proven = _check_entry(
-            inputs, slots, batch_entry, instances, layout, bundle.card.batch.size
+    model computes from them. Protocols that prove runs nobody was served (a retrieval predicate,
+    say) read the outputs from here; `verify` compares them with what was served. A batched
+    proof (batch_entry given, from the prove job) needs pinned_batch_commitment too."""
+    if batch_entry is not None and not pinned_batch_commitment:
+        raise VerificationError(
+            Reason.COMMITMENT_MISMATCH,
+            "the proof is batched: pin the model's batch commitment too (the card's "
+            "batch.commitment; CLI: --batch-commitment)",
         )
-        checks.append(entry_check)
-    return ProvenRun(outputs=proven, checks=checks)
+    authenticated = authenticate_proof(
+        proof,
+        bundle,
+        pinned_commitment=pinned_commitment,
+        allow_insecure_srs=allow_insecure_srs,
+        trusted_srs_identities=trusted_srs_identities,
+        pinned_batch_commitment=pinned_batch_commitment if batch_entry is not None else None,
+    )
+    return authenticated.outputs_for(inputs, batch_entry=batch_entry, output_slots=output_slots)
 
 
 def verify(

@@ -645,6 +645,136 @@ class OpenContestRequest(_message.Message):
 Global___OpenContestRequest: _TypeAlias = OpenContestRequest  # noqa: Y015
 
 @_typing.final
+class OpenEvaluationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    COMMITMENT_FIELD_NUMBER: _builtins.int
+    BATCH_COMMITMENT_FIELD_NUMBER: _builtins.int
+    TEST_SET_COMMITMENT_FIELD_NUMBER: _builtins.int
+    TEST_SET_SIZE_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_SHA256_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    commitment: _builtins.str
+    """The model and batch-circuit commitments the consumer pinned; refused unless served."""
+    batch_commitment: _builtins.str
+    test_set_commitment: _builtins.str
+    """Merkle root over the test set's examples and labels (zkgate.client.test_set), hex."""
+    test_set_size: _builtins.int
+    sample_size: _builtins.int
+    """How many examples are proven; Hoeffding's n = ln(1/delta) / (2 epsilon^2) by default."""
+    delta: _builtins.str
+    """The confidence parameter, a decimal string such as "0.05", fixed before any result."""
+    client_nonce_sha256: _builtins.str
+    """SHA-256 of the consumer's secret nonce, revealed with the test set."""
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        commitment: _builtins.str = ...,
+        batch_commitment: _builtins.str = ...,
+        test_set_commitment: _builtins.str = ...,
+        test_set_size: _builtins.int = ...,
+        sample_size: _builtins.int = ...,
+        delta: _builtins.str = ...,
+        client_nonce_sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_commitment", b"batch_commitment", "client_nonce_sha256", b"client_nonce_sha256", "commitment", b"commitment", "delta", b"delta", "model", b"model", "sample_size", b"sample_size", "test_set_commitment", b"test_set_commitment", "test_set_size", b"test_set_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenEvaluationRequest: _TypeAlias = OpenEvaluationRequest  # noqa: Y015
+
+@_typing.final
+class RevealTestSetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATEMENT_JSON_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    EXAMPLES_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    statement_json: _builtins.str
+    """The statement OpenEvaluation returned."""
+    client_nonce: _builtins.str
+    """The nonce whose SHA-256 the statement holds, hex."""
+    examples: _builtins.bytes
+    """.npy arrays: float32 examples (N, *model input shape) and int64 labels (N,)."""
+    labels: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        statement_json: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+        examples: _builtins.bytes = ...,
+        labels: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "examples", b"examples", "labels", b"labels", "statement_json", b"statement_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevealTestSetRequest: _TypeAlias = RevealTestSetRequest  # noqa: Y015
+
+@_typing.final
+class GetEvaluationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVALUATION_ID_FIELD_NUMBER: _builtins.int
+    evaluation_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        evaluation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["evaluation_id", b"evaluation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEvaluationRequest: _TypeAlias = GetEvaluationRequest  # noqa: Y015
+
+@_typing.final
+class Evaluation(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVALUATION_ID_FIELD_NUMBER: _builtins.int
+    JOB_IDS_FIELD_NUMBER: _builtins.int
+    PROVEN_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_JSON_FIELD_NUMBER: _builtins.int
+    evaluation_id: _builtins.str
+    proven: _builtins.int
+    failed: _builtins.int
+    certificate_json: _builtins.str
+    """The accuracy certificate's JSON (zkgate.client.accuracy), once every job has succeeded."""
+    @_builtins.property
+    def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """One prove job per sampled example, in draw order."""
+
+    def __init__(
+        self,
+        *,
+        evaluation_id: _builtins.str = ...,
+        job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        proven: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        certificate_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_json", b"certificate_json", "evaluation_id", b"evaluation_id", "failed", b"failed", "job_ids", b"job_ids", "proven", b"proven"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Evaluation: _TypeAlias = Evaluation  # noqa: Y015
+
+@_typing.final
 class RequestProofRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -647,3 +647,170 @@ class LearningService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class AccuracyServiceStub:
+    """Verified accuracy on a test set revealed after the model is committed (docs/protocols.md).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.OpenEvaluation = channel.unary_unary(
+                '/zkgate.v1.AccuracyService/OpenEvaluation',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.OpenEvaluationRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+                _registered_method=True)
+        self.RevealTestSet = channel.unary_unary(
+                '/zkgate.v1.AccuracyService/RevealTestSet',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.RevealTestSetRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Evaluation.FromString,
+                _registered_method=True)
+        self.GetEvaluation = channel.unary_unary(
+                '/zkgate.v1.AccuracyService/GetEvaluation',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.GetEvaluationRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Evaluation.FromString,
+                _registered_method=True)
+
+
+class AccuracyServiceServicer:
+    """Verified accuracy on a test set revealed after the model is committed (docs/protocols.md).
+    """
+
+    def OpenEvaluation(self, request, context):
+        """The consumer commits to its test set and a secret nonce; the gateway answers with a signed
+        statement of the model commitment it serves, the time and a nonce of its own, before the
+        consumer reveals anything. Needs a model registered with a batch circuit (hashed inputs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevealTestSet(self, request, context):
+        """The reveal: the test set and the nonce. The gateway checks them against the statement,
+        draws the sample from both nonces and queues a proof for every sampled example.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvaluation(self, request, context):
+        """Progress, and the certificate once every sampled example is proven.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AccuracyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'OpenEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenEvaluation,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.OpenEvaluationRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.SerializeToString,
+            ),
+            'RevealTestSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevealTestSet,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.RevealTestSetRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Evaluation.SerializeToString,
+            ),
+            'GetEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvaluation,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.GetEvaluationRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Evaluation.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'zkgate.v1.AccuracyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('zkgate.v1.AccuracyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AccuracyService:
+    """Verified accuracy on a test set revealed after the model is committed (docs/protocols.md).
+    """
+
+    @staticmethod
+    def OpenEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.AccuracyService/OpenEvaluation',
+            zkgate_dot_v1_dot_zkgate__pb2.OpenEvaluationRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevealTestSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.AccuracyService/RevealTestSet',
+            zkgate_dot_v1_dot_zkgate__pb2.RevealTestSetRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Evaluation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.AccuracyService/GetEvaluation',
+            zkgate_dot_v1_dot_zkgate__pb2.GetEvaluationRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Evaluation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -249,3 +249,73 @@ class LearningServiceServicer(metaclass=_abc_1.ABCMeta):
         """The full verification report of a model's proof-of-learning; its digest is in the card."""
 
 def add_LearningServiceServicer_to_server(servicer: LearningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class AccuracyServiceStub:
+    """Verified accuracy on a test set revealed after the model is committed (docs/protocols.md)."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> AccuracyServiceAsyncStub: ...
+    OpenEvaluation: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.OpenEvaluationRequest, _zkgate_pb2.SignedStatement]
+    """The consumer commits to its test set and a secret nonce; the gateway answers with a signed
+    statement of the model commitment it serves, the time and a nonce of its own, before the
+    consumer reveals anything. Needs a model registered with a batch circuit (hashed inputs).
+    """
+    RevealTestSet: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.RevealTestSetRequest, _zkgate_pb2.Evaluation]
+    """The reveal: the test set and the nonce. The gateway checks them against the statement,
+    draws the sample from both nonces and queues a proof for every sampled example.
+    """
+    GetEvaluation: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetEvaluationRequest, _zkgate_pb2.Evaluation]
+    """Progress, and the certificate once every sampled example is proven."""
+
+@_typing.type_check_only
+class AccuracyServiceAsyncStub(AccuracyServiceStub):
+    """Verified accuracy on a test set revealed after the model is committed (docs/protocols.md)."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    OpenEvaluation: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.OpenEvaluationRequest, _zkgate_pb2.SignedStatement]  # type: ignore[assignment]
+    """The consumer commits to its test set and a secret nonce; the gateway answers with a signed
+    statement of the model commitment it serves, the time and a nonce of its own, before the
+    consumer reveals anything. Needs a model registered with a batch circuit (hashed inputs).
+    """
+    RevealTestSet: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.RevealTestSetRequest, _zkgate_pb2.Evaluation]  # type: ignore[assignment]
+    """The reveal: the test set and the nonce. The gateway checks them against the statement,
+    draws the sample from both nonces and queues a proof for every sampled example.
+    """
+    GetEvaluation: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetEvaluationRequest, _zkgate_pb2.Evaluation]  # type: ignore[assignment]
+    """Progress, and the certificate once every sampled example is proven."""
+
+class AccuracyServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Verified accuracy on a test set revealed after the model is committed (docs/protocols.md)."""
+
+    @_abc_1.abstractmethod
+    def OpenEvaluation(
+        self,
+        request: _zkgate_pb2.OpenEvaluationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.SignedStatement, _abc.Awaitable[_zkgate_pb2.SignedStatement]]:
+        """The consumer commits to its test set and a secret nonce; the gateway answers with a signed
+        statement of the model commitment it serves, the time and a nonce of its own, before the
+        consumer reveals anything. Needs a model registered with a batch circuit (hashed inputs).
+        """
+
+    @_abc_1.abstractmethod
+    def RevealTestSet(
+        self,
+        request: _zkgate_pb2.RevealTestSetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Evaluation, _abc.Awaitable[_zkgate_pb2.Evaluation]]:
+        """The reveal: the test set and the nonce. The gateway checks them against the statement,
+        draws the sample from both nonces and queues a proof for every sampled example.
+        """
+
+    @_abc_1.abstractmethod
+    def GetEvaluation(
+        self,
+        request: _zkgate_pb2.GetEvaluationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Evaluation, _abc.Awaitable[_zkgate_pb2.Evaluation]]:
+        """Progress, and the certificate once every sampled example is proven."""
+
+def add_AccuracyServiceServicer_to_server(servicer: AccuracyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -17,6 +17,7 @@ from zkgate.gateway.metrics import GatewayMetrics
 from zkgate.gateway.prover_pool import ProverPool
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers.access_interceptor import AccessInterceptor
+from zkgate.gateway.servicers.accuracy import AccuracyServicer
 from zkgate.gateway.servicers.inference import (
     OIP_SERVICE,
     InferenceServicer,
@@ -103,6 +104,9 @@ class Gateway:
         zkgate_pb2_grpc.add_LearningServiceServicer_to_server(
             LearningServicer(self.service), self._server
         )
+        zkgate_pb2_grpc.add_AccuracyServiceServicer_to_server(
+            AccuracyServicer(self.service), self._server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         # Services with descriptors in our stubs; the spec's OIP name has none of its own.
         described = (
@@ -110,6 +114,7 @@ class Gateway:
             zkgate_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
             zkgate_pb2.DESCRIPTOR.services_by_name["ProofService"].full_name,
             zkgate_pb2.DESCRIPTOR.services_by_name["LearningService"].full_name,
+            zkgate_pb2.DESCRIPTOR.services_by_name["AccuracyService"].full_name,
         )
         self._services = (OIP_SERVICE, *described)
         reflection.enable_server_reflection(

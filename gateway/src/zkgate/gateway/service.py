@@ -17,6 +17,7 @@ from zkgate.client.card import ModelCard
 from zkgate.client.receipts import Receipt, ReceiptBody, ReceiptError
 from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
 from zkgate.gateway.access import ANONYMOUS, PermissionDenied, Tenant
+from zkgate.gateway.accuracy import AccuracyEvaluator
 from zkgate.gateway.contest import ContestNotary
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.gateway.inference import LoadedModel, ModelRuntime
@@ -89,6 +90,7 @@ class GatewayService:
         # Proof-of-learning statements are signed with the same identity key as receipts.
         self.attestor = LearningAttestor(signer.key)
         self.contest_notary = ContestNotary(signer.key)
+        self.accuracy = AccuracyEvaluator(self, signer.key, store)
         self._runtime = ModelRuntime(store)
         self._ready_models = ReadyModels(catalog.get)
         self._max_logrows = max_logrows
@@ -286,6 +288,17 @@ class GatewayService:
                 "of the original request"
             )
         return self._enqueue_proof(record, inputs, input_digest, tenant)
+
+    def prove_inputs(
+        self, name: str, tensors: Sequence[NamedTensor], tenant: Tenant = ANONYMOUS
+    ) -> Job:
+        """A proof of the model on inputs nobody was served (an accuracy evaluation's examples):
+        no receipt, otherwise the same job, batched and idempotent, as any other."""
+        record, model = self.loaded_model(name)
+        if record.policy == ProofPolicy.NEVER:
+            raise ProofsDisabled(f"model {name!r} has proof policy 'never'")
+        inputs = self._ordered_inputs(model, tensors)
+        return self._enqueue_proof(record, inputs, tensors_digest(inputs), tenant)
 
     def _ordered_inputs(
         self, model: LoadedModel, tensors: Sequence[NamedTensor]

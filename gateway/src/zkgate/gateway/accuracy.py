@@ -1,0 +1,224 @@
+"""The gateway's side of verified accuracy: sign the evaluation, prove the sample, certify.
+
+The gateway keeps no table of evaluations. The reveal is stored as one content-addressed record
+(statement, nonce, sampled positions, labels and job ids) in the artifact store, and its digest
+is the evaluation's id: any replica can answer for it, and a repeated reveal maps to the same
+record and, through the jobs' idempotency keys, the same jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from zkgate.client.accuracy import (
+    AccuracyCertificate,
+    AccuracyFormatError,
+    AccuracyRequest,
+    AccuracyStatement,
+    CertificateEntry,
+    accuracy_sample,
+    issue_accuracy_statement,
+)
+from zkgate.client.accuracy_verification import predicted_class
+from zkgate.client.attestations import AttestationError, check_digest
+from zkgate.client.canonical import canonical_json, sha256_hex
+from zkgate.client.card import ModelCard
+from zkgate.client.instances import dequantize
+from zkgate.client.signing import raw_public_key
+from zkgate.client.test_set import TestSet, TestSetError
+from zkgate.gateway.access import PermissionDenied, Tenant
+from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady
+from zkgate.prover.jobs import JobState
+from zkgate.prover.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from zkgate.gateway.service import GatewayService
+
+_EVALUATION_FORMAT = "zkgate.evaluation/1"
+# A record holds about 150 bytes per sampled example; MAX_ACCURACY_SAMPLE of them fit in 4 MB.
+_MAX_EVALUATION_RECORD_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EvaluationProgress:
+    evaluation_id: str
+    job_ids: list[str]
+    proven: int
+    failed: int
+    # Set once every sampled example is proven.
+    certificate: AccuracyCertificate | None
+
+
+class AccuracyEvaluator:
+    def __init__(
+        self, service: GatewayService, key: Ed25519PrivateKey, store: ArtifactStore
+    ) -> None:
+        self._service = service
+        self._key = key
+        self._store = store
+
+    def open(self, request: AccuracyRequest, tenant: Tenant) -> AccuracyStatement:
+        """Refuses what the gateway could not honour: a model without a hashed-input circuit,
+        a commitment it does not serve, a sample larger than the tenant may queue."""
+        try:
+            request.check()
+        except AccuracyFormatError as exc:
+            raise InvalidRequest(f"evaluation refused: {exc}") from exc
+        self._served_card(request.model, request.commitment, request.batch_commitment)
+        if tenant.max_queued_jobs and request.sample_size > tenant.max_queued_jobs:
+            raise InvalidRequest(
+                f"evaluation refused: a sample of {request.sample_size} needs as many proof "
+                f"jobs, and tenant {tenant.name!r} may queue {tenant.max_queued_jobs}; ask for "
+                "a larger quota or a smaller sample (a larger epsilon)"
+            )
+        return issue_accuracy_statement(self._key, request, now_ms=time.time_ns() // 1_000_000)
+
+    def reveal(
+        self, statement_json: str, client_nonce_hex: str, test_set: TestSet, tenant: Tenant
+    ) -> EvaluationProgress:
+        statement = self._own_statement(statement_json)
+        try:
+            sample = accuracy_sample(statement, bytes.fromhex(client_nonce_hex))
+        except (AccuracyFormatError, ValueError) as exc:
+            raise InvalidRequest(f"reveal refused: {exc}") from exc
+        held = test_set.commitment()
+        if (held, len(test_set)) != (statement.test_set_commitment, statement.test_set_size):
+            raise InvalidRequest(
+                f"reveal refused: the test set sent hashes to {held} ({len(test_set)} "
+                f"examples), the statement commits to {statement.test_set_commitment} "
+                f"({statement.test_set_size}); send the exact arrays you committed to"
+            )
+        card = self._served_card(statement.model, statement.commitment, statement.batch_commitment)
+        spec = card.inputs[0]
+        if list(test_set.examples.shape[1:]) != spec.shape:
+            raise InvalidRequest(
+                f"reveal refused: examples are shaped {list(test_set.examples.shape[1:])}, "
+                f"model {statement.model!r} takes {spec.name!r} shaped {spec.shape}"
+            )
+        jobs = [
+            self._service.prove_inputs(
+                statement.model, [test_set.example_tensor(index, spec.name)], tenant
+            )
+            for index in sample
+        ]
+        record = {
+            "format": _EVALUATION_FORMAT,
+            "tenant": tenant.name,
+            "statement": statement_json,
+            "client_nonce": client_nonce_hex,
+            "entries": [
+                {"test_index": index, "label": int(test_set.labels[index]), "job_id": job.id}
+                for index, job in zip(sample, jobs, strict=True)
+            ],
+        }
+        evaluation_id = self._store.put_bytes(canonical_json(record))
+        return self.progress(evaluation_id, tenant)
+
+    def progress(self, evaluation_id: str, tenant: Tenant) -> EvaluationProgress:
+        record = self._record(evaluation_id, tenant)
+        statement = AccuracyStatement.from_json(record["statement"])
+        card = self._served_card(statement.model, statement.commitment, statement.batch_commitment)
+        assert card.batch is not None  # _served_card saw to it
+        entries: list[CertificateEntry] = []
+        proofs: dict[str, str] = {}
+        failed = 0
+        job_ids = [str(entry["job_id"]) for entry in record["entries"]]
+        for entry, job_id in zip(record["entries"], job_ids, strict=True):
+            status = self._service.job_status(job_id, tenant)
+            if status.job.state in (JobState.FAILED, JobState.CANCELLED):
+                failed += 1
+            if status.proof is None or status.job.result is None:
+                continue
+            result = status.job.result
+            outputs = [list(felts) for felts in result["batch_outputs"]]
+            digest = sha256_hex(status.proof)
+            proofs[digest] = status.proof.decode("utf-8")
+            entries.append(
+                CertificateEntry(
+                    test_index=int(entry["test_index"]),
+                    label=int(entry["label"]),
+                    predicted=predicted_class(dequantize(outputs[0], card.batch.output_scale)),
+                    proof_digest=digest,
+                    batch_index=int(result["batch_index"]),
+                    batch_size=int(result["batch_size"]),
+                    outputs=outputs,
+                )
+            )
+        certificate = None
+        if len(entries) == len(job_ids):
+            certificate = AccuracyCertificate(
+                statement=statement,
+                client_nonce=str(record["client_nonce"]),
+                correct=sum(entry.predicted == entry.label for entry in entries),
+                entries=entries,
+                proofs=proofs,
+            )
+        return EvaluationProgress(
+            evaluation_id=evaluation_id,
+            job_ids=job_ids,
+            proven=len(entries),
+            failed=failed,
+            certificate=certificate,
+        )
+
+    def _served_card(self, model: str, commitment: str, batch_commitment: str) -> ModelCard:
+        record = self._service.ready_model(model)
+        assert record.card_json is not None
+        card = ModelCard.from_json(record.card_json)
+        if card.batch is None:
+            raise NotReady(
+                f"model {model!r} has no batch circuit, so its proofs would publish the test "
+                "examples; register it with --batch-size 2 or more to evaluate it"
+            )
+        if (card.commitment, card.batch.commitment) != (commitment, batch_commitment):
+            raise NotReady(
+                f"model {model!r} serves commitment {card.commitment} (batch "
+                f"{card.batch.commitment}), not {commitment} (batch {batch_commitment})"
+            )
+        return card
+
+    def _own_statement(self, statement_json: str) -> AccuracyStatement:
+        try:
+            statement = AccuracyStatement.from_json(statement_json)
+            statement.verify()
+        except AttestationError as exc:
+            raise InvalidRequest(f"reveal refused: {exc}") from exc
+        if statement.issuer_public_key != raw_public_key(self._key).hex():
+            raise InvalidRequest(
+                "reveal refused: the statement was not signed by this gateway; open the "
+                "evaluation here first"
+            )
+        return statement
+
+    def _record(self, evaluation_id: str, tenant: Tenant) -> dict[str, Any]:
+        try:
+            check_digest(evaluation_id, "evaluation_id")
+        except AttestationError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        # Any stored artifact has a digest; a proving key of gigabytes is not read to find out
+        # that it is no evaluation.
+        if not self._store.exists(evaluation_id) or (
+            self._store.size(evaluation_id) > _MAX_EVALUATION_RECORD_BYTES
+        ):
+            raise NotFound(f"no evaluation {evaluation_id}")
+        try:
+            record = json.loads(self._store.read_bytes(evaluation_id))
+        except (ValueError, UnicodeDecodeError):
+            record = None
+        if not isinstance(record, dict) or record.get("format") != _EVALUATION_FORMAT:
+            raise NotFound(f"no evaluation {evaluation_id}")
+        if record["tenant"] != tenant.name:
+            raise PermissionDenied(f"evaluation {evaluation_id} belongs to another tenant")
+        return record
+
+
+def parse_test_set(examples: bytes, labels: bytes) -> TestSet:
+    try:
+        return TestSet.from_npy(examples, labels)
+    except TestSetError as exc:
+        raise InvalidRequest(f"reveal refused: {exc}") from exc
