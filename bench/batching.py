@@ -39,9 +39,9 @@ ROUNDS = 3
 TARGET_RATIO = 1 / 3
 
 
-def _prove_seconds(
+def _prove_and_verify_seconds(
     store: ArtifactStore, artifacts: dict[str, str], witness_input: bytes, scratch: Path
-) -> float:
+) -> tuple[float, float]:
     data, witness, proof = (scratch / name for name in ("input.json", "witness.json", "proof"))
     data.write_bytes(witness_input)
     compiled = str(store.path(artifacts["compiled"]))
@@ -54,7 +54,16 @@ def _prove_seconds(
         str(proof),
         srs_path=str(store.path(artifacts["srs"])),
     )
-    return time.perf_counter() - started
+    proved = time.perf_counter()
+    ezkl.verify(
+        str(proof),
+        str(store.path(artifacts["settings"])),
+        str(store.path(artifacts["vk"])),
+        # What a client verifies with: the slice the bundle carries.
+        str(store.path(artifacts["srs_slice"])),
+        False,
+    )
+    return proved - started, time.perf_counter() - proved
 
 
 def run() -> dict[str, Any]:
@@ -100,27 +109,33 @@ def run() -> dict[str, Any]:
             witness_input_json([NamedTensor.of("input", inputs[i])])
             for i in range(max(BATCH_SIZES))
         ]
-        timings: dict[str, list[float]] = {"public_1": [], **{str(b): [] for b in BATCH_SIZES}}
+        timings: dict[str, list[tuple[float, float]]] = {
+            "public_1": [],
+            **{str(b): [] for b in BATCH_SIZES},
+        }
         work = root / "work"
         work.mkdir()
         # Interleaved, so drift in machine load hits every size alike.
         for _ in range(ROUNDS):
-            timings["public_1"].append(_prove_seconds(store, card.artifacts, entries[0], work))
+            timings["public_1"].append(
+                _prove_and_verify_seconds(store, card.artifacts, entries[0], work)
+            )
             for size, circuit in circuits.items():
                 witness_input = batch_witness_input(entries[:size], size)
                 timings[str(size)].append(
-                    _prove_seconds(store, circuit.artifacts, witness_input, work)
+                    _prove_and_verify_seconds(store, circuit.artifacts, witness_input, work)
                 )
     figures: dict[str, Any] = {}
     print(f"batching (digits MLP, hashed inputs and outputs, median of {ROUNDS} proves)")
-    public = statistics.median(timings["public_1"])
+    public = statistics.median(prove for prove, _ in timings["public_1"])
     print(f"  reference: model circuit, public I/O, logrows {card.logrows}: {public:.2f} s")
     figures["public_io_b1"] = {"logrows": card.logrows, "prove_s": public}
     for size, circuit in circuits.items():
-        prove = statistics.median(timings[str(size)])
+        prove = statistics.median(prove for prove, _ in timings[str(size)])
         figures[f"b{size}"] = {
             "logrows": circuit.logrows,
             "prove_s": prove,
+            "verify_s": statistics.median(verify for _, verify in timings[str(size)]),
             "per_prediction_s": prove / size,
             "proving_key_bytes": circuit.keys.proving_key_bytes,
         }

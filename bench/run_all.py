@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import batching, inference, learning, proving, scale_out, verification
+from bench import accuracy, batching, inference, learning, proving, scale_out, verification
 from bench.harness import bench_session
 
 
@@ -33,7 +33,11 @@ def main() -> None:
     results["scale_out"] = scale_out.run()
     print()
     # Builds its own circuits from the bundled model; no gateway either.
-    results["batching"] = batching.run()
+    batching_figures = batching.run()
+    results["batching"] = batching_figures
+    print()
+    # Certificate costs from the batching figures just taken, and its own two circuits.
+    results["accuracy"] = accuracy.run(batching_figures)
     print()
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -33,6 +34,7 @@ from zkgate.client.accuracy_verification import (
     AccuracyReason,
     VerifiedAccuracy,
 )
+from zkgate.client.cli import main
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.sampling import draw_sample
 from zkgate.client.test_set import TestSet, TestSetError
@@ -397,3 +399,47 @@ def test_the_gateway_refuses_bad_evaluations_and_keeps_serving(
         assert len(first.job_ids) == 2
     # Still serving: the module's certificate verifies through a fresh connection.
     assert _verify(batched_model, certificate, held_set).sample_size == _SAMPLE
+
+
+def test_the_cli_evaluates_and_verifies_a_certificate_offline(
+    batched_model: BatchedModel,
+    held_set: TestSet,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    examples, labels = tmp_path / "examples.npy", tmp_path / "labels.npy"
+    np.save(examples, held_set.examples)
+    np.save(labels, held_set.labels)
+    certificate, bundle = tmp_path / "certificate.json", tmp_path / "bundle"
+    test_set_flags = [
+        "--examples",
+        str(examples),
+        "--labels",
+        str(labels),
+        "--commitment",
+        batched_model.commitment,
+        "--batch-commitment",
+        batched_model.batch_commitment,
+        "--allow-insecure-srs",
+    ]
+    target = ["--target", batched_model.gateway.target]
+    # A sample of 3 fits one batch proof.
+    evaluate = ["evaluate", batched_model.name, *test_set_flags, "--sample-size", "3"]
+    assert main([*evaluate, "--out", str(certificate), *target]) == 0
+    assert "VERIFIED: " in capsys.readouterr().out
+    assert (
+        main(["models", "fetch", batched_model.name, "--batch", "--out", str(bundle), *target]) == 0
+    )
+    key = (bundle / "gateway.key").read_text()
+    check = ["verify-accuracy", str(certificate), *test_set_flags, "--bundle", str(bundle)]
+    assert main([*check, "--gateway-key", key]) == 0
+    assert "with probability 0.95" in capsys.readouterr().out
+    # A tampered count is a rejection (1); a truncated certificate is unreadable (2).
+    raw = json.loads(certificate.read_text())
+    raw["correct"] = (raw["correct"] + 1) % 4
+    certificate.write_text(json.dumps(raw))
+    assert main([*check, "--gateway-key", key]) == 1
+    assert "count_mismatch" in capsys.readouterr().err
+    certificate.write_text(certificate.read_text()[:-10])
+    assert main([*check, "--gateway-key", key]) == 2
+    assert "malformed accuracy certificate" in capsys.readouterr().err

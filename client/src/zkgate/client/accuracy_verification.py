@@ -6,9 +6,11 @@ from those. A certificate passes only if every entry's proof is a proof of that 
 under the pinned batch circuit.
 
 The label comparison is done here, from the proven outputs, not in the circuit: the outputs are
-hashed in the proof but revealed to the certificate's reader, who holds the labels anyway, so an
-in-circuit comparison would add rows to every proof (an argmax and an equality per example) to
-prove what the reader can recompute in microseconds. docs/protocols.md has the measurement.
+hashed in the proof but revealed to the certificate's reader, who holds the labels anyway. So the
+circuit that serves the model, under the commitment consumers already pin, proves evaluations
+too; comparing in the circuit would take a second circuit per model, with its own keys and
+commitment, for no saving in proving (measured: docs/protocols.md, "Where the labels are
+compared").
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import grpc
 import numpy as np
 import numpy.typing as npt
 
+from zkgate.client.accuracy_command import add_accuracy_commands
 from zkgate.client.card import ModelCard
 from zkgate.client.channel import TlsSettings
 from zkgate.client.connection import Client, ProofJobFailed
@@ -213,7 +214,7 @@ def cmd_models_show(args: argparse.Namespace) -> int:
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        client.bundle(args.name).save(args.out)
+        client.bundle(args.name, batch=args.batch).save(args.out)
         (args.out / "gateway.key").write_text(client.gateway_key().hex())
     print(f"verifier bundle for {args.name} written to {args.out}")
     return 0
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_verify_command(commands)
     add_contest_commands(commands, with_target, connect)
+    add_accuracy_commands(commands, with_target, connect)
 
     models = commands.add_parser("models", help="register and inspect models").add_subparsers(
         dest="models_command", required=True
@@ -314,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = with_target(models.add_parser("fetch", help="save a verifier bundle for offline use"))
     fetch.add_argument("name")
     fetch.add_argument("--out", type=Path, required=True)
+    fetch.add_argument(
+        "--batch",
+        action="store_true",
+        help="the batch circuit's bundle (for batched proofs and accuracy certificates)",
+    )
     fetch.set_defaults(func=cmd_models_fetch)
 
     srs = commands.add_parser(

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from zkgate.client.attestations import AttestationError
-from zkgate.client.connection import Client
 from zkgate.client.contest import ContestError
 from zkgate.client.contest_evidence import EvidenceBundle, EvidenceError, check_evidence
 from zkgate.client.prediction import Prediction, PredictionFormatError
@@ -23,12 +22,11 @@ from zkgate.client.verify_command import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
+    Connect,
     InputError,
     gateway_key_argument,
     read_input,
 )
-
-Connect = Callable[[str, argparse.Namespace], Client]
 
 
 def add_contest_commands(

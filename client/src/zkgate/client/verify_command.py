@@ -11,18 +11,24 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zkgate.client.bundle import BundleError, VerifierBundle
 from zkgate.client.prediction import Prediction, PredictionFormatError
 from zkgate.client.verification import VerificationError, VerifiedPrediction, verify
+
+if TYPE_CHECKING:
+    from zkgate.client.connection import Client
 
 EXIT_VERIFIED = 0
 EXIT_REJECTED = 1
 EXIT_BAD_INPUT = 2
 
 COMMITMENT_HEX = re.compile(r"[0-9a-fA-F]{64}")
+# How the commands that talk to a gateway open their connection: the CLI's `connect`.
+Connect = Callable[[str, argparse.Namespace], "Client"]
 
 
 class InputError(Exception):
