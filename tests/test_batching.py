@@ -8,6 +8,7 @@ import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from tests.fixtures.batching_fixtures import (
 )
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
+from zkgate.client.cli import main
 from zkgate.client.connection import batch_entry_of
 from zkgate.client.prediction import Prediction
 from zkgate.client.verification import BatchEntry, Reason, VerificationError
@@ -155,3 +157,49 @@ def test_a_lone_request_is_proven_after_the_window(
         with pytest.raises(VerificationError) as caught:
             _verify(client, batched_model, lone.prediction, other.job.proof, other.entry)
         assert caught.value.reason == Reason.INPUT_MISMATCH
+
+
+def test_the_cli_verifies_a_batched_proof_online_and_offline(
+    batched_model: BatchedModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = tmp_path / "x.npy"
+    np.save(sample, np.load(DIGITS / "test_inputs.npy")[8])
+    saved = tmp_path / "saved"
+    target = ["--target", batched_model.gateway.target]
+    pins = ["--commitment", batched_model.commitment]
+    online = ["infer", BATCHED_MODEL, "--input", str(sample), "--prove", "--verify"]
+    assert main([*online, *pins, "--allow-insecure-srs", "--save", str(saved), *target]) == 0
+    out = capsys.readouterr().out
+    assert "batch     entry" in out and "VERIFIED" in out
+    offline = [
+        "verify",
+        "--bundle",
+        str(saved / "bundle"),
+        "--prediction",
+        str(saved / "prediction.json"),
+        "--proof",
+        str(saved / "proof.json"),
+        "--gateway-key",
+        f"@{saved / 'gateway.key'}",
+        "--allow-insecure-srs",
+        *pins,
+    ]
+    entry = ["--batch-entry", str(saved / "batch_entry.json")]
+    batch_pin = ["--batch-commitment", batched_model.batch_commitment]
+    assert main([*offline, *entry, *batch_pin]) == 0
+    # The batch bundle read as a model's: its commitment is not the model's.
+    assert main(offline) == 1
+    assert "commitment_mismatch" in capsys.readouterr().err
+    assert main([*offline, *entry]) == 2
+    assert "needs both --batch-entry and --batch-commitment" in capsys.readouterr().err
+    # An entry that reports other outputs than the proof hashes at its place. (A lone request
+    # is padded with copies of itself, so its index alone could move without harm.)
+    saved_entry = BatchEntry.from_json((saved / "batch_entry.json").read_text())
+    outputs = [list(tensor) for tensor in saved_entry.outputs]
+    assert outputs[0][0] != outputs[0][1]
+    outputs[0][0], outputs[0][1] = outputs[0][1], outputs[0][0]
+    (saved / "batch_entry.json").write_text(
+        dataclasses.replace(saved_entry, outputs=outputs).to_json()
+    )
+    assert main([*offline, *entry, *batch_pin]) == 1
+    assert "entry_mismatch" in capsys.readouterr().err

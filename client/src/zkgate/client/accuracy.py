@@ -27,6 +27,7 @@ from zkgate.client.canonical import canonical_json, framed_digest, is_count, sha
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.sampling import draw_sample
 from zkgate.client.test_set import MAX_TEST_SET_EXAMPLES
+from zkgate.client.verification import are_felt_lists
 
 ACCURACY_FORMAT = "zkgate.accuracy/1"
 CERTIFICATE_FORMAT = "zkgate.accuracy-certificate/1"
@@ -250,8 +251,5 @@ def _check_types(certificate: AccuracyCertificate) -> None:
         counts = ("test_index", "label", "predicted", "batch_index", "batch_size")
         if not all(is_count(getattr(entry, name)) for name in counts):
             raise AccuracyFormatError(f"entry {position}: {', '.join(counts)} must be integers")
-        if not isinstance(entry.proof_digest, str) or not all(
-            isinstance(tensor, list) and all(isinstance(felt, str) for felt in tensor)
-            for tensor in entry.outputs
-        ):
+        if not isinstance(entry.proof_digest, str) or not are_felt_lists(entry.outputs):
             raise AccuracyFormatError(f"entry {position}: malformed proof digest or outputs")

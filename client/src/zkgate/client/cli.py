@@ -23,7 +23,7 @@ import numpy.typing as npt
 from zkgate.client.accuracy_command import add_accuracy_commands
 from zkgate.client.card import ModelCard
 from zkgate.client.channel import TlsSettings
-from zkgate.client.connection import Client, ProofJobFailed
+from zkgate.client.connection import Client, ProofJobFailed, batch_entry_of
 from zkgate.client.contest_command import add_contest_commands
 from zkgate.client.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
 from zkgate.client.tensors import numpy_dtype
@@ -128,23 +128,35 @@ def cmd_infer(args: argparse.Namespace) -> int:
             return 0
         if not prediction.job_id:
             raise SystemExit("no proof job: pass --prove or use a model whose policy is 'always'")
-        proof = client.wait_for_proof(prediction.job_id, timeout=args.timeout)
-        print(f"proof     {len(proof)} bytes")
+        job = client.wait_for_job(prediction.job_id, timeout=args.timeout)
+        entry = batch_entry_of(job)
+        print(f"proof     {len(job.proof)} bytes")
+        if entry is not None:
+            print(f"batch     entry {entry.index} of a batch of {entry.size}")
         if args.save:
-            (args.save / "proof.json").write_bytes(proof)
-            client.bundle(args.model).save(args.save / "bundle")
+            (args.save / "proof.json").write_bytes(job.proof)
+            client.bundle(args.model, batch=entry is not None).save(args.save / "bundle")
             (args.save / "gateway.key").write_text(client.gateway_key().hex())
+            if entry is not None:
+                (args.save / "batch_entry.json").write_text(entry.to_json())
         if not args.verify:
             return 0
+        batch_commitment = None
+        if entry is not None and card.batch is not None:
+            batch_commitment = args.batch_commitment or card.batch.commitment
         verified = client.verify(
             prediction,
-            proof,
+            job.proof,
             pinned_commitment=args.commitment or card.commitment,
             allow_insecure_srs=args.allow_insecure_srs,
             trusted_srs_identities=args.trust_srs,
+            batch_entry=entry,
+            pinned_batch_commitment=batch_commitment,
         )
         if not args.commitment:
             print("warning   no --commitment given: pinned the card's own commitment (TOFU)")
+        if entry is not None and not args.batch_commitment:
+            print("warning   no --batch-commitment given: pinned the card's own (TOFU)")
         for check in verified.checks:
             print(f"  ok  {check}")
         print("VERIFIED")
@@ -259,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--verify", action="store_true", help="wait for the proof and verify it")
     infer.add_argument("--commitment", help="the model commitment you pinned (hex)")
     infer.add_argument(
+        "--batch-commitment",
+        help="the batch circuit's commitment you pinned (hex), for models proven in batches",
+    )
+    infer.add_argument(
         "--allow-insecure-srs",
         action="store_true",
         help="accept a development SRS (its maker could forge proofs)",
@@ -268,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--save",
         type=Path,
         metavar="DIR",
-        help="write prediction.json (and proof.json, bundle/ after --wait)",
+        help="write prediction.json (and proof.json, bundle/, batch_entry.json for a batched "
+        "proof, after --wait)",
     )
     infer.set_defaults(func=cmd_infer)
 

@@ -22,6 +22,7 @@ import ezkl
 import numpy as np
 
 from zkgate.client.bundle import VerifierBundle
+from zkgate.client.canonical import is_count
 from zkgate.client.card import SRS_ORIGIN_DEV
 from zkgate.client.instances import (
     HASHED,
@@ -39,6 +40,7 @@ from zkgate.client.reasoned_error import ReasonedError
 from zkgate.client.receipts import ReceiptError
 from zkgate.client.tensors import NamedTensor, tensors_digest
 
+BATCH_ENTRY_FORMAT = "zkgate.batch-entry/1"
 # The version of the installed wheel; the ezkl module itself does not declare one in its stubs.
 INSTALLED_EZKL_VERSION = importlib.metadata.version("ezkl")
 
@@ -72,6 +74,45 @@ class BatchEntry:
     index: int
     size: int
     outputs: list[list[str]]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": BATCH_ENTRY_FORMAT,
+                "index": self.index,
+                "size": self.size,
+                "outputs": self.outputs,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BatchEntry:
+        """As `zkgate infer --save` writes it next to a batched proof."""
+        try:
+            raw = json.loads(text)
+            if raw.get("format") != BATCH_ENTRY_FORMAT:
+                raise ValueError(f"format {raw.get('format')!r}, want {BATCH_ENTRY_FORMAT!r}")
+            entry = cls(index=raw["index"], size=raw["size"], outputs=raw["outputs"])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BatchEntryFormatError(f"not a batch entry: {exc}") from exc
+        if not (is_count(entry.index) and is_count(entry.size) and are_felt_lists(entry.outputs)):
+            raise BatchEntryFormatError(
+                "not a batch entry: index and size must be integers, outputs lists of felts"
+            )
+        return entry
+
+
+def are_felt_lists(value: object) -> bool:
+    """Outputs as JSON gives them: a list of tensors, each a list of felt strings (their values
+    are checked where they are used, against the proof)."""
+    return isinstance(value, list) and all(
+        isinstance(tensor, list) and all(isinstance(felt, str) for felt in tensor)
+        for tensor in value
+    )
+
+
+class BatchEntryFormatError(ValueError):
+    """A saved batch entry that cannot be read."""
 
 
 @dataclass(frozen=True)

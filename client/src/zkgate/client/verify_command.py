@@ -12,12 +12,19 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zkgate.client.bundle import BundleError, VerifierBundle
 from zkgate.client.prediction import Prediction, PredictionFormatError
-from zkgate.client.verification import VerificationError, VerifiedPrediction, verify
+from zkgate.client.verification import (
+    BatchEntry,
+    BatchEntryFormatError,
+    VerificationError,
+    VerifiedPrediction,
+    verify,
+)
 
 if TYPE_CHECKING:
     from zkgate.client.connection import Client
@@ -47,6 +54,13 @@ def add_verify_command(subparsers: Any) -> None:
     parser.add_argument("--prediction", type=Path, required=True, help="saved prediction JSON")
     parser.add_argument("--proof", type=Path, required=True, help="proof JSON")
     parser.add_argument("--commitment", required=True, help="pinned model commitment (hex)")
+    parser.add_argument(
+        "--batch-entry",
+        type=Path,
+        help="batch_entry.json saved with a batched proof; needs --batch-commitment and the "
+        "batch circuit's bundle (`zkgate models fetch NAME --batch`)",
+    )
+    parser.add_argument("--batch-commitment", help="pinned batch-circuit commitment (hex)")
     parser.add_argument(
         "--gateway-key",
         required=True,
@@ -104,15 +118,37 @@ def _proof_bytes(path: Path) -> bytes:
     return data
 
 
-def _load(args: argparse.Namespace) -> tuple[Prediction, bytes, VerifierBundle, bytes]:
+@dataclass(frozen=True)
+class _Evidence:
+    prediction: Prediction
+    proof: bytes
+    bundle: VerifierBundle
+    gateway_key: bytes
+    batch_entry: BatchEntry | None
+
+
+def _load(args: argparse.Namespace) -> _Evidence:
     if not COMMITMENT_HEX.fullmatch(args.commitment):
         raise InputError("--commitment must be 64 hex digits")
+    if (args.batch_entry is None) != (args.batch_commitment is None):
+        raise InputError("a batched proof needs both --batch-entry and --batch-commitment")
+    if args.batch_commitment is not None and not COMMITMENT_HEX.fullmatch(args.batch_commitment):
+        raise InputError("--batch-commitment must be 64 hex digits")
     try:
         bundle = VerifierBundle.load(args.bundle)
         prediction = Prediction.from_json(read_input(args.prediction, "prediction file"))
-    except (BundleError, PredictionFormatError) as exc:
+        entry = None
+        if args.batch_entry is not None:
+            entry = BatchEntry.from_json(read_input(args.batch_entry, "batch entry file"))
+    except (BundleError, PredictionFormatError, BatchEntryFormatError) as exc:
         raise InputError(str(exc)) from exc
-    return prediction, _proof_bytes(args.proof), bundle, gateway_key_argument(args.gateway_key)
+    return _Evidence(
+        prediction=prediction,
+        proof=_proof_bytes(args.proof),
+        bundle=bundle,
+        gateway_key=gateway_key_argument(args.gateway_key),
+        batch_entry=entry,
+    )
 
 
 def _result_json(result: VerifiedPrediction) -> str:
@@ -134,20 +170,22 @@ def _result_json(result: VerifiedPrediction) -> str:
 
 def run_verify(args: argparse.Namespace) -> int:
     try:
-        prediction, proof, bundle, gateway_key = _load(args)
+        evidence = _load(args)
     except InputError as exc:
         print(f"zkgate verify: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         result = verify(
-            prediction,
-            proof,
-            bundle,
+            evidence.prediction,
+            evidence.proof,
+            evidence.bundle,
             pinned_commitment=args.commitment,
-            gateway_public_key=gateway_key,
+            gateway_public_key=evidence.gateway_key,
             allow_insecure_srs=args.allow_insecure_srs,
             trusted_srs_identities=args.trust_srs,
             tolerance=args.tolerance,
+            batch_entry=evidence.batch_entry,
+            pinned_batch_commitment=args.batch_commitment,
         )
     except VerificationError as exc:
         if args.json:
