@@ -11,11 +11,12 @@ PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway
 
 # torch is pinned to the CPU build (2.13.0) in pyproject.toml: an unpinned torch pulls a
 # multi-GB CUDA build.
-$(STAMP): $(PYPROJECTS)
+$(STAMP): $(PYPROJECTS) scripts/install_chart_tools.sh scripts/checkov-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e client -e prover -e gateway -e pol -e '.[dev]'
 	bash scripts/install_system_packages.sh
+	bash scripts/install_chart_tools.sh
 	touch $@
 
 venv: $(STAMP)

@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 from prometheus_client import Counter, Histogram, ProcessCollector
+from prometheus_client.registry import Collector
 
 from zkgate.gateway.errors import NotFound
 from zkgate.gateway.service import GatewayService
@@ -137,7 +138,14 @@ class GatewayMetrics:
     the processes that sum them) and is removed at close.
     """
 
-    def __init__(self, service: GatewayService, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        service: GatewayService,
+        *,
+        host: str,
+        port: int,
+        extra_collectors: tuple[Collector, ...] = (),
+    ) -> None:
         self._host = host
         self._port = port
         self.interceptor = RequestMetricsInterceptor(
@@ -151,6 +159,7 @@ class GatewayMetrics:
                 REQUEST_DURATION,
                 ProcessCollector(registry=None),
                 JobCountsCollector(service.job_counts),
+                *extra_collectors,
             ),
         )
         self._server: MetricsServer | None = None

@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from zkgate.gateway.access import AccessControl, TenantDirectory
+from zkgate.gateway.certificate_metrics import certificate_collectors
 from zkgate.gateway.config import GatewayConfig
 from zkgate.gateway.metrics import GatewayMetrics
 from zkgate.gateway.prover_pool import ProverPool
@@ -76,7 +77,12 @@ class Gateway:
         self.config = config
         self.service = build_service(config)
         self._metrics = (
-            GatewayMetrics(self.service, host=config.host, port=config.metrics_port)
+            GatewayMetrics(
+                self.service,
+                host=config.host,
+                port=config.metrics_port,
+                extra_collectors=certificate_collectors(config.tls_cert_file),
+            )
             if config.metrics_port
             else None
         )
