@@ -386,7 +386,7 @@ def test_client_refuses_an_intent_signed_by_another_key(
 ) -> None:
     servicer, client = lying
     servicer.signer = Ed25519PrivateKey.generate()
-    with pytest.raises(AttestationError, match="not by the gateway's identity key"):
+    with pytest.raises(AttestationError, match="not by the gateway key"):
         client.issue_training_intent(hex_key(owner), POLICY_DIGEST)
 
 

@@ -22,11 +22,11 @@ from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from zkgate.client.array_rows import MAX_ROWS
 from zkgate.client.attestations import AttestationError, SignedStatement, check_digest
-from zkgate.client.canonical import canonical_json, framed_digest, is_count, sha256_hex
+from zkgate.client.canonical import canonical_json, framed_digest, is_count, text_by_digest
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.sampling import draw_sample
-from zkgate.client.test_set import MAX_TEST_SET_EXAMPLES
 from zkgate.client.verification import are_felt_lists
 
 ACCURACY_FORMAT = "zkgate.accuracy/1"
@@ -90,9 +90,9 @@ class AccuracyRequest:
             raise AccuracyFormatError(str(exc)) from exc
         if not self.model:
             raise AccuracyFormatError("name the model to evaluate")
-        if not 1 <= self.test_set_size <= MAX_TEST_SET_EXAMPLES:
+        if not 1 <= self.test_set_size <= MAX_ROWS:
             raise AccuracyFormatError(
-                f"a test set holds 1 to {MAX_TEST_SET_EXAMPLES} examples, got {self.test_set_size}"
+                f"a test set holds 1 to {MAX_ROWS} examples, got {self.test_set_size}"
             )
         if not 1 <= self.sample_size <= min(self.test_set_size, MAX_ACCURACY_SAMPLE):
             raise AccuracyFormatError(
@@ -198,11 +198,7 @@ class AccuracyCertificate:
         return self.statement.delta_value()
 
     def proof(self, digest: str) -> bytes | None:
-        text = self.proofs.get(digest)
-        if text is None:
-            return None
-        data = text.encode("utf-8")
-        return data if sha256_hex(data) == digest else None
+        return text_by_digest(self.proofs, digest)
 
     def to_json(self) -> str:
         return canonical_json(

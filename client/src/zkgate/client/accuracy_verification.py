@@ -199,15 +199,9 @@ def verify_accuracy(
 def _check_statement(certificate: AccuracyCertificate, gateway_public_key: bytes) -> str:
     statement = certificate.statement
     try:
-        statement.verify()
+        statement.verify_issued_by(gateway_public_key)
     except AttestationError as exc:
         raise AccuracyError(AccuracyReason.BAD_STATEMENT, str(exc)) from exc
-    if statement.issuer_public_key != gateway_public_key.hex():
-        raise AccuracyError(
-            AccuracyReason.BAD_STATEMENT,
-            f"the statement is signed by {statement.issuer_public_key[:16]}..., not by the "
-            f"gateway key {gateway_public_key.hex()[:16]}...",
-        )
     return (
         f"the gateway signed the evaluation of {statement.model!r} at {statement.issued_at_ms} ms, "
         "committing to the model and the test set before the reveal"

@@ -114,6 +114,15 @@ class SignedStatement:
         except SignatureError as exc:
             raise AttestationError(str(exc)) from exc
 
+    def verify_issued_by(self, issuer_public_key: bytes) -> None:
+        """The signature verifies and the issuer is the one expected, not merely someone."""
+        self.verify()
+        if self.issuer_public_key != issuer_public_key.hex():
+            raise AttestationError(
+                f"{type(self).__name__} is signed by {self.issuer_public_key[:16]}..., not by "
+                f"the gateway key {issuer_public_key.hex()[:16]}..."
+            )
+
 
 @dataclass(frozen=True)
 class TrainingIntent(SignedStatement):

@@ -41,3 +41,14 @@ def is_count(value: object) -> bool:
     """A non-negative integer as parsed JSON gives it: not a bool (an int subclass), not a
     float, not a string of digits."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def text_by_digest(texts: dict[str, str], digest: str) -> bytes | None:
+    """The UTF-8 bytes of the text filed under `digest`, only if they do hash to it: documents
+    that carry their proofs keyed by SHA-256 are read through this, so a mislabelled proof is
+    as good as a missing one."""
+    text = texts.get(digest)
+    if text is None:
+        return None
+    data = text.encode("utf-8")
+    return data if sha256_hex(data) == digest else None

@@ -32,6 +32,7 @@ from zkgate.client.accuracy_verification import VerifiedAccuracy, verify_accurac
 from zkgate.client.attestations import (
     AttestationError,
     CommitmentTimestamp,
+    SignedStatement,
     TrainingIntent,
     sign_timestamp_request,
 )
@@ -40,9 +41,18 @@ from zkgate.client.canonical import sha256_hex
 from zkgate.client.card import ModelCard
 from zkgate.client.channel import TlsSettings, open_channel
 from zkgate.client.contest import ContestRequest, ContestStatement, nonce_commitment
+from zkgate.client.dataset import Dataset
 from zkgate.client.oip_codec import decode_tensors, encode_input
 from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
+from zkgate.client.retrieval import (
+    DEFAULT_OMISSION_SAMPLE,
+    DatasetStatement,
+    RetrievalRequest,
+    RetrievalResult,
+    RetrievalStatement,
+)
+from zkgate.client.retrieval_verification import VerifiedRetrieval, verify_retrieval
 from zkgate.client.signing import raw_public_key
 from zkgate.client.tensors import NamedTensor
 from zkgate.client.test_set import TestSet
@@ -114,6 +124,7 @@ class Client:
         self._proofs = zkgate_pb2_grpc.ProofServiceStub(self._channel)
         self._learning = zkgate_pb2_grpc.LearningServiceStub(self._channel)
         self._accuracy = zkgate_pb2_grpc.AccuracyServiceStub(self._channel)
+        self._retrieval = zkgate_pb2_grpc.RetrievalServiceStub(self._channel)
         self._gateway_key: bytes | None = None
 
     def close(self) -> None:
@@ -410,6 +421,102 @@ class Client:
             trusted_srs_identities=trusted_srs_identities,
         )
 
+    # -- trustless retrieval ------------------------------------------------------------------
+
+    def commit_dataset(self, name: str, dataset: Dataset) -> tuple[str, DatasetStatement]:
+        """The responder's side (an admin key): stores the records and returns the dataset id
+        and the gateway's signed commitment, checked to be over exactly these records."""
+        response: pb.Dataset = self._retrieval.CommitDataset(
+            pb.CommitDatasetRequest(name=name, records=dataset.to_npy()),
+            timeout=max(self._timeout, 300.0),
+        )
+        statement = DatasetStatement.from_json(response.statement_json)
+        self._check_statement(statement, name=name, root=dataset.commitment(), size=len(dataset))
+        return response.dataset_id, statement
+
+    def dataset(self, dataset_id: str) -> DatasetStatement:
+        """The dataset's signed commitment. A requester fetches and keeps it before sending any
+        predicate: it is what the answer is checked against."""
+        response: pb.Dataset = self._retrieval.GetDataset(
+            pb.GetDatasetRequest(dataset_id=dataset_id), timeout=self._timeout
+        )
+        statement = DatasetStatement.from_json(response.statement_json)
+        self._check_statement(statement)
+        return statement
+
+    def retrieve(
+        self,
+        dataset_id: str,
+        dataset: DatasetStatement,
+        predicate_onnx: bytes,
+        *,
+        sample_size: int = DEFAULT_OMISSION_SAMPLE,
+        timeout: float = 3600.0,
+    ) -> RetrievalResult:
+        """Runs a retrieval to its result: register the predicate, commit to a nonce, have the
+        gateway sign its answer, reveal, wait for the proofs. The result is the responder's
+        claim: check it with `verify_retrieval`."""
+        registration: pb.RegisterModelResponse = self._retrieval.RegisterPredicate(
+            pb.RegisterPredicateRequest(dataset_id=dataset_id, onnx=predicate_onnx),
+            timeout=max(self._timeout, 300.0),
+        )
+        self.wait_for_job(registration.job_id, timeout=timeout)
+        predicate = registration.model.name
+        nonce = new_client_nonce()
+        request = RetrievalRequest(
+            dataset_root=dataset.root,
+            dataset_size=dataset.size,
+            predicate_model=predicate,
+            predicate_commitment=self.model(predicate).commitment,
+            sample_size=min(sample_size, dataset.size),
+            client_nonce_sha256=nonce_commitment(nonce),
+        )
+        response: pb.SignedStatement = self._retrieval.OpenRetrieval(
+            pb.OpenRetrievalRequest(dataset_id=dataset_id, **asdict(request)),
+            timeout=max(self._timeout, 300.0),
+        )
+        statement = RetrievalStatement.from_json(response.statement_json)
+        self._check_statement(statement, **asdict(request))
+        retrieval: pb.Retrieval = self._retrieval.RevealRetrievalNonce(
+            pb.RevealRetrievalNonceRequest(
+                dataset_id=dataset_id,
+                statement_json=response.statement_json,
+                client_nonce=nonce.hex(),
+            ),
+            timeout=max(self._timeout, 300.0),
+        )
+        for job_id in retrieval.job_ids:
+            self.wait_for_job(job_id, timeout=timeout)
+        retrieval = self._retrieval.GetRetrieval(
+            pb.GetRetrievalRequest(retrieval_id=retrieval.retrieval_id),
+            timeout=max(self._timeout, 300.0),
+        )
+        return RetrievalResult.from_json(retrieval.result_json)
+
+    def verify_retrieval(
+        self,
+        result: RetrievalResult,
+        dataset: DatasetStatement,
+        predicate_onnx: bytes,
+        *,
+        srs_path: Path,
+        gateway_public_key: bytes | None = None,
+        allow_insecure_srs: bool = False,
+        trusted_srs_identities: Collection[str] = (),
+    ) -> VerifiedRetrieval:
+        """Fetches the predicate's bundle and checks the result locally; see
+        `retrieval_verification.verify_retrieval`."""
+        return verify_retrieval(
+            result,
+            dataset,
+            predicate_onnx,
+            self.bundle(result.statement.predicate_model),
+            srs_path=srs_path,
+            gateway_public_key=gateway_public_key or self.gateway_key(),
+            allow_insecure_srs=allow_insecure_srs,
+            trusted_srs_identities=trusted_srs_identities,
+        )
+
     # -- proof-of-learning --------------------------------------------------------------------
 
     def issue_training_intent(self, owner_public_key: str, policy_digest: str) -> TrainingIntent:
@@ -458,17 +565,11 @@ class Client:
 
     def _check_statement(
         self,
-        statement: TrainingIntent | CommitmentTimestamp | ContestStatement | AccuracyStatement,
+        statement: SignedStatement,
         **expected: object,
     ) -> None:
         """The gateway signed it (not merely someone), and it says what was asked for."""
-        statement.verify()
-        gateway = self.gateway_key().hex()
-        if statement.issuer_public_key != gateway:
-            raise AttestationError(
-                f"{type(statement).__name__} issued by {statement.issuer_public_key}, not by "
-                f"the gateway's identity key {gateway}"
-            )
+        statement.verify_issued_by(self.gateway_key())
         for name, want in expected.items():
             got = getattr(statement, name)
             if got != want:

@@ -799,3 +799,213 @@ class RequestProofRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RequestProofRequest: _TypeAlias = RequestProofRequest  # noqa: Y015
+
+@_typing.final
+class CommitDatasetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    records: _builtins.bytes
+    """A .npy array of float32 records, (N, *predicate input shape)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        records: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitDatasetRequest: _TypeAlias = CommitDatasetRequest  # noqa: Y015
+
+@_typing.final
+class GetDatasetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDatasetRequest: _TypeAlias = GetDatasetRequest  # noqa: Y015
+
+@_typing.final
+class Dataset(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    STATEMENT_JSON_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    """Names the stored dataset in later calls; the statement is what the requester keeps."""
+    statement_json: _builtins.str
+    """The signed dataset statement (zkgate.client.retrieval.DatasetStatement)."""
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        statement_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "statement_json", b"statement_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Dataset: _TypeAlias = Dataset  # noqa: Y015
+
+@_typing.final
+class RegisterPredicateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    ONNX_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    onnx: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        onnx: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "onnx", b"onnx"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterPredicateRequest: _TypeAlias = RegisterPredicateRequest  # noqa: Y015
+
+@_typing.final
+class OpenRetrievalRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    DATASET_ROOT_FIELD_NUMBER: _builtins.int
+    DATASET_SIZE_FIELD_NUMBER: _builtins.int
+    PREDICATE_MODEL_FIELD_NUMBER: _builtins.int
+    PREDICATE_COMMITMENT_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_SHA256_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    dataset_root: _builtins.str
+    """The dataset's root and size, from the statement the requester holds."""
+    dataset_size: _builtins.int
+    predicate_model: _builtins.str
+    """The predicate model RegisterPredicate named, and the commitment the requester rebuilt."""
+    predicate_commitment: _builtins.str
+    sample_size: _builtins.int
+    """How many left-out records to prove non-matching (all of them if fewer)."""
+    client_nonce_sha256: _builtins.str
+    """SHA-256 of the requester's secret nonce, revealed after the answer is signed."""
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        dataset_root: _builtins.str = ...,
+        dataset_size: _builtins.int = ...,
+        predicate_model: _builtins.str = ...,
+        predicate_commitment: _builtins.str = ...,
+        sample_size: _builtins.int = ...,
+        client_nonce_sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce_sha256", b"client_nonce_sha256", "dataset_id", b"dataset_id", "dataset_root", b"dataset_root", "dataset_size", b"dataset_size", "predicate_commitment", b"predicate_commitment", "predicate_model", b"predicate_model", "sample_size", b"sample_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenRetrievalRequest: _TypeAlias = OpenRetrievalRequest  # noqa: Y015
+
+@_typing.final
+class RevealRetrievalNonceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    STATEMENT_JSON_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    statement_json: _builtins.str
+    """The statement OpenRetrieval returned."""
+    client_nonce: _builtins.str
+    """The nonce whose SHA-256 the statement holds, hex."""
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        statement_json: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "dataset_id", b"dataset_id", "statement_json", b"statement_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevealRetrievalNonceRequest: _TypeAlias = RevealRetrievalNonceRequest  # noqa: Y015
+
+@_typing.final
+class GetRetrievalRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RETRIEVAL_ID_FIELD_NUMBER: _builtins.int
+    retrieval_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        retrieval_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["retrieval_id", b"retrieval_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRetrievalRequest: _TypeAlias = GetRetrievalRequest  # noqa: Y015
+
+@_typing.final
+class Retrieval(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RETRIEVAL_ID_FIELD_NUMBER: _builtins.int
+    JOB_IDS_FIELD_NUMBER: _builtins.int
+    PROVEN_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    RESULT_JSON_FIELD_NUMBER: _builtins.int
+    retrieval_id: _builtins.str
+    proven: _builtins.int
+    failed: _builtins.int
+    result_json: _builtins.str
+    """The retrieval result's JSON (zkgate.client.retrieval), once every job has succeeded."""
+    @_builtins.property
+    def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """One prove job per returned record: the matches, then the drawn left-out records."""
+
+    def __init__(
+        self,
+        *,
+        retrieval_id: _builtins.str = ...,
+        job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        proven: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        result_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "job_ids", b"job_ids", "proven", b"proven", "result_json", b"result_json", "retrieval_id", b"retrieval_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Retrieval: _TypeAlias = Retrieval  # noqa: Y015

@@ -814,3 +814,309 @@ class AccuracyService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class RetrievalServiceStub:
+    """Trustless retrieval (docs/protocols.md): a committed dataset, a requester's predicate model,
+    the matching records with inclusion paths and proofs, and proofs that a sample of the left-out
+    records do not match.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CommitDataset = channel.unary_unary(
+                '/zkgate.v1.RetrievalService/CommitDataset',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.CommitDatasetRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Dataset.FromString,
+                _registered_method=True)
+        self.GetDataset = channel.unary_unary(
+                '/zkgate.v1.RetrievalService/GetDataset',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.GetDatasetRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Dataset.FromString,
+                _registered_method=True)
+        self.RegisterPredicate = channel.unary_unary(
+                '/zkgate.v1.RetrievalService/RegisterPredicate',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.RegisterPredicateRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.RegisterModelResponse.FromString,
+                _registered_method=True)
+        self.OpenRetrieval = channel.unary_unary(
+                '/zkgate.v1.RetrievalService/OpenRetrieval',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.OpenRetrievalRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+                _registered_method=True)
+        self.RevealRetrievalNonce = channel.unary_unary(
+                '/zkgate.v1.RetrievalService/RevealRetrievalNonce',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.RevealRetrievalNonceRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Retrieval.FromString,
+                _registered_method=True)
+        self.GetRetrieval = channel.unary_unary(
+                '/zkgate.v1.RetrievalService/GetRetrieval',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.GetRetrievalRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Retrieval.FromString,
+                _registered_method=True)
+
+
+class RetrievalServiceServicer:
+    """Trustless retrieval (docs/protocols.md): a committed dataset, a requester's predicate model,
+    the matching records with inclusion paths and proofs, and proofs that a sample of the left-out
+    records do not match.
+    """
+
+    def CommitDataset(self, request, context):
+        """Admin only: stores the records and returns the gateway's signed commitment to them (a
+        Merkle root with the time), made before any predicate is seen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataset(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterPredicate(self, request, context):
+        """Registers the requester's predicate (an ONNX two-way classifier) for the calling tenant,
+        calibrated on the dataset; asking again returns the same registration. The requester
+        rebuilds its verifying key before trusting any proof under it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenRetrieval(self, request, context):
+        """The requester commits to a secret nonce and a sample size; the gateway runs the predicate
+        over every record and signs which ones match, before the nonce is revealed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevealRetrievalNonce(self, request, context):
+        """The reveal: the gateway draws the left-out records to prove from the signed answer and the
+        nonce, and queues a proof for every match and every drawn record.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRetrieval(self, request, context):
+        """Progress, and the result once every returned record is proven.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RetrievalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CommitDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitDataset,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.CommitDatasetRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Dataset.SerializeToString,
+            ),
+            'GetDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataset,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.GetDatasetRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Dataset.SerializeToString,
+            ),
+            'RegisterPredicate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterPredicate,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.RegisterPredicateRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.RegisterModelResponse.SerializeToString,
+            ),
+            'OpenRetrieval': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenRetrieval,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.OpenRetrievalRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.SerializeToString,
+            ),
+            'RevealRetrievalNonce': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevealRetrievalNonce,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.RevealRetrievalNonceRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Retrieval.SerializeToString,
+            ),
+            'GetRetrieval': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRetrieval,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.GetRetrievalRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Retrieval.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'zkgate.v1.RetrievalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('zkgate.v1.RetrievalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RetrievalService:
+    """Trustless retrieval (docs/protocols.md): a committed dataset, a requester's predicate model,
+    the matching records with inclusion paths and proofs, and proofs that a sample of the left-out
+    records do not match.
+    """
+
+    @staticmethod
+    def CommitDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.RetrievalService/CommitDataset',
+            zkgate_dot_v1_dot_zkgate__pb2.CommitDatasetRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Dataset.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.RetrievalService/GetDataset',
+            zkgate_dot_v1_dot_zkgate__pb2.GetDatasetRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Dataset.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterPredicate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.RetrievalService/RegisterPredicate',
+            zkgate_dot_v1_dot_zkgate__pb2.RegisterPredicateRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.RegisterModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenRetrieval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.RetrievalService/OpenRetrieval',
+            zkgate_dot_v1_dot_zkgate__pb2.OpenRetrievalRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.SignedStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevealRetrievalNonce(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.RetrievalService/RevealRetrievalNonce',
+            zkgate_dot_v1_dot_zkgate__pb2.RevealRetrievalNonceRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Retrieval.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRetrieval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.RetrievalService/GetRetrieval',
+            zkgate_dot_v1_dot_zkgate__pb2.GetRetrievalRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Retrieval.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -319,3 +319,127 @@ class AccuracyServiceServicer(metaclass=_abc_1.ABCMeta):
         """Progress, and the certificate once every sampled example is proven."""
 
 def add_AccuracyServiceServicer_to_server(servicer: AccuracyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class RetrievalServiceStub:
+    """Trustless retrieval (docs/protocols.md): a committed dataset, a requester's predicate model,
+    the matching records with inclusion paths and proofs, and proofs that a sample of the left-out
+    records do not match.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> RetrievalServiceAsyncStub: ...
+    CommitDataset: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.CommitDatasetRequest, _zkgate_pb2.Dataset]
+    """Admin only: stores the records and returns the gateway's signed commitment to them (a
+    Merkle root with the time), made before any predicate is seen.
+    """
+    GetDataset: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetDatasetRequest, _zkgate_pb2.Dataset]
+    RegisterPredicate: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.RegisterPredicateRequest, _zkgate_pb2.RegisterModelResponse]
+    """Registers the requester's predicate (an ONNX two-way classifier) for the calling tenant,
+    calibrated on the dataset; asking again returns the same registration. The requester
+    rebuilds its verifying key before trusting any proof under it.
+    """
+    OpenRetrieval: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.OpenRetrievalRequest, _zkgate_pb2.SignedStatement]
+    """The requester commits to a secret nonce and a sample size; the gateway runs the predicate
+    over every record and signs which ones match, before the nonce is revealed.
+    """
+    RevealRetrievalNonce: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.RevealRetrievalNonceRequest, _zkgate_pb2.Retrieval]
+    """The reveal: the gateway draws the left-out records to prove from the signed answer and the
+    nonce, and queues a proof for every match and every drawn record.
+    """
+    GetRetrieval: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetRetrievalRequest, _zkgate_pb2.Retrieval]
+    """Progress, and the result once every returned record is proven."""
+
+@_typing.type_check_only
+class RetrievalServiceAsyncStub(RetrievalServiceStub):
+    """Trustless retrieval (docs/protocols.md): a committed dataset, a requester's predicate model,
+    the matching records with inclusion paths and proofs, and proofs that a sample of the left-out
+    records do not match.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CommitDataset: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.CommitDatasetRequest, _zkgate_pb2.Dataset]  # type: ignore[assignment]
+    """Admin only: stores the records and returns the gateway's signed commitment to them (a
+    Merkle root with the time), made before any predicate is seen.
+    """
+    GetDataset: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetDatasetRequest, _zkgate_pb2.Dataset]  # type: ignore[assignment]
+    RegisterPredicate: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.RegisterPredicateRequest, _zkgate_pb2.RegisterModelResponse]  # type: ignore[assignment]
+    """Registers the requester's predicate (an ONNX two-way classifier) for the calling tenant,
+    calibrated on the dataset; asking again returns the same registration. The requester
+    rebuilds its verifying key before trusting any proof under it.
+    """
+    OpenRetrieval: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.OpenRetrievalRequest, _zkgate_pb2.SignedStatement]  # type: ignore[assignment]
+    """The requester commits to a secret nonce and a sample size; the gateway runs the predicate
+    over every record and signs which ones match, before the nonce is revealed.
+    """
+    RevealRetrievalNonce: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.RevealRetrievalNonceRequest, _zkgate_pb2.Retrieval]  # type: ignore[assignment]
+    """The reveal: the gateway draws the left-out records to prove from the signed answer and the
+    nonce, and queues a proof for every match and every drawn record.
+    """
+    GetRetrieval: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetRetrievalRequest, _zkgate_pb2.Retrieval]  # type: ignore[assignment]
+    """Progress, and the result once every returned record is proven."""
+
+class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Trustless retrieval (docs/protocols.md): a committed dataset, a requester's predicate model,
+    the matching records with inclusion paths and proofs, and proofs that a sample of the left-out
+    records do not match.
+    """
+
+    @_abc_1.abstractmethod
+    def CommitDataset(
+        self,
+        request: _zkgate_pb2.CommitDatasetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Dataset, _abc.Awaitable[_zkgate_pb2.Dataset]]:
+        """Admin only: stores the records and returns the gateway's signed commitment to them (a
+        Merkle root with the time), made before any predicate is seen.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDataset(
+        self,
+        request: _zkgate_pb2.GetDatasetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Dataset, _abc.Awaitable[_zkgate_pb2.Dataset]]: ...
+
+    @_abc_1.abstractmethod
+    def RegisterPredicate(
+        self,
+        request: _zkgate_pb2.RegisterPredicateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.RegisterModelResponse, _abc.Awaitable[_zkgate_pb2.RegisterModelResponse]]:
+        """Registers the requester's predicate (an ONNX two-way classifier) for the calling tenant,
+        calibrated on the dataset; asking again returns the same registration. The requester
+        rebuilds its verifying key before trusting any proof under it.
+        """
+
+    @_abc_1.abstractmethod
+    def OpenRetrieval(
+        self,
+        request: _zkgate_pb2.OpenRetrievalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.SignedStatement, _abc.Awaitable[_zkgate_pb2.SignedStatement]]:
+        """The requester commits to a secret nonce and a sample size; the gateway runs the predicate
+        over every record and signs which ones match, before the nonce is revealed.
+        """
+
+    @_abc_1.abstractmethod
+    def RevealRetrievalNonce(
+        self,
+        request: _zkgate_pb2.RevealRetrievalNonceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Retrieval, _abc.Awaitable[_zkgate_pb2.Retrieval]]:
+        """The reveal: the gateway draws the left-out records to prove from the signed answer and the
+        nonce, and queues a proof for every match and every drawn record.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRetrieval(
+        self,
+        request: _zkgate_pb2.GetRetrievalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Retrieval, _abc.Awaitable[_zkgate_pb2.Retrieval]]:
+        """Progress, and the result once every returned record is proven."""
+
+def add_RetrievalServiceServicer_to_server(servicer: RetrievalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

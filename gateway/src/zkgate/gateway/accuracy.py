@@ -1,14 +1,12 @@
 """The gateway's side of verified accuracy: sign the evaluation, prove the sample, certify.
 
-The gateway keeps no table of evaluations. The reveal is stored as one content-addressed record
-(statement, nonce, sampled positions, labels and job ids) in the artifact store, and its digest
-is the evaluation's id: any replica can answer for it, and a repeated reveal maps to the same
-record and, through the jobs' idempotency keys, the same jobs.
+The reveal is stored as one content-addressed record (statement, nonce, sampled positions,
+labels and job ids; see stored_records), whose digest is the evaluation's id; a repeated reveal
+maps to the same record and, through the jobs' idempotency keys, the same jobs.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,14 +23,15 @@ from zkgate.client.accuracy import (
     issue_accuracy_statement,
 )
 from zkgate.client.accuracy_verification import predicted_class
-from zkgate.client.attestations import AttestationError, check_digest
-from zkgate.client.canonical import canonical_json, sha256_hex
+from zkgate.client.attestations import AttestationError
+from zkgate.client.canonical import sha256_hex
 from zkgate.client.card import ModelCard
 from zkgate.client.instances import dequantize
 from zkgate.client.signing import raw_public_key
 from zkgate.client.test_set import TestSet, TestSetError
 from zkgate.gateway.access import PermissionDenied, Tenant
-from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady
+from zkgate.gateway.errors import InvalidRequest, NotReady
+from zkgate.gateway.stored_records import put_record, read_record
 from zkgate.prover.jobs import JobState
 from zkgate.prover.store import ArtifactStore
 
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
     from zkgate.gateway.service import GatewayService
 
 _EVALUATION_FORMAT = "zkgate.evaluation/1"
-# A record holds about 150 bytes per sampled example; MAX_ACCURACY_SAMPLE of them fit in 4 MB.
-_MAX_EVALUATION_RECORD_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,7 +113,7 @@ class AccuracyEvaluator:
                 for index, job in zip(sample, jobs, strict=True)
             ],
         }
-        evaluation_id = self._store.put_bytes(canonical_json(record))
+        evaluation_id = put_record(self._store, record)
         return self.progress(evaluation_id, tenant)
 
     def progress(self, evaluation_id: str, tenant: Tenant) -> EvaluationProgress:
@@ -196,22 +193,9 @@ class AccuracyEvaluator:
         return statement
 
     def _record(self, evaluation_id: str, tenant: Tenant) -> dict[str, Any]:
-        try:
-            check_digest(evaluation_id, "evaluation_id")
-        except AttestationError as exc:
-            raise InvalidRequest(str(exc)) from exc
-        # Any stored artifact has a digest; a proving key of gigabytes is not read to find out
-        # that it is no evaluation.
-        if not self._store.exists(evaluation_id) or (
-            self._store.size(evaluation_id) > _MAX_EVALUATION_RECORD_BYTES
-        ):
-            raise NotFound(f"no evaluation {evaluation_id}")
-        try:
-            record = json.loads(self._store.read_bytes(evaluation_id))
-        except (ValueError, UnicodeDecodeError):
-            record = None
-        if not isinstance(record, dict) or record.get("format") != _EVALUATION_FORMAT:
-            raise NotFound(f"no evaluation {evaluation_id}")
+        record = read_record(
+            self._store, evaluation_id, record_format=_EVALUATION_FORMAT, what="evaluation"
+        )
         if record["tenant"] != tenant.name:
             raise PermissionDenied(f"evaluation {evaluation_id} belongs to another tenant")
         return record

@@ -27,6 +27,7 @@ from zkgate.gateway.servicers.inference import (
 from zkgate.gateway.servicers.learning import LearningServicer
 from zkgate.gateway.servicers.models import ModelServicer
 from zkgate.gateway.servicers.proofs import ProofServicer
+from zkgate.gateway.servicers.retrieval import RetrievalServicer
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.artifact_location import open_artifact_store
 from zkgate.prover.catalog import ModelCatalog
@@ -112,6 +113,9 @@ class Gateway:
         )
         zkgate_pb2_grpc.add_AccuracyServiceServicer_to_server(
             AccuracyServicer(self.service), self._server
+        )
+        zkgate_pb2_grpc.add_RetrievalServiceServicer_to_server(
+            RetrievalServicer(self.service), self._server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         # Services with descriptors in our stubs; the spec's OIP name has none of its own.

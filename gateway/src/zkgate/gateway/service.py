@@ -28,6 +28,7 @@ from zkgate.gateway.learning import (
     stored_report,
 )
 from zkgate.gateway.ready_models import ReadyModels
+from zkgate.gateway.retrieval import RetrievalResponder
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.catalog import (
     ModelCatalog,
@@ -91,6 +92,7 @@ class GatewayService:
         self.attestor = LearningAttestor(signer.key)
         self.contest_notary = ContestNotary(signer.key)
         self.accuracy = AccuracyEvaluator(self, signer.key, store)
+        self.retrieval = RetrievalResponder(self, signer.key, store)
         self._runtime = ModelRuntime(store)
         self._ready_models = ReadyModels(catalog.get)
         self._max_logrows = max_logrows
@@ -116,11 +118,13 @@ class GatewayService:
         proof_of_learning: bytes = b"",
         tenant: Tenant = ANONYMOUS,
         batch_size: int = 0,
+        admin_only: bool = True,
     ) -> Registration:
         """`proof_of_learning`: an archive for the prover to verify against `onnx`; empty for
         none. `batch_size` above 1 also builds a batch circuit (cross-request batching). Only
-        admin tenants register: models serve every tenant."""
-        if not tenant.admin:
+        admin tenants register models to serve everyone; `admin_only=False` is for circuits a
+        tenant brings for itself (a retrieval predicate), and the job counts against its quota."""
+        if admin_only and not tenant.admin:
             raise PermissionDenied(
                 f"tenant {tenant.name!r} may not register models: that takes an admin key"
             )
@@ -172,9 +176,23 @@ class GatewayService:
             },
             max_attempts=2,
             tenant=tenant.name,
+            tenant_quota=tenant.max_queued_jobs,
         )
         self._catalog.attach_job(name, job.id)
         return Registration(model=self._catalog.get(record.name), job=job)
+
+    def registration_of(self, name: str, tenant: Tenant) -> Registration | None:
+        """The tenant's registration of `name` if one is under way or done; None if there is
+        none or it failed (the name may then be registered again)."""
+        try:
+            record = self._catalog.get(name)
+        except ModelNotFound:
+            return None
+        if record.state == ModelState.FAILED or record.registration_job_id is None:
+            return None
+        return Registration(
+            model=record, job=self.job_status(record.registration_job_id, tenant).job
+        )
 
     def list_models(self) -> list[ModelRecord]:
         return self._catalog.list()

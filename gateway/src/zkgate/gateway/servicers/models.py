@@ -10,7 +10,7 @@ import grpc
 from zkgate.client.verification import INSTALLED_EZKL_VERSION
 from zkgate.gateway import __version__
 from zkgate.gateway.access import current_tenant
-from zkgate.gateway.service import GatewayService
+from zkgate.gateway.service import GatewayService, Registration
 from zkgate.gateway.status import grpc_errors
 from zkgate.prover.catalog import ModelRecord, ModelState, ProofPolicy
 from zkgate.wire import zkgate_pb2 as pb
@@ -43,6 +43,12 @@ def model_message(record: ModelRecord) -> pb.Model:
     )
 
 
+def registration_message(registration: Registration) -> pb.RegisterModelResponse:
+    return pb.RegisterModelResponse(
+        model=model_message(registration.model), job_id=registration.job.id
+    )
+
+
 class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
     def __init__(self, service: GatewayService) -> None:
         self._service = service
@@ -66,9 +72,7 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
             tenant=current_tenant.get(),
             batch_size=request.batch_size,
         )
-        return pb.RegisterModelResponse(
-            model=model_message(registration.model), job_id=registration.job.id
-        )
+        return registration_message(registration)
 
     @grpc_errors
     async def ListModels(

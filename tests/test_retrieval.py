@@ -1,0 +1,583 @@
+"""Trustless retrieval end to end: a real gateway commits to a dataset, keys a requester's
+predicate, answers and proves; the requester checks the result, trusting none of its claims.
+
+Hostile results are the honest one edited the way a cheating responder would edit it, re-signed
+with the responder's key where the edit touches a signed statement; each must fail with its own
+reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import ezkl
+import grpc
+import numpy as np
+import pytest
+import torch
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from torch import nn
+
+from tests.fixtures.gateway_fixtures import RunningGateway
+from tests.fixtures.tampering import flip_proof_byte
+from zkgate.client import Client
+from zkgate.client.array_rows import RowsError
+from zkgate.client.attestations import AttestationError
+from zkgate.client.canonical import sha256_hex
+from zkgate.client.connection import ProofJobFailed
+from zkgate.client.contest import nonce_commitment
+from zkgate.client.dataset import Dataset
+from zkgate.client.retrieval import (
+    DatasetStatement,
+    RetrievalResult,
+    RetrievalStatement,
+    RetrievedRecord,
+    omission_sample_size,
+    retrieval_sample,
+)
+from zkgate.client.retrieval_verification import (
+    RetrievalError,
+    RetrievalReason,
+    VerifiedRetrieval,
+)
+from zkgate.client.signing import raw_public_key
+from zkgate.client.srs import srs_logrows
+from zkgate.pol.onnx_binding import export_onnx
+from zkgate.wire import zkgate_pb2 as pb
+from zkgate.wire import zkgate_pb2_grpc
+
+_RECORDS = 12
+_SAMPLE = 4
+
+
+def _records() -> np.ndarray:
+    """Records (N, 1, 4) whose first feature is never near 0, so that no fixed-point rounding
+    can flip the predicate "first feature > 0" on any of them."""
+    rng = np.random.default_rng(7)
+    records = rng.uniform(-1, 1, size=(_RECORDS, 1, 4)).astype(np.float32)
+    magnitude = rng.uniform(0.3, 1.0, size=_RECORDS).astype(np.float32)
+    signs = np.array([1, -1, -1, 1, -1, -1, -1, 1, -1, -1, 1, -1], dtype=np.float32)
+    records[:, 0, 0] = signs * magnitude
+    return records
+
+
+def _predicate_onnx(path: Path, feature: int) -> bytes:
+    """A two-way linear classifier that holds (class 1) when `feature` is positive."""
+    layer = nn.Linear(4, 2)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.weight[0, feature] = -1.0
+        layer.weight[1, feature] = 1.0
+    export_onnx(layer, 4, path)
+    return path.read_bytes()
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrievalWorld:
+    gateway: RunningGateway
+    dataset_id: str
+    dataset: DatasetStatement
+    records: np.ndarray
+    predicate: bytes
+    other_predicate: bytes
+    result: RetrievalResult
+    srs_path: Path
+
+    def client(self) -> Client:
+        return self.gateway.client()
+
+    def verify(
+        self, result: RetrievalResult | None = None, **overrides: object
+    ) -> VerifiedRetrieval:
+        options: dict[str, object] = {"srs_path": self.srs_path, "allow_insecure_srs": True}
+        options.update(overrides)
+        dataset = options.pop("dataset", self.dataset)
+        predicate = options.pop("predicate", self.predicate)
+        with self.client() as client:
+            return client.verify_retrieval(result or self.result, dataset, predicate, **options)
+
+
+@pytest.fixture(scope="module")
+def world(gateway: RunningGateway, tmp_path_factory: pytest.TempPathFactory) -> RetrievalWorld:
+    directory = tmp_path_factory.mktemp("retrieval")
+    predicate = _predicate_onnx(directory / "first.onnx", feature=0)
+    records = _records()
+    with gateway.client() as client:
+        dataset_id, _ = client.commit_dataset("vectors", Dataset.from_array(records))
+        # The requester's copy, fetched before it sends any predicate.
+        dataset = client.dataset(dataset_id)
+        result = client.retrieve(dataset_id, dataset, predicate, sample_size=_SAMPLE, timeout=600)
+        logrows = client.bundle(result.statement.predicate_model).card.logrows
+    srs_path = gateway.data_dir / "srs" / f"dev-k{logrows}.srs"
+    return RetrievalWorld(
+        gateway=gateway,
+        dataset_id=dataset_id,
+        dataset=dataset,
+        records=records,
+        predicate=predicate,
+        other_predicate=_predicate_onnx(directory / "second.onnx", feature=1),
+        result=result,
+        srs_path=srs_path,
+    )
+
+
+def _expect(
+    world: RetrievalWorld, reason: RetrievalReason, result: RetrievalResult, **kw: object
+) -> RetrievalError:
+    with pytest.raises(RetrievalError) as caught:
+        world.verify(result, **kw)
+    assert caught.value.reason == reason, caught.value.detail
+    return caught.value
+
+
+# -- an honest retrieval ---------------------------------------------------------------------
+
+
+def test_an_honest_retrieval_returns_exactly_the_matching_records_and_checks_a_sample(
+    world: RetrievalWorld,
+) -> None:
+    verified = world.verify()
+    expected = [i for i in range(_RECORDS) if world.records[i, 0, 0] > 0]
+    assert [index for index, _ in verified.matches] == expected == [0, 3, 7, 10]
+    for index, record in verified.matches:
+        np.testing.assert_array_equal(record, world.records[index])
+    assert verified.left_out == _RECORDS - len(expected)
+    assert len(verified.sampled) == _SAMPLE
+    assert not set(verified.sampled) & set(expected)
+    assert verified.detection_probability(0.5) == pytest.approx(1 - 0.5**_SAMPLE)
+    assert any("rebuilt byte for byte" in check for check in verified.checks)
+
+
+def test_the_result_survives_its_json_form(world: RetrievalWorld) -> None:
+    again = RetrievalResult.from_json(world.result.to_json())
+    assert again == world.result
+    assert len(world.verify(again).matches) == 4
+
+
+def test_the_development_srs_is_refused_unless_allowed(world: RetrievalWorld) -> None:
+    _expect(world, RetrievalReason.INSECURE_SRS, world.result, allow_insecure_srs=False)
+
+
+def test_asking_again_reuses_the_registered_predicate(world: RetrievalWorld) -> None:
+    with world.client() as client:
+        again = client.retrieve(world.dataset_id, world.dataset, world.predicate, sample_size=0)
+    assert again.statement.predicate_model == world.result.statement.predicate_model
+    assert again.statement.matches == world.result.statement.matches
+    assert [r.index for r in again.records] == again.statement.match_indices()
+
+
+# -- hostile results -------------------------------------------------------------------------
+
+
+def _responder_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def _resigned(
+    world: RetrievalWorld,
+    key: Ed25519PrivateKey,
+    *,
+    matches: list[int],
+    sample_size: int,
+    nonce: bytes,
+) -> tuple[DatasetStatement, RetrievalStatement]:
+    """The dataset statement and an answer as a cheating responder holding `key` signs them."""
+    statement = dataclasses.replace(
+        world.result.statement,
+        matches=",".join(str(i) for i in matches),
+        sample_size=sample_size,
+        client_nonce_sha256=nonce_commitment(nonce),
+    ).signed_by(key)
+    return world.dataset.signed_by(key), statement
+
+
+def _record(world: RetrievalWorld, index: int) -> RetrievedRecord:
+    return next(r for r in world.result.records if r.index == index)
+
+
+def _forged(
+    world: RetrievalWorld,
+    statement: RetrievalStatement,
+    nonce: bytes,
+    records: list[RetrievedRecord],
+    proofs: dict[str, str] | None = None,
+) -> RetrievalResult:
+    return RetrievalResult(
+        statement=statement,
+        client_nonce=nonce.hex(),
+        records=records,
+        proofs=world.result.proofs if proofs is None else proofs,
+    )
+
+
+def test_a_claimed_match_the_predicate_does_not_hold_for_is_a_forged_result(
+    world: RetrievalWorld,
+) -> None:
+    key, nonce = _responder_key(), b"n" * 32
+    honest = world.result.statement.match_indices()
+    false_match = next(r for r in world.result.records if not r.matched)
+    dataset, statement = _resigned(
+        world, key, matches=sorted([*honest, false_match.index]), sample_size=0, nonce=nonce
+    )
+    records = [_record(world, i) for i in honest] + [dataclasses.replace(false_match, matched=True)]
+    error = _expect(
+        world,
+        RetrievalReason.FORGED_RESULT,
+        _forged(world, statement, nonce, records),
+        dataset=dataset,
+        gateway_public_key=raw_public_key(key),
+    )
+    assert f"record {false_match.index}" in error.detail
+
+
+def test_a_predicate_output_edited_in_the_proof_is_an_invalid_proof(
+    world: RetrievalWorld,
+) -> None:
+    """The forged result a responder would rather show: a proof whose outputs say "holds"."""
+    key, nonce = _responder_key(), b"o" * 32
+    honest = world.result.statement.match_indices()
+    victim = next(r for r in world.result.records if not r.matched)
+    proof = json.loads(world.result.proofs[victim.proof_digest])
+    row = proof["instances"][0]
+    row[-2], row[-1] = row[-1], row[-2]  # the two logits: now class 1 wins
+    forged_text = json.dumps(proof)
+    digest = sha256_hex(forged_text.encode())
+    dataset, statement = _resigned(
+        world, key, matches=sorted([*honest, victim.index]), sample_size=0, nonce=nonce
+    )
+    records = [_record(world, i) for i in honest] + [
+        dataclasses.replace(victim, matched=True, proof_digest=digest)
+    ]
+    _expect(
+        world,
+        RetrievalReason.INVALID_PROOF,
+        _forged(world, statement, nonce, records, {**world.result.proofs, digest: forged_text}),
+        dataset=dataset,
+        gateway_public_key=raw_public_key(key),
+    )
+
+
+def test_an_omitted_match_that_the_draw_lands_on_is_caught(world: RetrievalWorld) -> None:
+    key = _responder_key()
+    honest = world.result.statement.match_indices()
+    omitted = honest[0]
+    # The test plays the requester too: it tries nonces until the draw of one left-out record
+    # lands on the omitted match, as it will with probability p per record drawn.
+    for attempt in range(1000):
+        nonce = attempt.to_bytes(32, "big")
+        dataset, statement = _resigned(world, key, matches=honest[1:], sample_size=1, nonce=nonce)
+        if retrieval_sample(statement, nonce) == [omitted]:
+            break
+    else:
+        pytest.fail("no nonce drew the omitted record")
+    records = [_record(world, i) for i in honest[1:]] + [
+        dataclasses.replace(_record(world, omitted), matched=False)
+    ]
+    error = _expect(
+        world,
+        RetrievalReason.OMISSION,
+        _forged(world, statement, nonce, records),
+        dataset=dataset,
+        gateway_public_key=raw_public_key(key),
+    )
+    assert f"record {omitted}" in error.detail
+
+
+def test_a_record_outside_the_committed_set_is_rejected(world: RetrievalWorld) -> None:
+    records = list(world.result.records)
+    outsider = np.array([[0.9, 0.1, 0.2, 0.3]], dtype=np.float32)
+    records[0] = dataclasses.replace(records[0], data=outsider.astype("<f4").tobytes().hex())
+    error = _expect(
+        world,
+        RetrievalReason.OUTSIDE_DATASET,
+        dataclasses.replace(world.result, records=records),
+    )
+    assert "not the committed dataset's record" in error.detail
+
+
+def test_a_record_moved_to_another_position_is_outside_the_committed_set(
+    world: RetrievalWorld,
+) -> None:
+    first, second = world.result.matched_records()[:2]
+    records = [
+        dataclasses.replace(r, data=second.data)
+        if r.index == first.index
+        else (dataclasses.replace(r, data=first.data) if r.index == second.index else r)
+        for r in world.result.records
+    ]
+    _expect(
+        world,
+        RetrievalReason.OUTSIDE_DATASET,
+        dataclasses.replace(world.result, records=records),
+    )
+
+
+def test_a_proof_of_another_record_is_an_input_mismatch(world: RetrievalWorld) -> None:
+    first, second = world.result.matched_records()[:2]
+    records = [
+        dataclasses.replace(r, proof_digest=second.proof_digest) if r.index == first.index else r
+        for r in world.result.records
+    ]
+    _expect(
+        world,
+        RetrievalReason.INPUT_MISMATCH,
+        dataclasses.replace(world.result, records=records),
+    )
+
+
+def test_a_flipped_proof_byte_is_an_invalid_proof(world: RetrievalWorld) -> None:
+    target = world.result.records[0]
+    flipped = flip_proof_byte(world.result.proofs[target.proof_digest].encode()).decode()
+    digest = sha256_hex(flipped.encode())
+    records = [dataclasses.replace(target, proof_digest=digest), *world.result.records[1:]]
+    result = dataclasses.replace(
+        world.result, records=records, proofs={**world.result.proofs, digest: flipped}
+    )
+    _expect(world, RetrievalReason.INVALID_PROOF, result)
+
+
+def test_a_missing_match_is_rejected(world: RetrievalWorld) -> None:
+    dropped = world.result.matched_records()[0]
+    records = [r for r in world.result.records if r.index != dropped.index]
+    error = _expect(
+        world, RetrievalReason.MISSING_RECORD, dataclasses.replace(world.result, records=records)
+    )
+    assert str(dropped.index) in error.detail
+
+
+def test_left_out_records_other_than_the_draw_are_a_sample_mismatch(
+    world: RetrievalWorld,
+) -> None:
+    drawn = {r.index for r in world.result.records if not r.matched}
+    undrawn = next(i for i in world.result.statement.left_out() if i not in drawn)
+    records = [
+        dataclasses.replace(r, index=undrawn) if r.index == min(drawn) else r
+        for r in world.result.records
+    ]
+    _expect(
+        world, RetrievalReason.SAMPLE_MISMATCH, dataclasses.replace(world.result, records=records)
+    )
+
+
+def test_a_nonce_that_is_not_the_committed_one_is_a_sample_mismatch(
+    world: RetrievalWorld,
+) -> None:
+    _expect(
+        world,
+        RetrievalReason.SAMPLE_MISMATCH,
+        dataclasses.replace(world.result, client_nonce=(b"x" * 32).hex()),
+    )
+
+
+def test_proofs_of_another_predicate_are_a_predicate_mismatch(world: RetrievalWorld) -> None:
+    error = _expect(
+        world, RetrievalReason.PREDICATE_MISMATCH, world.result, predicate=world.other_predicate
+    )
+    assert "not the circuit of the predicate ONNX" in error.detail
+
+
+def test_an_srs_file_of_another_identity_is_a_predicate_mismatch(
+    world: RetrievalWorld, tmp_path: Path
+) -> None:
+    """A well-formed SRS of the right size, made from other toxic waste."""
+    other = tmp_path / "other.srs"
+    ezkl.gen_srs(str(other), srs_logrows(world.srs_path.read_bytes()))
+    _expect(world, RetrievalReason.PREDICATE_MISMATCH, world.result, srs_path=other)
+
+
+def test_an_answer_over_another_dataset_is_a_dataset_mismatch(world: RetrievalWorld) -> None:
+    with world.client() as client:
+        other_id, _ = client.commit_dataset("other", Dataset.from_array(world.records[:6]))
+        other = client.dataset(other_id)
+    _expect(world, RetrievalReason.DATASET_MISMATCH, world.result, dataset=other)
+
+
+def test_a_dataset_committed_after_the_answer_is_a_dataset_mismatch(
+    world: RetrievalWorld,
+) -> None:
+    key, nonce = _responder_key(), bytes.fromhex(world.result.client_nonce)
+    late = dataclasses.replace(
+        world.dataset, issued_at_ms=world.result.statement.issued_at_ms + 1
+    ).signed_by(key)
+    statement = world.result.statement.signed_by(key)
+    _expect(
+        world,
+        RetrievalReason.DATASET_MISMATCH,
+        _forged(world, statement, nonce, list(world.result.records)),
+        dataset=late,
+        gateway_public_key=raw_public_key(key),
+    )
+
+
+def test_statements_not_signed_by_the_gateway_are_rejected(world: RetrievalWorld) -> None:
+    stranger = raw_public_key(_responder_key())
+    _expect(world, RetrievalReason.BAD_STATEMENT, world.result, gateway_public_key=stranger)
+
+
+# -- bad input over the wire -----------------------------------------------------------------
+
+
+def _open_request(world: RetrievalWorld, **overrides: object) -> pb.OpenRetrievalRequest:
+    fields: dict[str, object] = {
+        "dataset_id": world.dataset_id,
+        "dataset_root": world.dataset.root,
+        "dataset_size": world.dataset.size,
+        "predicate_model": world.result.statement.predicate_model,
+        "predicate_commitment": world.result.statement.predicate_commitment,
+        "sample_size": 1,
+        "client_nonce_sha256": "ab" * 32,
+    }
+    return pb.OpenRetrievalRequest(**{**fields, **overrides})  # type: ignore[arg-type]
+
+
+def _call(world: RetrievalWorld, method: str, request: object) -> tuple[grpc.StatusCode, str]:
+    with grpc.insecure_channel(world.gateway.target) as channel:
+        stub = zkgate_pb2_grpc.RetrievalServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:
+            getattr(stub, method)(request, timeout=60)
+    return caught.value.code(), caught.value.details() or ""
+
+
+@pytest.mark.parametrize(
+    ("method", "build", "code", "message"),
+    [
+        (
+            "CommitDataset",
+            lambda w: pb.CommitDatasetRequest(name="junk", records=b"not npy"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "not a .npy array",
+        ),
+        (
+            "CommitDataset",
+            lambda w: pb.CommitDatasetRequest(records=Dataset.from_array(w.records).to_npy()),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "name the dataset",
+        ),
+        (
+            "GetDataset",
+            lambda w: pb.GetDatasetRequest(dataset_id="00" * 32),
+            grpc.StatusCode.NOT_FOUND,
+            "no dataset",
+        ),
+        (
+            "GetDataset",
+            lambda w: pb.GetDatasetRequest(dataset_id="../etc/passwd"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "64 hex digits",
+        ),
+        (
+            "GetDataset",
+            # A stored artifact that is no dataset: a proof.
+            lambda w: pb.GetDatasetRequest(dataset_id=w.result.records[0].proof_digest),
+            grpc.StatusCode.NOT_FOUND,
+            "no dataset",
+        ),
+        (
+            "OpenRetrieval",
+            lambda w: _open_request(w, sample_size=_RECORDS + 1),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "sample size",
+        ),
+        (
+            "OpenRetrieval",
+            lambda w: _open_request(w, dataset_root="cd" * 32),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "not " + "cd" * 32,
+        ),
+        (
+            "OpenRetrieval",
+            lambda w: _open_request(w, predicate_commitment="ef" * 32),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "serves commitment",
+        ),
+        (
+            "RevealRetrievalNonce",
+            lambda w: pb.RevealRetrievalNonceRequest(
+                dataset_id=w.dataset_id,
+                statement_json=w.result.statement.to_json(),
+                client_nonce="00" * 32,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "does not hash to the committed one",
+        ),
+        (
+            "RevealRetrievalNonce",
+            lambda w: pb.RevealRetrievalNonceRequest(
+                dataset_id=w.dataset_id,
+                statement_json=w.result.statement.signed_by(_responder_key()).to_json(),
+                client_nonce=w.result.client_nonce,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "open the retrieval on this gateway first",
+        ),
+        (
+            "GetRetrieval",
+            lambda w: pb.GetRetrievalRequest(retrieval_id="11" * 32),
+            grpc.StatusCode.NOT_FOUND,
+            "no retrieval",
+        ),
+    ],
+)
+def test_bad_requests_get_a_clear_status(
+    world: RetrievalWorld,
+    method: str,
+    build: Callable[[RetrievalWorld], object],
+    code: grpc.StatusCode,
+    message: str,
+) -> None:
+    got_code, detail = _call(world, method, build(world))
+    assert (got_code, message in detail) == (code, True), detail
+    # The gateway keeps serving.
+    with world.client() as client:
+        assert client.dataset(world.dataset_id) == world.dataset
+
+
+def test_a_predicate_onnxruntime_cannot_load_fails_its_registration_with_the_reason(
+    world: RetrievalWorld,
+) -> None:
+    with world.client() as client, pytest.raises(ProofJobFailed, match="onnxruntime cannot load"):
+        client.retrieve(world.dataset_id, world.dataset, b"not an onnx model", timeout=300)
+
+
+def test_a_predicate_that_is_not_a_two_way_classifier_is_refused(
+    world: RetrievalWorld, tmp_path: Path
+) -> None:
+    path = tmp_path / "three.onnx"
+    export_onnx(nn.Linear(4, 3), 4, path)
+    with world.client() as client, pytest.raises(grpc.RpcError) as caught:
+        client.retrieve(world.dataset_id, world.dataset, path.read_bytes(), timeout=300)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "two-way classifier" in (caught.value.details() or "")
+
+
+# -- the pieces ------------------------------------------------------------------------------
+
+
+def test_the_default_sample_catches_a_five_percent_omission_rate_at_95_percent() -> None:
+    assert omission_sample_size(0.05, 0.95) == 59
+    assert 1 - 0.95**59 >= 0.95 > 1 - 0.95**58
+
+
+@pytest.mark.parametrize("matches", ["3,1", "01", "1,,2", "1 ,2", "-1", "1,1"])
+def test_an_answer_spells_its_matches_one_way_only(world: RetrievalWorld, matches: str) -> None:
+    body = json.loads(world.result.statement.to_json())
+    body["body"]["matches"] = matches
+    with pytest.raises(AttestationError, match="matches"):
+        RetrievalStatement.from_json(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        (np.zeros((3, 4), np.int32), "floating point"),
+        (np.zeros(4, np.float32), "stacked on axis 0"),
+        (np.full((3, 4), np.inf, np.float32), "infinite"),
+    ],
+)
+def test_unusable_datasets_are_refused(records: np.ndarray, message: str) -> None:
+    with pytest.raises(RowsError, match=message):
+        Dataset.from_array(records)
