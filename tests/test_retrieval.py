@@ -27,6 +27,7 @@ from zkgate.client import Client
 from zkgate.client.array_rows import RowsError
 from zkgate.client.attestations import AttestationError
 from zkgate.client.canonical import sha256_hex
+from zkgate.client.cli import main
 from zkgate.client.connection import ProofJobFailed
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.dataset import Dataset
@@ -581,3 +582,40 @@ def test_an_answer_spells_its_matches_one_way_only(world: RetrievalWorld, matche
 def test_unusable_datasets_are_refused(records: np.ndarray, message: str) -> None:
     with pytest.raises(RowsError, match=message):
         Dataset.from_array(records)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_the_cli_retrieves_and_verifies_offline(
+    world: RetrievalWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = ["--target", world.gateway.target]
+    records, statement = tmp_path / "records.npy", tmp_path / "dataset.json"
+    predicate, out = tmp_path / "predicate.onnx", tmp_path / "retrieval"
+    np.save(records, world.records)
+    predicate.write_bytes(world.predicate)
+    commit = ["datasets", "commit", "cli-vectors", str(records), "--out", str(statement)]
+    assert main([*commit, *target]) == 0
+    dataset_id = capsys.readouterr().out.split()[1].rstrip(":")
+    assert main(["datasets", "fetch", dataset_id, "--out", str(statement), *target]) == 0
+    checks = ["--dataset", str(statement), "--predicate", str(predicate), "--allow-insecure-srs"]
+    checks += ["--srs", str(world.srs_path)]
+    retrieve = ["retrieve", dataset_id, *checks, "--sample-size", "2", "--out", str(out)]
+    assert main([*retrieve, *target]) == 0
+    assert "VERIFIED: 4 of 12 records match" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(out / "matches.npy"), world.records[[0, 3, 7, 10]])
+    with world.client() as client:
+        key = client.gateway_key().hex()
+    offline = ["verify-retrieval", str(out), *checks, "--gateway-key", key]
+    assert main(offline) == 0
+    # A record swapped for one outside the dataset is a rejection (1); no SRS file is
+    # unreadable input (2).
+    raw = json.loads((out / "result.json").read_text())
+    raw["records"][0]["data"] = np.zeros(4, "<f4").tobytes().hex()
+    (out / "result.json").write_text(json.dumps(raw))
+    assert main(offline) == 1
+    assert "outside_dataset" in capsys.readouterr().err
+    no_srs = [str(tmp_path / "none.srs") if arg == str(world.srs_path) else arg for arg in offline]
+    assert main(no_srs) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from zkgate.client.card import ModelCard
 from zkgate.client.channel import TlsSettings
 from zkgate.client.connection import Client, ProofJobFailed, batch_entry_of
 from zkgate.client.contest_command import add_contest_commands
+from zkgate.client.retrieval_command import add_retrieval_commands
 from zkgate.client.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
 from zkgate.client.tensors import numpy_dtype
 from zkgate.client.verification import VerificationError
@@ -292,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_command(commands)
     add_contest_commands(commands, with_target, connect)
     add_accuracy_commands(commands, with_target, connect)
+    add_retrieval_commands(commands, with_target, connect)
 
     models = commands.add_parser("models", help="register and inspect models").add_subparsers(
         dest="models_command", required=True
