@@ -8,10 +8,12 @@ import math
 import grpc
 import numpy as np
 import pytest
+import torch
 
 from tests.fixtures.access_fixtures import ADMIN_KEY, ALICE_KEY, BOB_KEY, SLOW_KEY
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
+from zkgate.client.dataset import Dataset
 from zkgate.gateway.access import (
     AccessControl,
     RateLimited,
@@ -22,6 +24,7 @@ from zkgate.gateway.access import (
     api_key_digest,
     bearer_token,
 )
+from zkgate.pol.onnx_binding import export_onnx
 
 
 def _code(call) -> tuple[grpc.StatusCode, str]:
@@ -149,3 +152,32 @@ def test_tenant_queue_quota(secured_gateway, secured_model):
             assert alice.wait_for_proof(prediction.job_id)
         third = alice.infer("digits", {"input": x[12]}, prove=True)
         assert alice.wait_for_proof(third.job_id)
+
+
+def test_retrieval_datasets_are_the_admins_and_predicates_each_tenants_own(
+    secured_gateway, tmp_path
+):
+    """Only an admin commits a dataset; any tenant retrieves from it with its own predicate
+    model, and the proofs count against its quota (alice may have 2 unfinished jobs)."""
+    records = np.array([[[0.8, 0, 0, 0]], [[-0.7, 0, 0, 0]], [[-0.6, 0, 0, 0]]], np.float32)
+    layer = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.weight[1, 0], layer.weight[0, 0] = 1.0, -1.0
+    export_onnx(layer, 4, tmp_path / "predicate.onnx")
+    predicate = (tmp_path / "predicate.onnx").read_bytes()
+    with secured_gateway.client(ALICE_KEY) as alice:
+        code, details = _code(lambda: alice.commit_dataset("mine", Dataset.from_array(records)))
+        assert code == grpc.StatusCode.PERMISSION_DENIED and "admin" in details
+    with secured_gateway.client(ADMIN_KEY) as ops:
+        dataset_id, _ = ops.commit_dataset("shared", Dataset.from_array(records))
+    with secured_gateway.client(ALICE_KEY) as alice, secured_gateway.client(BOB_KEY) as bob:
+        dataset = alice.dataset(dataset_id)
+        # One match and two left-out records: three proofs, over alice's quota of two.
+        code, details = _code(lambda: alice.retrieve(dataset_id, dataset, predicate, sample_size=2))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "3 proofs" in details
+        mine = alice.retrieve(dataset_id, dataset, predicate, sample_size=1)
+        theirs = bob.retrieve(dataset_id, dataset, predicate, sample_size=1)
+        assert mine.statement.match_indices() == theirs.statement.match_indices() == [0]
+        assert mine.statement.predicate_model != theirs.statement.predicate_model
