@@ -12,7 +12,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import accuracy, batching, inference, learning, proving, scale_out, verification
+from bench import (
+    accuracy,
+    batching,
+    inference,
+    learning,
+    proving,
+    retrieval,
+    scale_out,
+    verification,
+)
 from bench.harness import bench_session
 
 
@@ -38,6 +47,8 @@ def main() -> None:
     print()
     # Certificate costs from the batching figures just taken, and its own two circuits.
     results["accuracy"] = accuracy.run(batching_figures)
+    print()
+    results["retrieval"] = retrieval.run()
     print()
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

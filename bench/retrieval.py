@@ -1,0 +1,162 @@
+"""What a trustless retrieval costs, and what the omission checks add to it.
+
+A requester asks for the digits that are a 7, from a dataset of the bundled test inputs, with a
+predicate of its own: a logistic regression on the 64 pixels, trained here in a second. The
+predicate is keyed the way a RegisterPredicate job keys it, then side by side in one run:
+
+- the responder's prove time per record, for a matching and a left-out record, interleaved;
+- the requester's one-off rebuild of the predicate's verifying key against its verify time per
+  record;
+- from those, the whole retrieval at the default omission sample (k = 59: a 5% omission rate
+  caught with 95% confidence) against returning the matches alone.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ezkl
+import numpy as np
+import torch
+
+from bench import batching
+from zkgate.client.predicate_circuit import rebuild_verifying_key
+from zkgate.client.retrieval import DEFAULT_OMISSION_SAMPLE
+from zkgate.client.tensors import NamedTensor
+from zkgate.pol.onnx_binding import export_onnx
+from zkgate.prover.proving import witness_input_json
+from zkgate.prover.registration import register_model
+from zkgate.prover.srs_source import SrsSource
+from zkgate.prover.store import ArtifactStore
+
+DIGITS = batching.DIGITS
+TARGET_DIGIT = 7
+ROUNDS = 3
+
+
+def _train_predicate(inputs: np.ndarray, labels: np.ndarray, path: Path) -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 2)
+    x = torch.from_numpy(inputs.reshape(len(inputs), 64))
+    y = torch.from_numpy((labels == TARGET_DIGIT).astype(np.int64))
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.05)
+    loss = torch.nn.CrossEntropyLoss()
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss(layer(x), y).backward()
+        optimizer.step()
+    export_onnx(layer, 64, path)
+
+
+def _prove_seconds(
+    store: ArtifactStore, artifacts: dict[str, str], record: np.ndarray, scratch: Path
+) -> tuple[float, float]:
+    data, witness, proof = (scratch / name for name in ("input.json", "witness.json", "proof"))
+    data.write_bytes(witness_input_json([NamedTensor.of("input", record)]))
+    compiled = str(store.path(artifacts["compiled"]))
+    ezkl.gen_witness(str(data), compiled, str(witness), vk_path=None, srs_path=None)
+    started = time.perf_counter()
+    ezkl.prove(
+        str(witness),
+        compiled,
+        str(store.path(artifacts["pk"])),
+        str(proof),
+        srs_path=str(store.path(artifacts["srs"])),
+    )
+    proved = time.perf_counter()
+    ezkl.verify(
+        str(proof),
+        str(store.path(artifacts["settings"])),
+        str(store.path(artifacts["vk"])),
+        str(store.path(artifacts["srs_slice"])),
+        False,
+    )
+    return proved - started, time.perf_counter() - proved
+
+
+def run() -> dict[str, Any]:
+    import onnxruntime as ort
+
+    inputs = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
+    labels = np.load(DIGITS / "test_labels.npy")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        onnx_path = root / "is_seven.onnx"
+        _train_predicate(inputs, labels, onnx_path)
+        session = ort.InferenceSession(str(onnx_path))
+        logits = np.stack([session.run(None, {"input": record})[0][0] for record in inputs])
+        matches = np.flatnonzero(logits.argmax(axis=1) == 1)
+        store = ArtifactStore(root / "artifacts")
+        scratch = root / "scratch"
+        scratch.mkdir()
+        started = time.perf_counter()
+        card = register_model(
+            "is-seven",
+            onnx_path=onnx_path,
+            calibration=inputs[:32],
+            store=store,
+            srs_source=SrsSource(root / "srs"),
+            scratch=scratch,
+        )
+        keying_s = time.perf_counter() - started
+        work = root / "work"
+        work.mkdir()
+        left_out = int(np.flatnonzero(logits.argmax(axis=1) == 0)[0])
+        timings: list[tuple[float, float]] = []
+        rebuilds: list[float] = []
+        for round_ in range(ROUNDS):
+            for index in (int(matches[round_ % len(matches)]), left_out):
+                timings.append(_prove_seconds(store, card.artifacts, inputs[index], work))
+            started = time.perf_counter()
+            rebuild_verifying_key(
+                onnx_path.read_bytes(),
+                store.read_bytes(card.artifacts["settings"]),
+                store.path(card.artifacts["srs"]),
+            )
+            rebuilds.append(time.perf_counter() - started)
+    prove_s = statistics.median(t[0] for t in timings)
+    verify_s = statistics.median(t[1] for t in timings)
+    rebuild_s = statistics.median(rebuilds)
+    m, k = len(matches), min(DEFAULT_OMISSION_SAMPLE, len(inputs) - len(matches))
+    figures = {
+        "records": len(inputs),
+        "matches": m,
+        "sample": k,
+        "logrows": card.logrows,
+        "keying_s": keying_s,
+        "prove_s": prove_s,
+        "verify_s": verify_s,
+        "rebuild_s": rebuild_s,
+        "retrieval_prove_s": (m + k) * prove_s,
+        "matches_only_prove_s": m * prove_s,
+        "sampling_ratio": (m + k) / m,
+        "requester_s": rebuild_s + (m + k) * verify_s,
+        "rebuild_share": rebuild_s / (rebuild_s + (m + k) * verify_s),
+    }
+    print(
+        f"retrieval: digits that are a {TARGET_DIGIT} from {len(inputs)} records "
+        f"({m} match), predicate logrows {card.logrows}, median of {ROUNDS} rounds"
+    )
+    print(f"  responder: keying {keying_s:.2f} s once, prove {prove_s:.3f} s per record")
+    print(
+        f"  requester: rebuild the verifying key {rebuild_s:.3f} s once, verify "
+        f"{verify_s * 1000:.1f} ms per record"
+    )
+    # The sample is k proofs whatever the answer's size: a large answer hardly notices it.
+    figures["sampling_ratio_1000_matches"] = (1000 + k) / 1000
+    print(
+        f"  whole retrieval, k = {k}: {m + k} proofs, {figures['retrieval_prove_s']:.1f} s "
+        f"proving vs {figures['matches_only_prove_s']:.1f} s for the matches alone "
+        f"({figures['sampling_ratio']:.2f}x; {figures['sampling_ratio_1000_matches']:.2f}x for an "
+        f"answer of 1,000 records); requester {figures['requester_s']:.2f} s, "
+        f"{figures['rebuild_share']:.0%} of it the rebuild"
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    run()
