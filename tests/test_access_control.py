@@ -25,6 +25,8 @@ from zkgate.gateway.access import (
     bearer_token,
 )
 from zkgate.pol.onnx_binding import export_onnx
+from zkgate.wire import zkgate_pb2 as pb
+from zkgate.wire import zkgate_pb2_grpc
 
 
 def _code(call) -> tuple[grpc.StatusCode, str]:
@@ -181,3 +183,25 @@ def test_retrieval_datasets_are_the_admins_and_predicates_each_tenants_own(
         theirs = bob.retrieve(dataset_id, dataset, predicate, sample_size=1)
         assert mine.statement.match_indices() == theirs.statement.match_indices() == [0]
         assert mine.statement.predicate_model != theirs.statement.predicate_model
+    # A retrieval is its tenant's: revealing again names the same one (content-addressed, same
+    # jobs), and another tenant cannot read it.
+    with grpc.secure_channel(
+        secured_gateway.gateway.target, secured_gateway.gateway.credentials
+    ) as channel:
+        stub = zkgate_pb2_grpc.RetrievalServiceStub(channel)
+        retrieval = stub.RevealRetrievalNonce(
+            pb.RevealRetrievalNonceRequest(
+                dataset_id=dataset_id,
+                statement_json=mine.statement.to_json(),
+                client_nonce=mine.client_nonce,
+            ),
+            metadata=[("authorization", f"Bearer {ALICE_KEY}")],
+        )
+        assert retrieval.result_json and retrieval.proven == 2
+        code, details = _code(
+            lambda: stub.GetRetrieval(
+                pb.GetRetrievalRequest(retrieval_id=retrieval.retrieval_id),
+                metadata=[("authorization", f"Bearer {BOB_KEY}")],
+            )
+        )
+        assert code == grpc.StatusCode.PERMISSION_DENIED and "another tenant" in details
