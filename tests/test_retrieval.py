@@ -43,6 +43,7 @@ from zkgate.client.retrieval_verification import (
     RetrievalError,
     RetrievalReason,
     VerifiedRetrieval,
+    verify_retrieval,
 )
 from zkgate.client.signing import raw_public_key
 from zkgate.client.srs import srs_logrows
@@ -379,6 +380,29 @@ def test_proofs_of_another_predicate_are_a_predicate_mismatch(world: RetrievalWo
         world, RetrievalReason.PREDICATE_MISMATCH, world.result, predicate=world.other_predicate
     )
     assert "not the circuit of the predicate ONNX" in error.detail
+
+
+def test_a_predicate_compiled_at_a_coarse_scale_is_refused(world: RetrievalWorld) -> None:
+    """At scale 2 every record could round to one class: the responder's settings are checked
+    before the key is rebuilt under them."""
+    with world.client() as client:
+        bundle = client.bundle(world.result.statement.predicate_model)
+        key = client.gateway_key()
+    settings = json.loads(bundle.settings)
+    settings["run_args"]["input_scale"] = 2
+    coarse = dataclasses.replace(bundle, settings=json.dumps(settings).encode())
+    with pytest.raises(RetrievalError) as caught:
+        verify_retrieval(
+            world.result,
+            world.dataset,
+            world.predicate,
+            coarse,
+            srs_path=world.srs_path,
+            gateway_public_key=key,
+            allow_insecure_srs=True,
+        )
+    assert caught.value.reason == RetrievalReason.PREDICATE_MISMATCH
+    assert "'input_scale': 2" in caught.value.detail
 
 
 def test_an_srs_file_of_another_identity_is_a_predicate_mismatch(

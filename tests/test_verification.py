@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -121,6 +122,26 @@ def test_a_card_claiming_a_ceremony_srs_is_not_believed(world):
     )
     assert error.reason is Reason.INSECURE_SRS
     assert f"--trust-srs {bundle.srs_identity()}" in error.detail
+
+
+def test_settings_without_range_checks_on_inputs_and_outputs_are_refused(world, tmp_path):
+    """Even committed to: a provider may not turn off the checks that tie the instances the
+    proof is read for to the circuit's lookups."""
+    settings = json.loads(world.circuit.settings.read_bytes())
+    settings["run_args"]["ignore_range_check_inputs_outputs"] = True
+    shutil.copytree(world.circuit.directory, tmp_path / "circuit")
+    unchecked = dataclasses.replace(world.circuit, directory=tmp_path / "circuit")
+    unchecked.settings.write_text(json.dumps(settings))
+    bundle = make_bundle(unchecked)
+    error = rejected(
+        world,
+        world.honest_prediction(),
+        world.proof,
+        bundle=bundle,
+        pinned_commitment=bundle.commitment(),
+    )
+    assert error.reason is Reason.COMMITMENT_MISMATCH
+    assert "ignore_range_check_inputs_outputs" in error.detail
 
 
 def test_a_flipped_proof_byte_is_an_invalid_proof(world):

@@ -76,6 +76,9 @@ class CircuitLayout:
     input_types: tuple[ezkl.PyInputType, ...]
     input_shapes: tuple[tuple[int, ...] | None, ...]
     output_shapes: tuple[tuple[int, ...] | None, ...]
+    # ezkl's `ignore_range_check_inputs_outputs` turned off: the circuit constrains its inputs
+    # and outputs to the range its lookups cover.
+    range_checks_io: bool
 
     @classmethod
     def from_settings(cls, settings: bytes) -> CircuitLayout:
@@ -93,6 +96,7 @@ class CircuitLayout:
             # Assume F32 where settings do not say: it is what exported float models declare.
             declared_types = raw.get("input_types") or ["F32"] * len(input_scales)
             input_types = tuple(_input_type(t) for t in declared_types)
+            range_checks_io = run_args.get("ignore_range_check_inputs_outputs", False) is False
         except (ValueError, TypeError, KeyError) as exc:
             raise InstanceLayoutError(f"settings lack the instance layout: {exc!r}") from exc
         if len(input_types) != len(input_scales):
@@ -115,6 +119,7 @@ class CircuitLayout:
             input_types=input_types,
             input_shapes=tuple(public_shapes[:n_in]) if n_in else (None,) * len(input_scales),
             output_shapes=tuple(public_shapes[n_in:]) if n_out else (None,) * len(output_scales),
+            range_checks_io=range_checks_io,
         )
 
     def input_widths(self) -> list[int]:

@@ -14,6 +14,7 @@ served could hold points that make a key bind nothing.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,11 @@ import ezkl
 
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.srs import SrsFormatError, srs_identity, verifier_slice_of_file
+
+# The coarsest fixed-point scale (bits after the point) a predicate may be compiled at. Settings
+# are the responder's choice; at a coarse enough scale every record would round to the same
+# class, and a responder could then prove that nothing matches.
+MIN_PREDICATE_SCALE = 7
 
 
 class PredicateMismatch(ValueError):
@@ -64,6 +70,17 @@ def check_predicate_circuit(bundle: VerifierBundle, onnx: bytes, srs_path: Path)
             f"the SRS file {srs_path} (identity {identity}) is not the one the predicate was "
             f"keyed with ({bundle.srs_identity()}); give the ceremony file of logrows "
             f"{bundle.card.logrows}"
+        )
+    try:
+        run_args = json.loads(bundle.settings)["run_args"]
+        scales = {name: int(run_args[name]) for name in ("input_scale", "param_scale")}
+    except (ValueError, TypeError, KeyError) as exc:
+        raise PredicateMismatch(f"the predicate's settings are unreadable: {exc!r}") from exc
+    coarse = {name: scale for name, scale in scales.items() if scale < MIN_PREDICATE_SCALE}
+    if coarse:
+        raise PredicateMismatch(
+            f"the responder compiled the predicate at {coarse} (bits after the point); below "
+            f"{MIN_PREDICATE_SCALE} the circuit may not compute the predicate you wrote"
         )
     if rebuild_verifying_key(onnx, bundle.settings, srs_path) != bundle.verifying_key:
         raise PredicateMismatch(

@@ -246,6 +246,13 @@ def _circuit_layout(bundle: VerifierBundle, *, batch: bool = False) -> CircuitLa
             f"params are {layout.param_visibility!r}: only 'fixed' params make the verifying "
             "key, and so the commitment, bind the model's weights",
         )
+    if not layout.range_checks_io:
+        raise VerificationError(
+            Reason.COMMITMENT_MISMATCH,
+            "the committed settings turn off the range checks on inputs and outputs "
+            "(ignore_range_check_inputs_outputs): the circuit would not constrain the values "
+            "it is read for",
+        )
     if batch:
         if (layout.input_visibility, layout.output_visibility) != (HASHED, HASHED):
             raise VerificationError(
