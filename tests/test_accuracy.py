@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fixtures.batching_fixtures import BatchedModel
 from tests.fixtures.gateway_fixtures import DIGITS
+from tests.fixtures.tampering import ReplyRewriter, resigned_later
+from zkgate.client import Client
 from zkgate.client.accuracy import (
     AccuracyCertificate,
     AccuracyFormatError,
@@ -34,8 +36,10 @@ from zkgate.client.accuracy_verification import (
     AccuracyReason,
     VerifiedAccuracy,
 )
+from zkgate.client.attestations import AttestationError
 from zkgate.client.cli import main
 from zkgate.client.contest import nonce_commitment
+from zkgate.client.keys import load_or_create_private_key
 from zkgate.client.sampling import draw_sample
 from zkgate.client.test_set import TestSet, TestSetError
 from zkgate.wire import zkgate_pb2 as pb
@@ -399,6 +403,38 @@ def test_the_gateway_refuses_bad_evaluations_and_keeps_serving(
         assert len(first.job_ids) == 2
     # Still serving: the module's certificate verifies through a fresh connection.
     assert _verify(batched_model, certificate, held_set).sample_size == _SAMPLE
+
+
+def test_a_certificate_under_a_statement_signed_after_the_reveal_is_refused(
+    batched_model: BatchedModel, held_set: TestSet
+) -> None:
+    """A gateway that re-signs the statement (a fresh time, and with it a fresh chance at a
+    sample) once it has seen the test set and nonce is caught by the consumer's own copy."""
+    gateway = batched_model.gateway
+    key = load_or_create_private_key(gateway.data_dir / "keys" / "receipt-ed25519.key")
+
+    def resign(reply: pb.Evaluation) -> None:
+        if reply.certificate_json:
+            certificate = AccuracyCertificate.from_json(reply.certificate_json)
+            reply.certificate_json = dataclasses.replace(
+                certificate, statement=resigned_later(certificate.statement, key)
+            ).to_json()
+
+    channel = grpc.intercept_channel(
+        grpc.insecure_channel(gateway.target), ReplyRewriter("/GetEvaluation", resign)
+    )
+    with (
+        Client(gateway.target, channel=channel, timeout=60) as client,
+        pytest.raises(AttestationError, match="signed after the reveal"),
+    ):
+        client.evaluate_accuracy(
+            batched_model.name,
+            held_set,
+            pinned_commitment=batched_model.commitment,
+            pinned_batch_commitment=batched_model.batch_commitment,
+            sample_size=2,
+            timeout=600,
+        )
 
 
 def test_the_cli_evaluates_and_verifies_a_certificate_offline(

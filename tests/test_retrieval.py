@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from torch import nn
 
 from tests.fixtures.gateway_fixtures import RunningGateway
-from tests.fixtures.tampering import flip_proof_byte
+from tests.fixtures.tampering import ReplyRewriter, flip_proof_byte, resigned_later
 from zkgate.client import Client
 from zkgate.client.array_rows import RowsError
 from zkgate.client.attestations import AttestationError
@@ -31,6 +31,7 @@ from zkgate.client.cli import main
 from zkgate.client.connection import ProofJobFailed
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.dataset import Dataset
+from zkgate.client.keys import load_or_create_private_key
 from zkgate.client.retrieval import (
     DatasetStatement,
     RetrievalResult,
@@ -643,3 +644,26 @@ def test_the_cli_retrieves_and_verifies_offline(
     no_srs = [str(tmp_path / "none.srs") if arg == str(world.srs_path) else arg for arg in offline]
     assert main(no_srs) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_result_under_a_statement_signed_after_the_reveal_is_refused(
+    world: RetrievalWorld,
+) -> None:
+    """The re-signed statement is the gateway's own, so it verifies; only the requester's copy
+    from before the reveal shows it is not the answer it was given."""
+    key = load_or_create_private_key(world.gateway.data_dir / "keys" / "receipt-ed25519.key")
+
+    def resign(reply: pb.Retrieval) -> None:
+        result = RetrievalResult.from_json(reply.result_json)
+        reply.result_json = dataclasses.replace(
+            result, statement=resigned_later(result.statement, key)
+        ).to_json()
+
+    channel = grpc.intercept_channel(
+        grpc.insecure_channel(world.gateway.target), ReplyRewriter("/GetRetrieval", resign)
+    )
+    with (
+        Client(world.gateway.target, channel=channel, timeout=60) as client,
+        pytest.raises(AttestationError, match="signed after the reveal"),
+    ):
+        client.retrieve(world.dataset_id, world.dataset, world.predicate, sample_size=1)

@@ -124,6 +124,21 @@ class SignedStatement:
             )
 
 
+def require_signed_before_reveal(
+    before: SignedStatement, returned: SignedStatement, what: str
+) -> None:
+    """A commit-reveal sample is fair only under the statement signed before the reveal. A
+    gateway can sign as many statements as it likes; one it signed after seeing the nonce, and
+    then carried in its result, could have been picked for a sample that suits it. So the
+    party that revealed holds the result to the statement it had before revealing."""
+    if returned != before:
+        raise AttestationError(
+            f"the {what} carries another statement than the one the gateway signed before the "
+            "nonce was revealed: signed after the reveal, it could have been chosen for its "
+            "sample"
+        )
+
+
 @dataclass(frozen=True)
 class TrainingIntent(SignedStatement):
     FORMAT: ClassVar[str] = INTENT_FORMAT

@@ -34,6 +34,7 @@ from zkgate.client.attestations import (
     CommitmentTimestamp,
     SignedStatement,
     TrainingIntent,
+    require_signed_before_reveal,
     sign_timestamp_request,
 )
 from zkgate.client.bundle import VerifierBundle
@@ -395,7 +396,9 @@ class Client:
         evaluation = self._accuracy.GetEvaluation(
             pb.GetEvaluationRequest(evaluation_id=evaluation.evaluation_id), timeout=self._timeout
         )
-        return AccuracyCertificate.from_json(evaluation.certificate_json)
+        certificate = AccuracyCertificate.from_json(evaluation.certificate_json)
+        require_signed_before_reveal(statement, certificate.statement, "certificate")
+        return certificate
 
     def verify_accuracy(
         self,
@@ -491,7 +494,9 @@ class Client:
             pb.GetRetrievalRequest(retrieval_id=retrieval.retrieval_id),
             timeout=max(self._timeout, 300.0),
         )
-        return RetrievalResult.from_json(retrieval.result_json)
+        result = RetrievalResult.from_json(retrieval.result_json)
+        require_signed_before_reveal(statement, result.statement, "retrieval result")
+        return result
 
     def verify_retrieval(
         self,
