@@ -28,7 +28,7 @@ from zkgate.client.array_rows import RowsError
 from zkgate.client.attestations import AttestationError
 from zkgate.client.canonical import sha256_hex
 from zkgate.client.cli import main
-from zkgate.client.connection import ProofJobFailed
+from zkgate.client.connection import ProofJobFailed, RetrievalRefused
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.dataset import Dataset
 from zkgate.client.keys import load_or_create_private_key
@@ -667,3 +667,15 @@ def test_a_result_under_a_statement_signed_after_the_reveal_is_refused(
         pytest.raises(AttestationError, match="signed after the reveal"),
     ):
         client.retrieve(world.dataset_id, world.dataset, world.predicate, sample_size=1)
+
+
+def test_a_record_the_responder_does_not_prove_is_named(world: RetrievalWorld) -> None:
+    """A record beyond the predicate circuit's range (calibrated on the first 32) cannot be
+    proven; the requester learns which record went unproven and in what role."""
+    records = np.concatenate([np.tile(world.records, (3, 1, 1))[:33], [[[1e6, 0, 0, 0]]]])
+    with world.client() as client:
+        dataset_id, dataset = client.commit_dataset("out-of-range", Dataset.from_array(records))
+        with pytest.raises(RetrievalRefused) as caught:
+            client.retrieve(dataset_id, dataset, world.predicate, sample_size=0, timeout=300)
+    assert (caught.value.index, caught.value.matched) == (33, True)
+    assert "did not prove record 33, a claimed match" in str(caught.value)

@@ -52,6 +52,7 @@ from zkgate.client.retrieval import (
     RetrievalRequest,
     RetrievalResult,
     RetrievalStatement,
+    retrieval_sample,
 )
 from zkgate.client.retrieval_verification import VerifiedRetrieval, verify_retrieval
 from zkgate.client.signing import raw_public_key
@@ -87,6 +88,20 @@ class ProofJobFailed(RuntimeError):
         state = pb.JobState.Name(job.state)
         super().__init__(f"job {job.job_id} ended {state}: {job.error or 'no error text'}")
         self.job = job
+
+
+class RetrievalRefused(ProofJobFailed):
+    """The responder did not prove a record its answer or the draw calls for. For a drawn
+    left-out record this is what an omission looks like: the record may match, and the
+    responder will not show it. The signed answer, the nonce and the draw (all the requester
+    holds) show anyone which record it was asked to prove."""
+
+    def __init__(self, index: int, matched: bool, job: pb.Job) -> None:
+        role = "a claimed match" if matched else "a left-out record drawn for the omission check"
+        super().__init__(job)
+        self.args = (f"the responder did not prove record {index}, {role}: {self.args[0]}",)
+        self.index = index
+        self.matched = matched
 
 
 class LearningReportMismatch(ValueError):
@@ -488,8 +503,18 @@ class Client:
             ),
             timeout=max(self._timeout, 300.0),
         )
-        for job_id in retrieval.job_ids:
-            self.wait_for_job(job_id, timeout=timeout)
+        roles = [(index, True) for index in statement.match_indices()]
+        roles += [(index, False) for index in retrieval_sample(statement, nonce)]
+        if len(retrieval.job_ids) != len(roles):
+            raise AttestationError(
+                f"the gateway queued {len(retrieval.job_ids)} proofs; its answer and the draw "
+                f"call for {len(roles)}"
+            )
+        for job_id, (index, matched) in zip(retrieval.job_ids, roles, strict=True):
+            try:
+                self.wait_for_job(job_id, timeout=timeout)
+            except ProofJobFailed as exc:
+                raise RetrievalRefused(index, matched, exc.job) from exc
         retrieval = self._retrieval.GetRetrieval(
             pb.GetRetrievalRequest(retrieval_id=retrieval.retrieval_id),
             timeout=max(self._timeout, 300.0),
