@@ -183,6 +183,17 @@ def test_retrieval_datasets_are_the_admins_and_predicates_each_tenants_own(
         theirs = bob.retrieve(dataset_id, dataset, predicate, sample_size=1)
         assert mine.statement.match_indices() == theirs.statement.match_indices() == [0]
         assert mine.statement.predicate_model != theirs.statement.predicate_model
+        # A predicate is its tenant's query: listed to that tenant only.
+        listed = {model.name for model in alice.models()}
+        assert mine.statement.predicate_model in listed
+        assert theirs.statement.predicate_model not in listed
+    with secured_gateway.client(ADMIN_KEY) as ops:
+        code, details = _code(
+            lambda: ops.register_model(
+                "predicate-mine", DIGITS / "model.onnx", DIGITS / "calibration.npy"
+            )
+        )
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "kept for retrieval" in details
     # A retrieval is its tenant's: revealing again names the same one (content-addressed, same
     # jobs), and another tenant cannot read it.
     with grpc.secure_channel(

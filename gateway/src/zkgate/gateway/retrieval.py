@@ -49,6 +49,9 @@ from zkgate.prover.store import ArtifactStore
 if TYPE_CHECKING:
     from zkgate.gateway.service import GatewayService, Registration
 
+# Model names kept for predicates: listed only to the tenant that registered them, never taken
+# by an ordinary registration.
+PREDICATE_PREFIX = "predicate-"
 _DATASET_FORMAT = "zkgate.dataset/1"
 _RETRIEVAL_FORMAT = "zkgate.retrieval/1"
 _PREDICATE_NAME_DOMAIN = "zkgate.retrieval.predicate-name/1"
@@ -119,7 +122,7 @@ class RetrievalResponder:
         """Registers the predicate for this tenant, or returns the registration it already has."""
         committed = self.dataset(dataset_id)
         name = (
-            "predicate-"
+            PREDICATE_PREFIX
             + framed_digest(
                 _PREDICATE_NAME_DOMAIN,
                 [tenant.name.encode("utf-8"), sha256_hex(onnx).encode(), dataset_id.encode()],

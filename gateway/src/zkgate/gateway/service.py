@@ -28,7 +28,7 @@ from zkgate.gateway.learning import (
     stored_report,
 )
 from zkgate.gateway.ready_models import ReadyModels
-from zkgate.gateway.retrieval import RetrievalResponder
+from zkgate.gateway.retrieval import PREDICATE_PREFIX, RetrievalResponder
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.catalog import (
     ModelCatalog,
@@ -128,6 +128,11 @@ class GatewayService:
             raise PermissionDenied(
                 f"tenant {tenant.name!r} may not register models: that takes an admin key"
             )
+        if admin_only and name.startswith(PREDICATE_PREFIX):
+            raise InvalidRequest(
+                f"model names starting with {PREDICATE_PREFIX!r} are kept for retrieval "
+                "predicates; choose another name"
+            )
         try:
             validate_model_name(name)
             # Checked here too, so the caller hears why at once instead of from a failed job.
@@ -194,8 +199,22 @@ class GatewayService:
             model=record, job=self.job_status(record.registration_job_id, tenant).job
         )
 
-    def list_models(self) -> list[ModelRecord]:
-        return self._catalog.list()
+    def list_models(self, tenant: Tenant = ANONYMOUS) -> list[ModelRecord]:
+        """Every served model, and of the retrieval predicates only the tenant's own: a
+        predicate is a tenant's query, and its card names the hash of its ONNX."""
+        return [
+            record
+            for record in self._catalog.list()
+            if not record.name.startswith(PREDICATE_PREFIX) or self._registered_by(record, tenant)
+        ]
+
+    def _registered_by(self, record: ModelRecord, tenant: Tenant) -> bool:
+        if record.registration_job_id is None:
+            return False
+        try:
+            return self._queue.get(record.registration_job_id).tenant == tenant.name
+        except JobNotFound:
+            return False
 
     def get_model(self, name: str) -> ModelRecord:
         return _found(self._catalog.get, name)

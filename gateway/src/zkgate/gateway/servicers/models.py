@@ -78,7 +78,8 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
     async def ListModels(
         self, request: pb.ListModelsRequest, context: _Context
     ) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(models=[model_message(r) for r in self._service.list_models()])
+        models = self._service.list_models(current_tenant.get())
+        return pb.ListModelsResponse(models=[model_message(r) for r in models])
 
     @grpc_errors
     async def GetModel(self, request: pb.GetModelRequest, context: _Context) -> pb.Model:
