@@ -39,7 +39,7 @@ ROUNDS = 3
 TARGET_RATIO = 1 / 3
 
 
-def _prove_and_verify_seconds(
+def prove_and_verify_seconds(
     store: ArtifactStore, artifacts: dict[str, str], witness_input: bytes, scratch: Path
 ) -> tuple[float, float]:
     data, witness, proof = (scratch / name for name in ("input.json", "witness.json", "proof"))
@@ -118,12 +118,12 @@ def run() -> dict[str, Any]:
         # Interleaved, so drift in machine load hits every size alike.
         for _ in range(ROUNDS):
             timings["public_1"].append(
-                _prove_and_verify_seconds(store, card.artifacts, entries[0], work)
+                prove_and_verify_seconds(store, card.artifacts, entries[0], work)
             )
             for size, circuit in circuits.items():
                 witness_input = batch_witness_input(entries[:size], size)
                 timings[str(size)].append(
-                    _prove_and_verify_seconds(store, circuit.artifacts, witness_input, work)
+                    prove_and_verify_seconds(store, circuit.artifacts, witness_input, work)
                 )
     figures: dict[str, Any] = {}
     print(f"batching (digits MLP, hashed inputs and outputs, median of {ROUNDS} proves)")

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ezkl
 import numpy as np
 import torch
 
@@ -50,32 +49,6 @@ def _train_predicate(inputs: np.ndarray, labels: np.ndarray, path: Path) -> None
         loss(layer(x), y).backward()
         optimizer.step()
     export_onnx(layer, 64, path)
-
-
-def _prove_seconds(
-    store: ArtifactStore, artifacts: dict[str, str], record: np.ndarray, scratch: Path
-) -> tuple[float, float]:
-    data, witness, proof = (scratch / name for name in ("input.json", "witness.json", "proof"))
-    data.write_bytes(witness_input_json([NamedTensor.of("input", record)]))
-    compiled = str(store.path(artifacts["compiled"]))
-    ezkl.gen_witness(str(data), compiled, str(witness), vk_path=None, srs_path=None)
-    started = time.perf_counter()
-    ezkl.prove(
-        str(witness),
-        compiled,
-        str(store.path(artifacts["pk"])),
-        str(proof),
-        srs_path=str(store.path(artifacts["srs"])),
-    )
-    proved = time.perf_counter()
-    ezkl.verify(
-        str(proof),
-        str(store.path(artifacts["settings"])),
-        str(store.path(artifacts["vk"])),
-        str(store.path(artifacts["srs_slice"])),
-        False,
-    )
-    return proved - started, time.perf_counter() - proved
 
 
 def run() -> dict[str, Any]:
@@ -110,7 +83,10 @@ def run() -> dict[str, Any]:
         rebuilds: list[float] = []
         for round_ in range(ROUNDS):
             for index in (int(matches[round_ % len(matches)]), left_out):
-                timings.append(_prove_seconds(store, card.artifacts, inputs[index], work))
+                witness_input = witness_input_json([NamedTensor.of("input", inputs[index])])
+                timings.append(
+                    batching.prove_and_verify_seconds(store, card.artifacts, witness_input, work)
+                )
             started = time.perf_counter()
             rebuild_verifying_key(
                 onnx_path.read_bytes(),

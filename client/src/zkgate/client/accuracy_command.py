@@ -31,6 +31,8 @@ from zkgate.client.verify_command import (
     EXIT_VERIFIED,
     Connect,
     InputError,
+    add_gateway_key_argument,
+    add_srs_trust_arguments,
     gateway_key_argument,
     read_input,
 )
@@ -70,7 +72,7 @@ def add_accuracy_commands(
     check.add_argument("certificate", type=Path)
     _add_test_set_arguments(check)
     check.add_argument("--bundle", type=Path, required=True, help="the batch circuit's bundle")
-    check.add_argument("--gateway-key", required=True, help="64 hex digits, or @FILE holding them")
+    add_gateway_key_argument(check)
     check.set_defaults(func=run_verify_accuracy)
 
 
@@ -81,8 +83,7 @@ def _add_test_set_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-commitment", required=True, help="pinned batch-circuit commitment (hex)"
     )
-    parser.add_argument("--allow-insecure-srs", action="store_true")
-    parser.add_argument("--trust-srs", action="append", default=[], metavar="ID")
+    add_srs_trust_arguments(parser)
 
 
 def _test_set(args: argparse.Namespace) -> TestSet:

@@ -26,21 +26,24 @@ class RowsError(ValueError):
     """Rows that cannot be committed to: wrong dtype or shape, or unreadable bytes."""
 
 
-def checked_rows(raw: npt.ArrayLike, what: str) -> npt.NDArray[np.float32]:
+def checked_rows(
+    raw: npt.ArrayLike, what: str, error: type[RowsError] = RowsError
+) -> npt.NDArray[np.float32]:
     """A validated float32 copy of (N, *input shape) rows: float input becomes float32 (the
-    dtype models are served in); anything else is refused rather than silently converted."""
+    dtype models are served in); anything else is refused, as `error`, rather than silently
+    converted."""
     array = np.asarray(raw)
     if array.dtype.kind != "f":
-        raise RowsError(f"{what} must be floating point, got {array.dtype}")
+        raise error(f"{what} must be floating point, got {array.dtype}")
     if array.ndim < 2:
-        raise RowsError(
+        raise error(
             f"{what} must be stacked on axis 0 as (N, *input shape), got shape {list(array.shape)}"
         )
     if not 1 <= len(array) <= MAX_ROWS:
-        raise RowsError(f"{what} must hold 1 to {MAX_ROWS} rows, got {len(array)}")
+        raise error(f"{what} must hold 1 to {MAX_ROWS} rows, got {len(array)}")
     as_float32 = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(as_float32).all():
-        raise RowsError(f"{what} hold NaN or infinite values (or overflow float32)")
+        raise error(f"{what} hold NaN or infinite values (or overflow float32)")
     return as_float32
 
 
@@ -54,12 +57,12 @@ def row_leaf(
     return leaf_hash(bytes.fromhex(digest))
 
 
-def load_npy(data: bytes, what: str) -> npt.NDArray[Any]:
+def load_npy(data: bytes, what: str, error: type[RowsError] = RowsError) -> npt.NDArray[Any]:
     """Never a pickle (allow_pickle=False): the bytes may be remote."""
     try:
         array: npt.NDArray[Any] = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise RowsError(f"{what} is not a .npy array ({exc}); save it with numpy.save") from exc
+        raise error(f"{what} is not a .npy array ({exc}); save it with numpy.save") from exc
     return array
 
 

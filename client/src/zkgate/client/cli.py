@@ -29,7 +29,7 @@ from zkgate.client.retrieval_command import add_retrieval_commands
 from zkgate.client.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
 from zkgate.client.tensors import numpy_dtype
 from zkgate.client.verification import VerificationError
-from zkgate.client.verify_command import add_verify_command
+from zkgate.client.verify_command import add_srs_trust_arguments, add_verify_command
 from zkgate.wire import zkgate_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:8001"
@@ -275,12 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-commitment",
         help="the batch circuit's commitment you pinned (hex), for models proven in batches",
     )
-    infer.add_argument(
-        "--allow-insecure-srs",
-        action="store_true",
-        help="accept a development SRS (its maker could forge proofs)",
-    )
-    infer.add_argument("--trust-srs", action="append", default=[], metavar="IDENTITY")
+    add_srs_trust_arguments(infer)
     infer.add_argument(
         "--save",
         type=Path,

@@ -84,9 +84,11 @@ def batch_entry_of(job: pb.Job) -> BatchEntry | None:
 class ProofJobFailed(RuntimeError):
     """The gateway's prover gave up on a job; `job` holds its state and error text."""
 
-    def __init__(self, job: pb.Job) -> None:
+    def __init__(self, job: pb.Job, what: str = "") -> None:
+        """`what`: which proof this was, when the caller knows more than the job id."""
         state = pb.JobState.Name(job.state)
-        super().__init__(f"job {job.job_id} ended {state}: {job.error or 'no error text'}")
+        ended = f"job {job.job_id} ended {state}: {job.error or 'no error text'}"
+        super().__init__(f"{what}: {ended}" if what else ended)
         self.job = job
 
 
@@ -98,8 +100,7 @@ class RetrievalRefused(ProofJobFailed):
 
     def __init__(self, index: int, matched: bool, job: pb.Job) -> None:
         role = "a claimed match" if matched else "a left-out record drawn for the omission check"
-        super().__init__(job)
-        self.args = (f"the responder did not prove record {index}, {role}: {self.args[0]}",)
+        super().__init__(job, f"the responder did not prove record {index}, {role}")
         self.index = index
         self.matched = matched
 

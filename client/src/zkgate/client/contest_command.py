@@ -24,6 +24,8 @@ from zkgate.client.verify_command import (
     EXIT_VERIFIED,
     Connect,
     InputError,
+    add_gateway_key_argument,
+    add_srs_trust_arguments,
     gateway_key_argument,
     read_input,
 )
@@ -58,8 +60,7 @@ def add_contest_commands(
         default=0.01,
         help="report the chance of catching this fraction of tampered receipts",
     )
-    contest.add_argument("--allow-insecure-srs", action="store_true")
-    contest.add_argument("--trust-srs", action="append", default=[], metavar="ID")
+    add_srs_trust_arguments(contest)
     contest.add_argument(
         "--evidence-dir",
         type=Path,
@@ -74,7 +75,7 @@ def add_contest_commands(
         description="Exit 0: the evidence holds; 1: it does not; 2: unreadable input.",
     )
     check.add_argument("bundle", type=Path)
-    check.add_argument("--gateway-key", required=True, help="64 hex digits, or @FILE holding them")
+    add_gateway_key_argument(check)
     check.set_defaults(func=run_check_evidence)
 
 

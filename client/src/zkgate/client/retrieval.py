@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
@@ -35,6 +36,7 @@ DATASET_FORMAT = "zkgate.retrieval.dataset/1"
 RETRIEVAL_FORMAT = "zkgate.retrieval.answer/1"
 RESULT_FORMAT = "zkgate.retrieval.result/1"
 _SAMPLE_DOMAIN = "zkgate.retrieval.sample/1"
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 # Every returned record costs a proof; an answer beyond this is hours of proving, not a query.
 MAX_RETRIEVAL_PROOFS = 20_000
 # Catches an omission rate of 5% with 95% confidence (omission_sample_size(0.05, 0.95)).
@@ -57,18 +59,30 @@ def _shape_text(shape: Sequence[int]) -> str:
     return ",".join(str(int(d)) for d in shape)
 
 
+def _parse_numbers(text: str, what: str) -> list[int]:
+    """Comma-separated ASCII decimals without leading zeros: one spelling per list, so signed
+    bytes are never ambiguous (and `int` never meets a digit it cannot read, such as "²")."""
+    parts = text.split(",") if text else []
+    if not all(_DECIMAL.fullmatch(part) for part in parts):
+        raise RetrievalFormatError(
+            f"{what} must be comma-separated decimals without leading zeros, got {text[:80]!r}"
+        )
+    return [int(part) for part in parts]
+
+
 def _parse_indices(text: str, what: str) -> list[int]:
-    """Ascending distinct decimal indices, comma-separated: one spelling per set, so the signed
-    bytes of an answer are never ambiguous."""
-    if not text:
-        return []
-    parts = text.split(",")
-    if not all(part.isdigit() and (part == "0" or not part.startswith("0")) for part in parts):
-        raise RetrievalFormatError(f"{what} must be comma-separated decimal indices")
-    indices = [int(part) for part in parts]
+    """Ascending distinct positions: a set, in its one order."""
+    indices = _parse_numbers(text, what)
     if any(a >= b for a, b in pairwise(indices)):
         raise RetrievalFormatError(f"{what} must be strictly ascending")
     return indices
+
+
+def _parse_shape(text: str) -> list[int]:
+    dims = _parse_numbers(text, "record shape")
+    if not dims or 0 in dims:
+        raise RetrievalFormatError(f"record shape {text!r} must be positive dimensions")
+    return dims
 
 
 @dataclass(frozen=True)
@@ -95,15 +109,6 @@ class DatasetStatement(SignedStatement):
             self.shape()
         except RetrievalFormatError as exc:
             raise AttestationError(str(exc)) from exc
-
-
-def _parse_shape(text: str) -> list[int]:
-    dims = text.split(",")
-    if not text or not all(d.isdigit() and int(d) > 0 and str(int(d)) == d for d in dims):
-        raise RetrievalFormatError(
-            f"record shape {text!r} must be comma-separated positive dimensions"
-        )
-    return [int(d) for d in dims]
 
 
 def issue_dataset_statement(
@@ -172,6 +177,10 @@ class RetrievalStatement(SignedStatement, RetrievalRequest):
         """The requested sample, or every left-out record when there are fewer."""
         return min(self.sample_size, self.dataset_size - len(self.match_indices()))
 
+    def proof_count(self) -> int:
+        """Proofs the answer calls for: every match and every drawn left-out record."""
+        return len(self.match_indices()) + self.sample_count()
+
     def _check_fields(self) -> None:
         super()._check_fields()
         try:
@@ -181,7 +190,7 @@ class RetrievalStatement(SignedStatement, RetrievalRequest):
             raise AttestationError(str(exc)) from exc
         if matches and matches[-1] >= self.dataset_size:
             raise AttestationError("matches name a position outside the dataset")
-        if len(matches) + self.sample_count() > MAX_RETRIEVAL_PROOFS:
+        if self.proof_count() > MAX_RETRIEVAL_PROOFS:
             raise AttestationError(f"an answer proves at most {MAX_RETRIEVAL_PROOFS} records")
 
 

@@ -41,6 +41,8 @@ from zkgate.client.verify_command import (
     EXIT_VERIFIED,
     Connect,
     InputError,
+    add_gateway_key_argument,
+    add_srs_trust_arguments,
     gateway_key_argument,
     read_input,
 )
@@ -104,7 +106,7 @@ def add_retrieval_commands(
     )
     check.add_argument("directory", type=Path)
     _add_check_arguments(check)
-    check.add_argument("--gateway-key", required=True, help="64 hex digits, or @FILE holding them")
+    add_gateway_key_argument(check)
     check.set_defaults(func=run_verify_retrieval)
 
 
@@ -119,8 +121,7 @@ def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="a full SRS file you trust, of the predicate's logrows (the ceremony file)",
     )
-    parser.add_argument("--allow-insecure-srs", action="store_true")
-    parser.add_argument("--trust-srs", action="append", default=[], metavar="ID")
+    add_srs_trust_arguments(parser)
 
 
 def _check_inputs(args: argparse.Namespace) -> tuple[DatasetStatement, bytes]:

@@ -40,10 +40,7 @@ class TestSet:
     def from_arrays(cls, examples: npt.ArrayLike, labels: npt.ArrayLike) -> TestSet:
         """Validated copies: float inputs become float32 (the dtype the models are served in),
         integer labels int64; anything else is refused rather than silently converted."""
-        try:
-            rows = checked_rows(examples, "examples")
-        except RowsError as exc:
-            raise TestSetError(str(exc)) from exc
+        rows = checked_rows(examples, "examples", TestSetError)
         raw_labels = np.asarray(labels)
         if raw_labels.dtype.kind not in "iu":
             raise TestSetError(f"labels must be integers (class indices), got {raw_labels.dtype}")
@@ -59,12 +56,9 @@ class TestSet:
     @classmethod
     def from_npy(cls, examples: bytes, labels: bytes) -> TestSet:
         """From two .npy files; never a pickle (allow_pickle=False): the bytes may be remote."""
-        try:
-            return cls.from_arrays(load_npy(examples, "examples"), load_npy(labels, "labels"))
-        except TestSetError:
-            raise
-        except RowsError as exc:
-            raise TestSetError(str(exc)) from exc
+        return cls.from_arrays(
+            load_npy(examples, "examples", TestSetError), load_npy(labels, "labels", TestSetError)
+        )
 
     def to_npy(self) -> tuple[bytes, bytes]:
         return save_npy(self.examples), save_npy(self.labels)

@@ -61,28 +61,40 @@ def add_verify_command(subparsers: Any) -> None:
         "batch circuit's bundle (`zkgate models fetch NAME --batch`)",
     )
     parser.add_argument("--batch-commitment", help="pinned batch-circuit commitment (hex)")
+    add_gateway_key_argument(parser)
+    add_srs_trust_arguments(parser)
+    parser.add_argument(
+        "--tolerance", type=float, help="max served-vs-proven difference (default: the card's)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=run_verify)
+
+
+def add_gateway_key_argument(parser: argparse.ArgumentParser) -> None:
+    """For offline checks: the key is the caller's pin, read with `gateway_key_argument`."""
     parser.add_argument(
         "--gateway-key",
         required=True,
         help="the gateway's Ed25519 public key: 64 hex digits, or @FILE holding them",
     )
+
+
+def add_srs_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which SRS a command's proofs may be made under: `args.allow_insecure_srs` and
+    `args.trust_srs`, as `verify` and every protocol command take them."""
     parser.add_argument(
         "--allow-insecure-srs",
         action="store_true",
-        help="accept an untrusted (e.g. provider-generated development) SRS",
+        help="accept an untrusted SRS, such as a provider-generated development one (its maker "
+        "could forge proofs)",
     )
     parser.add_argument(
         "--trust-srs",
         action="append",
         default=[],
         metavar="ID",
-        help="an SRS identity (hex) to trust; may be repeated",
+        help="an SRS identity (hex, `zkgate srs-identity FILE`) to trust; may be repeated",
     )
-    parser.add_argument(
-        "--tolerance", type=float, help="max served-vs-proven difference (default: the card's)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.set_defaults(func=run_verify)
 
 
 def read_input(path: Path, what: str) -> bytes:

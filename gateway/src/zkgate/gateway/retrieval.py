@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 # Model names kept for predicates: listed only to the tenant that registered them, never taken
 # by an ordinary registration.
 PREDICATE_PREFIX = "predicate-"
+_PREDICATE_TENANT_DOMAIN = "zkgate.retrieval.predicate-tenant/1"
 _DATASET_FORMAT = "zkgate.dataset/1"
 _RETRIEVAL_FORMAT = "zkgate.retrieval/1"
 _PREDICATE_NAME_DOMAIN = "zkgate.retrieval.predicate-name/1"
@@ -60,11 +61,21 @@ _PREDICATE_NAME_DOMAIN = "zkgate.retrieval.predicate-name/1"
 _CALIBRATION_RECORDS = 32
 
 
+def tenant_predicate_prefix(tenant: Tenant) -> str:
+    """Where a tenant's predicate names start: the name says whose it is, so listing needs no
+    lookup, and it says so without spelling out the tenant's name."""
+    tenant_tag = framed_digest(_PREDICATE_TENANT_DOMAIN, [tenant.name.encode("utf-8")])[:16]
+    return f"{PREDICATE_PREFIX}{tenant_tag}-"
+
+
 @dataclass(frozen=True)
 class CommittedDataset:
+    """A stored dataset's statement, and where its records are: they are read only by the
+    calls that run over them, not by those that hand out the statement."""
+
     dataset_id: str
     statement: DatasetStatement
-    dataset: Dataset
+    records_digest: str
 
 
 @dataclass(frozen=True)
@@ -100,41 +111,46 @@ class RetrievalResponder:
         statement = issue_dataset_statement(
             self._key, name, dataset, now_ms=time.time_ns() // 1_000_000
         )
+        records_digest = self._store.put_bytes(dataset.to_npy())
         dataset_id = put_record(
             self._store,
             {
                 "format": _DATASET_FORMAT,
                 "statement": statement.to_json(),
-                "records_digest": self._store.put_bytes(dataset.to_npy()),
+                "records_digest": records_digest,
             },
         )
-        return CommittedDataset(dataset_id=dataset_id, statement=statement, dataset=dataset)
+        return CommittedDataset(dataset_id, statement, records_digest)
 
     def dataset(self, dataset_id: str) -> CommittedDataset:
         record = read_record(self._store, dataset_id, record_format=_DATASET_FORMAT, what="dataset")
         return CommittedDataset(
             dataset_id=dataset_id,
             statement=DatasetStatement.from_json(record["statement"]),
-            dataset=Dataset.from_npy(self._store.read_bytes(str(record["records_digest"]))),
+            records_digest=str(record["records_digest"]),
         )
+
+    def _records(self, dataset_id: str) -> tuple[DatasetStatement, Dataset]:
+        committed = self.dataset(dataset_id)
+        records = Dataset.from_npy(self._store.read_bytes(committed.records_digest))
+        return committed.statement, records
 
     def register_predicate(self, dataset_id: str, onnx: bytes, tenant: Tenant) -> Registration:
         """Registers the predicate for this tenant, or returns the registration it already has."""
-        committed = self.dataset(dataset_id)
         name = (
-            PREDICATE_PREFIX
+            tenant_predicate_prefix(tenant)
             + framed_digest(
-                _PREDICATE_NAME_DOMAIN,
-                [tenant.name.encode("utf-8"), sha256_hex(onnx).encode(), dataset_id.encode()],
+                _PREDICATE_NAME_DOMAIN, [sha256_hex(onnx).encode(), dataset_id.encode()]
             )[:32]
         )
         existing = self._service.registration_of(name, tenant)
         if existing is not None:
             return existing
+        _, dataset = self._records(dataset_id)
         return self._service.register_model(
             name,
             onnx=onnx,
-            calibration=save_npy(committed.dataset.records[:_CALIBRATION_RECORDS]),
+            calibration=save_npy(dataset.records[:_CALIBRATION_RECORDS]),
             policy=ProofPolicy.ON_REQUEST,
             max_logrows=None,
             param_visibility=DEFAULT_PARAM_VISIBILITY,
@@ -153,12 +169,11 @@ class RetrievalResponder:
         """Runs the predicate over every record and signs which ones match, before the
         requester reveals its nonce. `request` names the dataset by root and size; they must be
         the ones `dataset_id` holds."""
-        committed = self.dataset(dataset_id)
         try:
             request.check()
         except RetrievalFormatError as exc:
             raise InvalidRequest(f"retrieval refused: {exc}") from exc
-        statement = committed.statement
+        statement, dataset = self._records(dataset_id)
         if (request.dataset_root, request.dataset_size) != (statement.root, statement.size):
             raise InvalidRequest(
                 f"retrieval refused: dataset {dataset_id} is root {statement.root} of "
@@ -180,22 +195,20 @@ class RetrievalResponder:
         input_name = card.inputs[0].name
         matches = [
             index
-            for index, record in enumerate(committed.dataset.records)
+            for index, record in enumerate(dataset.records)
             if predicted_class(model.run([_tensor(input_name, record)])[0].array) == HOLDS
         ]
-        proofs = len(matches) + min(request.sample_size, statement.size - len(matches))
-        if proofs > MAX_RETRIEVAL_PROOFS or (
-            tenant.max_queued_jobs and proofs > tenant.max_queued_jobs
-        ):
-            limit = min(MAX_RETRIEVAL_PROOFS, tenant.max_queued_jobs or MAX_RETRIEVAL_PROOFS)
-            raise InvalidRequest(
-                f"retrieval refused: {len(matches)} records match and {proofs} proofs would be "
-                f"needed, more than the {limit} tenant {tenant.name!r} may have; narrow the "
-                "predicate or sample fewer left-out records"
-            )
-        return issue_retrieval_statement(
+        answer = issue_retrieval_statement(
             self._key, request, matches, now_ms=time.time_ns() // 1_000_000
         )
+        limit = min(MAX_RETRIEVAL_PROOFS, tenant.max_queued_jobs or MAX_RETRIEVAL_PROOFS)
+        if answer.proof_count() > limit:
+            raise InvalidRequest(
+                f"retrieval refused: {len(matches)} records match and {answer.proof_count()} "
+                f"proofs would be needed, more than the {limit} tenant {tenant.name!r} may have; "
+                "narrow the predicate or sample fewer left-out records"
+            )
+        return answer
 
     def reveal(
         self, dataset_id: str, statement_json: str, client_nonce_hex: str, tenant: Tenant
@@ -203,11 +216,11 @@ class RetrievalResponder:
         """Draws the left-out sample from the signed answer and the nonce, and queues a proof
         for every match and every drawn record."""
         statement = self._own_statement(statement_json)
-        committed = self.dataset(dataset_id)
-        if statement.dataset_root != committed.statement.root:
+        committed, dataset = self._records(dataset_id)
+        if statement.dataset_root != committed.root:
             raise InvalidRequest(
                 f"reveal refused: the answer is over dataset root {statement.dataset_root}, "
-                f"dataset {dataset_id} is {committed.statement.root}"
+                f"dataset {dataset_id} has root {committed.root}"
             )
         try:
             sample = retrieval_sample(statement, bytes.fromhex(client_nonce_hex))
@@ -222,7 +235,7 @@ class RetrievalResponder:
                 "matched": matched,
                 "job_id": self._service.prove_inputs(
                     statement.predicate_model,
-                    [_tensor(input_name, committed.dataset.records[index])],
+                    [_tensor(input_name, dataset.records[index])],
                     tenant,
                 ).id,
             }
@@ -270,7 +283,7 @@ class RetrievalResponder:
 
     def _result(self, record: dict[str, Any], proofs: dict[int, bytes]) -> RetrievalResult:
         """The records with their inclusion paths, assembled once, when every proof is in."""
-        dataset = self.dataset(str(record["dataset_id"])).dataset
+        _, dataset = self._records(str(record["dataset_id"]))
         leaves = dataset.leaves()
         records = []
         for position, entry in enumerate(record["entries"]):

@@ -28,7 +28,11 @@ from zkgate.gateway.learning import (
     stored_report,
 )
 from zkgate.gateway.ready_models import ReadyModels
-from zkgate.gateway.retrieval import PREDICATE_PREFIX, RetrievalResponder
+from zkgate.gateway.retrieval import (
+    PREDICATE_PREFIX,
+    RetrievalResponder,
+    tenant_predicate_prefix,
+)
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.catalog import (
     ModelCatalog,
@@ -202,19 +206,12 @@ class GatewayService:
     def list_models(self, tenant: Tenant = ANONYMOUS) -> list[ModelRecord]:
         """Every served model, and of the retrieval predicates only the tenant's own: a
         predicate is a tenant's query, and its card names the hash of its ONNX."""
+        own = tenant_predicate_prefix(tenant)
         return [
             record
             for record in self._catalog.list()
-            if not record.name.startswith(PREDICATE_PREFIX) or self._registered_by(record, tenant)
+            if not record.name.startswith(PREDICATE_PREFIX) or record.name.startswith(own)
         ]
-
-    def _registered_by(self, record: ModelRecord, tenant: Tenant) -> bool:
-        if record.registration_job_id is None:
-            return False
-        try:
-            return self._queue.get(record.registration_job_id).tenant == tenant.name
-        except JobNotFound:
-            return False
 
     def get_model(self, name: str) -> ModelRecord:
         return _found(self._catalog.get, name)
