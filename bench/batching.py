@@ -102,6 +102,7 @@ def run() -> dict[str, Any]:
                 visibility="fixed",
                 ceremony=None,
                 pinned=pinned,
+                terms=card.terms(),
             )
             for size in BATCH_SIZES
         }

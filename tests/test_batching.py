@@ -126,6 +126,18 @@ def test_someone_elses_entry_is_rejected(
         assert "does not hash the outputs" in caught.value.detail
 
 
+@pytest.mark.parametrize("outputs", [[[]], [[], []], []])
+def test_an_entry_reporting_empty_outputs_is_an_entry_mismatch(
+    batched_model: BatchedModel, concurrent: list[ProvenRequest], outputs: list[list[str]]
+) -> None:
+    """Poseidon over an empty list used to escape as an IndexError."""
+    mine = concurrent[0]
+    emptied = dataclasses.replace(mine.entry, outputs=outputs)
+    with batched_model.gateway.client() as client, pytest.raises(VerificationError) as caught:
+        _verify(client, batched_model, mine.prediction, mine.job.proof, emptied)
+    assert caught.value.reason == Reason.ENTRY_MISMATCH
+
+
 def test_a_batched_proof_needs_the_batch_commitment_pinned(
     batched_model: BatchedModel, concurrent: list[ProvenRequest]
 ) -> None:

@@ -93,7 +93,7 @@ def test_an_honest_prediction_is_accepted_with_its_proven_outputs(world):
     assert np.max(np.abs(proven.array - served)) == pytest.approx(result.max_abs_diff)
     assert 0 < result.max_abs_diff <= result.tolerance == world.bundle.card.fidelity.tolerance
     assert result.commitment == world.commitment
-    assert len(result.checks) == 7
+    assert len(result.checks) == 8
 
 
 def test_a_trusted_srs_identity_needs_no_opt_in(world):
@@ -289,7 +289,7 @@ def test_cli_verifies_good_files(world, tmp_path, capsys):
     assert "insecure_srs" in capsys.readouterr().err
     assert run_cli([*argv, "--allow-insecure-srs"]) == 0
     out = capsys.readouterr().out
-    assert out.rstrip().endswith("VERIFIED") and out.count("ok  ") == 7
+    assert out.rstrip().endswith("VERIFIED") and out.count("ok  ") == 8
     assert run_cli([*argv, "--trust-srs", world.bundle.srs_identity(), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verified"] is True
 

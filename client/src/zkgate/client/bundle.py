@@ -7,12 +7,12 @@ rather than reading the card's claim.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from zkgate.client.card import CardFormatError, ModelCard
 from zkgate.client.commitment import model_commitment
+from zkgate.client.documents import DocumentError, parse_object
 from zkgate.client.srs import SrsFormatError, srs_identity
 
 CARD_FILE = "card.json"
@@ -46,10 +46,10 @@ class VerifierBundle:
         if not verifying_key:
             raise BundleError(f"{VERIFYING_KEY_FILE} is empty")
         try:
-            parsed = json.loads(settings)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BundleError(f"{SETTINGS_FILE} is not valid JSON (truncated?): {exc}") from exc
-        if not isinstance(parsed, dict) or "run_args" not in parsed:
+            parsed = parse_object(settings, what=SETTINGS_FILE)
+        except DocumentError as exc:
+            raise BundleError(str(exc)) from exc
+        if "run_args" not in parsed:
             raise BundleError(f"{SETTINGS_FILE} is not an ezkl circuit settings file")
         try:
             srs_identity(srs_slice)
@@ -97,7 +97,7 @@ class VerifierBundle:
 
     def settings_ezkl_version(self) -> str:
         """The ezkl version that wrote settings.json, which the card's claim must match."""
-        version = json.loads(self.settings).get("version")
+        version = parse_object(self.settings, what=SETTINGS_FILE).raw.get("version")
         return version if isinstance(version, str) else ""
 
     def commitment(self) -> str:
@@ -107,4 +107,5 @@ class VerifierBundle:
             settings=self.settings,
             srs_identity=self.srs_identity(),
             ezkl_version=self.card.ezkl_version,
+            serving_terms=self.card.terms(),
         )

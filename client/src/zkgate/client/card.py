@@ -2,19 +2,19 @@
 
 A card is the provider's claim. The client trusts nothing in it until the verifier bundle that
 came with it hashes to the commitment the client pinned; after that, the fields that matter for
-soundness (SRS identity, ezkl version) are checked against the bundle, and the rest (fidelity,
-costs) are informative.
+soundness (SRS identity, ezkl version) are checked against the bundle. The serving terms (tensor
+signature and fidelity tolerance) are covered by the commitment itself; the rest (costs, times)
+are informative.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from zkgate.client.canonical import canonical_json
+from zkgate.client.documents import DocumentError, parse_object, quote, read_dataclass
 
-CARD_FORMAT = "zkgate.model-card/1"
+CARD_FORMAT = "zkgate.model-card/2"
 SRS_ORIGIN_DEV = "insecure-dev"
 SRS_ORIGIN_CEREMONY = "ceremony"
 # The key in `artifacts` naming the proof-of-learning report, when the card has one.
@@ -43,15 +43,31 @@ class Visibility:
 
 @dataclass(frozen=True)
 class Fidelity:
-    """Gap between the float model (onnxruntime) and the quantized circuit on calibration data.
+    """Gap between the float model (onnxruntime) and the quantized circuit, measured at
+    registration on `samples` inputs.
 
-    `tolerance` is the largest served-vs-proven difference a client accepts by default.
+    `tolerance` is the largest served-vs-proven difference a client accepts by default; the
+    model commitment covers it (see `serving_terms`). `method` says how it was derived, and
+    `false_rejection_bound` bounds the chance that an honest prediction on an input like the
+    measured ones is rejected by it.
     """
 
     samples: int
     max_abs_diff: float
     argmax_agreement: float
     tolerance: float
+    method: str
+    false_rejection_bound: float
+
+    def check(self) -> None:
+        if not (self.max_abs_diff >= 0 and self.tolerance >= 0):
+            raise CardFormatError(
+                f"malformed model card: fidelity tolerance {self.tolerance} and max_abs_diff "
+                f"{self.max_abs_diff} must be non-negative"
+            )
+        for name in ("argmax_agreement", "false_rejection_bound"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise CardFormatError(f"malformed model card: fidelity {name} is not in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -146,43 +162,48 @@ class ModelCard:
     @classmethod
     def from_json(cls, text: str | bytes) -> ModelCard:
         try:
-            raw: dict[str, Any] = json.loads(text)
-            if raw.get("format") != CARD_FORMAT:
+            fields = parse_object(text, what="model card")
+            if fields.raw.get("format") != CARD_FORMAT:
                 raise CardFormatError(
-                    f"not a zkgate model card: format {raw.get('format')!r}, want {CARD_FORMAT!r}"
+                    f"not a zkgate model card: format {quote(fields.raw.get('format'))}, "
+                    f"want {CARD_FORMAT!r}"
                 )
-            return cls(
-                **{
-                    **raw,
-                    "visibility": Visibility(**raw["visibility"]),
-                    "inputs": [TensorSpec(**t) for t in raw["inputs"]],
-                    "outputs": [TensorSpec(**t) for t in raw["outputs"]],
-                    "fidelity": Fidelity(**raw["fidelity"]),
-                    "keys": KeySizes(**raw["keys"]),
-                    "srs": SrsInfo(**raw["srs"]),
-                    "proof_of_learning": _learning_summary(raw.get("proof_of_learning")),
-                    "batch": _batch_circuit(raw.get("batch")),
-                }
-            )
-        except CardFormatError:
-            raise
-        except (ValueError, TypeError, KeyError) as exc:
+            card = read_dataclass(cls, fields)
+        except DocumentError as exc:
             raise CardFormatError(f"malformed model card: {exc}") from exc
+        card.check()
+        return card
+
+    def check(self) -> None:
+        """What the types alone do not say; a card failing these could not have come from a
+        registration, and the verifier would otherwise read nonsense out of it."""
+        if not self.inputs or not self.outputs:
+            raise CardFormatError("malformed model card: a model has at least one input and output")
+        self.fidelity.check()
+        if self.proof_of_learning is not None and self.proof_of_learning.decision not in (
+            LEARNING_ACCEPTED,
+            LEARNING_REJECTED,
+        ):
+            raise CardFormatError(
+                f"proof_of_learning.decision is {quote(self.proof_of_learning.decision)}, want "
+                f"{LEARNING_ACCEPTED!r} or {LEARNING_REJECTED!r}"
+            )
+
+    def terms(self) -> bytes:
+        """The card's part of the model commitment (see `serving_terms`)."""
+        return serving_terms(self.inputs, self.outputs, self.fidelity)
 
 
-def _learning_summary(raw: dict[str, Any] | None) -> LearningSummary | None:
-    if raw is None:
-        return None
-    summary = LearningSummary(**raw)
-    if summary.decision not in (LEARNING_ACCEPTED, LEARNING_REJECTED):
-        raise CardFormatError(
-            f"proof_of_learning.decision is {summary.decision!r}, want "
-            f"{LEARNING_ACCEPTED!r} or {LEARNING_REJECTED!r}"
-        )
-    return summary
-
-
-def _batch_circuit(raw: dict[str, Any] | None) -> BatchCircuit | None:
-    if raw is None:
-        return None
-    return BatchCircuit(**{**raw, "keys": KeySizes(**raw["keys"]), "srs": SrsInfo(**raw["srs"])})
+def serving_terms(inputs: list[TensorSpec], outputs: list[TensorSpec], fidelity: Fidelity) -> bytes:
+    """The promises a verifier holds a served prediction to, beyond the circuit itself: the
+    tensors' names, datatypes and shapes, and the default tolerance between served and proven
+    outputs. They are the provider's words, so the model commitment covers them: a provider who
+    edits its card after a client pinned the commitment (to widen the tolerance, or to rename
+    and reshape an output) no longer matches it."""
+    return canonical_json(
+        {
+            "inputs": [asdict(spec) for spec in inputs],
+            "outputs": [asdict(spec) for spec in outputs],
+            "fidelity": asdict(fidelity),
+        }
+    )

@@ -11,9 +11,14 @@ each format wraps that in its own documented error.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import json
 import math
 import re
+import types
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
@@ -135,6 +140,23 @@ class Fields:
     def optional_text(self, key: str) -> str | None:
         return self._optional(key, self.text)
 
+    def hex_bytes(self, key: str) -> bytes:
+        """Bytes written as a hex string (signatures, nonces)."""
+        text = self.text(key)
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            self.fail(key, f"must be hex, not {quote(text)}")
+
+    def base64_bytes(self, key: str) -> bytes:
+        """Bytes written as standard base64 (tensor data); stray characters are refused, not
+        skipped, so that one document has one reading."""
+        text = self.text(key)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            self.fail(key, f"must be base64, not {quote(text)}")
+
     def boolean(self, key: str) -> bool:
         value: bool = self._get(key, lambda v: isinstance(v, bool), "true or false")
         return value
@@ -210,3 +232,46 @@ def is_integer(value: object) -> bool:
 
 def is_finite_number(value: object) -> bool:
     return (is_integer(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+D = TypeVar("D")
+
+
+def read_dataclass(cls: type[D], fields: Fields) -> D:
+    """An instance of the frozen dataclass `cls` read field by field at its annotated types
+    (str, int, float, bool, their lists, dict[str, str], nested dataclasses, `X | None`), so a
+    format declared as a dataclass is also its schema. A missing field takes its declared
+    default; an unknown one is refused, since it means a document written for another reader."""
+    hints = typing.get_type_hints(cls)
+    declared = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields.only(*declared)
+    values: dict[str, Any] = {}
+    for name, spec in declared.items():
+        if name in fields:
+            values[name] = _read_typed(hints[name], fields, name)
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            fields.fail(name, "is missing")
+    return cls(**values)
+
+
+def _read_typed(hint: Any, fields: Fields, key: str) -> Any:
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union) and type(None) in arguments:
+        (inner,) = (a for a in arguments if a is not type(None))
+        return None if fields.raw[key] is None else _read_typed(inner, fields, key)
+    if dataclasses.is_dataclass(hint):
+        return read_dataclass(hint, fields.object(key))  # type: ignore[arg-type]
+    if origin is list and dataclasses.is_dataclass(arguments[0]):
+        return [read_dataclass(arguments[0], item) for item in fields.objects(key)]  # type: ignore[arg-type]
+    readers: dict[Any, Callable[[str], Any]] = {
+        str: fields.text,
+        int: fields.integer,
+        float: fields.number,
+        bool: fields.boolean,
+        list[str]: fields.texts,
+        list[int]: fields.counts,
+        dict[str, str]: fields.string_map,
+    }
+    if hint not in readers:
+        raise TypeError(f"{hint!r} has no document reader")  # a programming error, not input
+    return readers[hint](key)

@@ -12,7 +12,6 @@ Layout of the single instance vector (ezkl 23): [param hash if params are hashed
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -22,6 +21,8 @@ from typing import Any
 import ezkl
 import numpy as np
 import numpy.typing as npt
+
+from zkgate.client.documents import parse_json
 
 # Order of BN254's scalar field: felts at or above it are not field elements, and ezkl's felt
 # helpers abort the process (a Rust panic) instead of raising on them.
@@ -34,6 +35,11 @@ HASHED = "hashed"
 
 class InstanceLayoutError(ValueError):
     """Settings or instances that do not have the shape the circuit needs."""
+
+
+class QuantizationError(ValueError):
+    """Values the circuit cannot take as inputs: NaN or infinite (ezkl would quantize NaN to 0
+    and prove a run on another input), or too large for its fixed-point grid."""
 
 
 def _visibility(raw: Any) -> str:
@@ -83,7 +89,7 @@ class CircuitLayout:
     @classmethod
     def from_settings(cls, settings: bytes) -> CircuitLayout:
         try:
-            raw = json.loads(settings)
+            raw = parse_json(settings, what="settings.json")
             run_args = raw["run_args"]
             visibilities = (
                 _visibility(run_args["input_visibility"]),
@@ -188,7 +194,16 @@ def dequantize(felts: Sequence[str], scale: int) -> npt.NDArray[np.float64]:
 
 def quantize(values: npt.NDArray[Any], scale: int, input_type: ezkl.PyInputType) -> list[str]:
     """Row-major fixed-point felts, rounded the way ezkl's witness generation rounds inputs."""
-    return [ezkl.float_to_felt(float(v), scale, input_type) for v in np.asarray(values).ravel()]
+    flat = np.asarray(values).ravel()
+    if flat.dtype.kind == "f" and not np.all(np.isfinite(flat)):
+        raise QuantizationError("it holds NaN or infinite values, which no circuit input can be")
+    try:
+        return [ezkl.float_to_felt(float(v), scale, input_type) for v in flat]
+    except OSError as exc:  # ezkl's "Failed to quantize input": |v| * 2^scale overflows i128
+        raise QuantizationError(
+            f"it holds values too large for the circuit's fixed-point grid at scale 2^{scale} "
+            f"(largest magnitude {float(np.max(np.abs(flat))):.6g})"
+        ) from exc
 
 
 def expected_input_felts(layout: CircuitLayout, index: int, values: npt.NDArray[Any]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -22,14 +23,15 @@ import ezkl
 import numpy as np
 
 from zkgate.client.bundle import VerifierBundle
-from zkgate.client.canonical import is_count
 from zkgate.client.card import SRS_ORIGIN_DEV
+from zkgate.client.documents import DocumentError, parse_object, quote
 from zkgate.client.instances import (
     HASHED,
     PUBLIC,
     CircuitLayout,
     InstanceLayoutError,
     PublicInstances,
+    QuantizationError,
     check_felt,
     dequantize,
     expected_input_felts,
@@ -56,6 +58,13 @@ class Reason(StrEnum):
     # A batched proof's entry that does not fit: outputs not the ones proven there, an index
     # outside the batch. (An entry that hashes another input is an INPUT_MISMATCH.)
     ENTRY_MISMATCH = auto()
+    # NaN or an infinity in an input or a served output: ezkl reads NaN as 0, so a proof would
+    # be of another input, and no tolerance holds an infinite output to anything.
+    NON_FINITE = auto()
+    # An input too large for the circuit's fixed-point grid: no proof can be of it.
+    INPUT_OUT_OF_RANGE = auto()
+    # Served tensors whose names, datatypes, shapes or order are not the committed signature.
+    SIGNATURE_MISMATCH = auto()
 
 
 class VerificationError(ReasonedError):
@@ -89,17 +98,17 @@ class BatchEntry:
     def from_json(cls, text: str | bytes) -> BatchEntry:
         """As `zkgate infer --save` writes it next to a batched proof."""
         try:
-            raw = json.loads(text)
-            if raw.get("format") != BATCH_ENTRY_FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}, want {BATCH_ENTRY_FORMAT!r}")
-            entry = cls(index=raw["index"], size=raw["size"], outputs=raw["outputs"])
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            fields = parse_object(text, what="batch entry")
+            if fields.raw.get("format") != BATCH_ENTRY_FORMAT:
+                raise DocumentError(
+                    f"format {quote(fields.raw.get('format'))}, want {BATCH_ENTRY_FORMAT!r}"
+                )
+            outputs = fields.array("outputs")
+            if not are_felt_lists(outputs):
+                raise DocumentError("`outputs` must be lists of felt strings")
+            return cls(index=fields.count("index"), size=fields.count("size"), outputs=outputs)
+        except DocumentError as exc:
             raise BatchEntryFormatError(f"not a batch entry: {exc}") from exc
-        if not (is_count(entry.index) and is_count(entry.size) and are_felt_lists(entry.outputs)):
-            raise BatchEntryFormatError(
-                "not a batch entry: index and size must be integers, outputs lists of felts"
-            )
-        return entry
 
 
 def are_felt_lists(value: object) -> bool:
@@ -278,10 +287,10 @@ def _circuit_layout(bundle: VerifierBundle, *, batch: bool = False) -> CircuitLa
 def _parse_proof(proof: bytes, layout: CircuitLayout) -> tuple[dict[str, Any], PublicInstances]:
     """Keep only `instances` and `proof`: everything else in the file is unchecked prover text."""
     try:
-        raw = json.loads(proof)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerificationError(Reason.INVALID_PROOF, f"proof is not JSON: {exc}") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("proof"), list):
+        raw = parse_object(proof, what="proof").raw
+    except DocumentError as exc:
+        raise VerificationError(Reason.INVALID_PROOF, str(exc)) from exc
+    if not isinstance(raw.get("proof"), list):
         raise VerificationError(
             Reason.INVALID_PROOF, "proof JSON lacks a `proof` byte list and `instances`"
         )
@@ -320,6 +329,18 @@ def _check_snark(stripped_proof: dict[str, Any], bundle: VerifierBundle) -> str:
     )
 
 
+def _input_felts(layout: CircuitLayout, position: int, tensor: NamedTensor) -> list[str]:
+    """What the proof must hold for this input at this position, or the reason no proof can."""
+    try:
+        return expected_input_felts(layout, position, tensor.array)
+    except QuantizationError as exc:
+        finite = not (tensor.array.dtype.kind == "f" and not np.all(np.isfinite(tensor.array)))
+        raise VerificationError(
+            Reason.INPUT_OUT_OF_RANGE if finite else Reason.NON_FINITE,
+            f"input {tensor.name!r} cannot be a circuit input: {exc}",
+        ) from exc
+
+
 def _check_inputs(
     inputs: Sequence[NamedTensor], instances: PublicInstances, layout: CircuitLayout
 ) -> str:
@@ -329,7 +350,7 @@ def _check_inputs(
             f"the prediction has {len(inputs)} inputs, the circuit {len(layout.input_scales)}",
         )
     for index, (tensor, proven) in enumerate(zip(inputs, instances.inputs, strict=True)):
-        if expected_input_felts(layout, index, tensor.array) != proven:
+        if _input_felts(layout, index, tensor) != proven:
             raise VerificationError(
                 Reason.INPUT_MISMATCH,
                 f"input {tensor.name!r} quantized at scale 2^{layout.input_scales[index]} does "
@@ -351,7 +372,7 @@ def _slot_values(
     slot: OutputSlot, felts: Sequence[str], scale: int, fail: FailureFactory
 ) -> NamedTensor:
     name, shape = slot
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     if size != len(felts):
         raise fail(f"output {name!r} has {size} values, the proof {len(felts)}")
     values = dequantize(list(felts), scale).reshape(shape)
@@ -404,7 +425,7 @@ def _check_entry(
     first_input, first_output = entry.index * per_input, entry.index * per_output
     for offset, tensor in enumerate(inputs):
         position = first_input + offset
-        if expected_input_felts(layout, position, tensor.array) != instances.inputs[position]:
+        if _input_felts(layout, position, tensor) != instances.inputs[position]:
             raise VerificationError(
                 Reason.INPUT_MISMATCH,
                 f"the proof's entry {entry.index} does not hash your input {tensor.name!r}: "
@@ -419,6 +440,11 @@ def _check_entry(
             checked = [check_felt(felt, i) for i, felt in enumerate(felts)]
         except InstanceLayoutError as exc:
             raise fail(f"output {slot[0]!r} as the job reports it: {exc}") from exc
+        if len(checked) != math.prod(slot[1]):
+            raise fail(
+                f"the job reports {len(checked)} values for output {slot[0]!r} of shape "
+                f"{list(slot[1])}"
+            )
         if [ezkl.poseidon_hash(checked)[0]] != instances.outputs[position]:
             raise fail(
                 f"the proof's entry {entry.index} does not hash the outputs reported for "
@@ -562,7 +588,13 @@ def verify(
     pinned_batch_commitment: str | None = None,
 ) -> VerifiedPrediction:
     """Raises VerificationError at the first failed check; returns what was proven otherwise:
-    `check_proof`, then the receipt, then the served outputs against the proven ones."""
+    `check_proof` (which authenticates the card), the served tensors against the committed
+    signature, the receipt, then the served outputs against the proven ones.
+
+    The default tolerance is the committed one (the card's fidelity, covered by the pinned
+    commitment); a caller's own must be a finite, non-negative number (ValueError otherwise).
+    """
+    limit = _tolerance(bundle, tolerance)
     run = check_proof(
         prediction.inputs,
         proof,
@@ -572,12 +604,14 @@ def verify(
         trusted_srs_identities=trusted_srs_identities,
         batch_entry=batch_entry,
         pinned_batch_commitment=pinned_batch_commitment,
-        output_slots=[(t.name, t.shape) for t in prediction.outputs],
     )
-    checks = [*run.checks, *_check_receipt(prediction, pinned_commitment, gateway_public_key)]
-    limit = bundle.card.fidelity.tolerance if tolerance is None else tolerance
+    checks = [
+        *run.checks,
+        _check_signature(prediction, bundle),
+        *_check_receipt(prediction, pinned_commitment, gateway_public_key),
+    ]
     diff = _max_abs_diff(prediction.outputs, run.outputs)
-    if not diff <= limit:  # written so that a NaN in the served outputs fails too
+    if not diff <= limit:  # NaN-proof: _check_signature refused non-finite outputs already
         raise VerificationError(
             Reason.OUTPUT_OUT_OF_TOLERANCE,
             f"served outputs differ from the proven ones by up to {diff:.6g}, "
@@ -595,3 +629,43 @@ def verify(
         tolerance=limit,
         checks=checks,
     )
+
+
+def _tolerance(bundle: VerifierBundle, tolerance: float | None) -> float:
+    if tolerance is None:
+        return bundle.card.fidelity.tolerance
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+        raise ValueError(f"tolerance must be a number, not {quote(tolerance)}")
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(f"tolerance must be finite and non-negative, not {tolerance}")
+    return float(tolerance)
+
+
+def _check_signature(prediction: Prediction, bundle: VerifierBundle) -> str:
+    """The served tensors are the committed model's, by name, datatype, shape and order, and
+    hold only finite numbers. Without this a provider could sign an output renamed and reshaped
+    into something else, and the verified prediction would carry its name and shape."""
+    card = bundle.card
+    for role, served, declared in (
+        ("input", prediction.inputs, card.inputs),
+        ("output", prediction.outputs, card.outputs),
+    ):
+        got = [(t.name, t.datatype, list(t.shape)) for t in served]
+        want = [(spec.name, spec.datatype, spec.shape) for spec in declared]
+        if got != want:
+            raise VerificationError(
+                Reason.SIGNATURE_MISMATCH,
+                f"the served {role}s are {_signature(got)}, the committed model's "
+                f"{_signature(want)}",
+            )
+        for tensor in served:
+            if tensor.array.dtype.kind == "f" and not np.all(np.isfinite(tensor.array)):
+                raise VerificationError(
+                    Reason.NON_FINITE,
+                    f"served {role} {tensor.name!r} holds NaN or infinite values",
+                )
+    return "served inputs and outputs have the committed names, datatypes and shapes"
+
+
+def _signature(tensors: Sequence[tuple[str, str, list[int]]]) -> str:
+    return quote(", ".join(f"{name} {datatype}{shape}" for name, datatype, shape in tensors), 200)
