@@ -312,7 +312,7 @@ def test_a_malformed_certificate_is_refused_with_a_clear_error(
 ) -> None:
     raw = json.loads(certificate.to_json())
     raw["correct"] = "6"
-    with pytest.raises(AccuracyFormatError, match="correct must be a non-negative integer"):
+    with pytest.raises(AccuracyFormatError, match="`correct` must be a non-negative integer"):
         AccuracyCertificate.from_json(json.dumps(raw))
     with pytest.raises(AccuracyFormatError, match="not an accuracy certificate"):
         AccuracyCertificate.from_json(json.dumps({"format": "zkgate.model-card/1"}))

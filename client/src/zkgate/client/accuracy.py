@@ -18,14 +18,15 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.client.array_rows import MAX_ROWS
 from zkgate.client.attestations import AttestationError, SignedStatement, check_digest
-from zkgate.client.canonical import canonical_json, framed_digest, is_count, text_by_digest
+from zkgate.client.canonical import canonical_json, framed_digest, text_by_digest
 from zkgate.client.contest import nonce_commitment
+from zkgate.client.documents import DocumentError, Fields, parse_object, quote
 from zkgate.client.sampling import draw_sample
 from zkgate.client.verification import are_felt_lists
 
@@ -215,37 +216,37 @@ class AccuracyCertificate:
     @classmethod
     def from_json(cls, text: str | bytes) -> AccuracyCertificate:
         try:
-            raw: dict[str, Any] = json.loads(text)
-            if raw.get("format") != CERTIFICATE_FORMAT:
+            raw = parse_object(text, what="accuracy certificate")
+            found = raw.optional_text("format")
+            if found != CERTIFICATE_FORMAT:
                 raise AccuracyFormatError(
-                    f"not an accuracy certificate: format {raw.get('format')!r}, "
+                    f"not an accuracy certificate: format {quote(found)}, "
                     f"want {CERTIFICATE_FORMAT!r}"
                 )
-            entries = [CertificateEntry(**entry) for entry in raw["entries"]]
-            certificate = cls(
-                statement=AccuracyStatement.from_json(json.dumps(raw["statement"])),
-                client_nonce=str(raw["client_nonce"]),
-                correct=raw["correct"],
-                entries=entries,
-                proofs={str(k): str(v) for k, v in dict(raw["proofs"]).items()},
+            raw.only("format", "statement", "client_nonce", "correct", "entries", "proofs")
+            return cls(
+                statement=AccuracyStatement.from_fields(raw.object("statement")),
+                client_nonce=raw.text("client_nonce"),
+                correct=raw.count("correct"),
+                entries=[_entry(entry) for entry in raw.objects("entries")],
+                proofs=raw.string_map("proofs"),
             )
-        except AccuracyFormatError:
-            raise
-        except (ValueError, TypeError, KeyError, AttestationError) as exc:
+        except (DocumentError, AttestationError) as exc:
             raise AccuracyFormatError(f"malformed accuracy certificate: {exc}") from exc
-        _check_types(certificate)
-        return certificate
 
 
-def _check_types(certificate: AccuracyCertificate) -> None:
-    """JSON gives no types: a count that is a string or a float is refused here, so that the
-    checks that compare numbers compare numbers."""
-
-    if not is_count(certificate.correct):
-        raise AccuracyFormatError("certificate.correct must be a non-negative integer")
-    for position, entry in enumerate(certificate.entries):
-        counts = ("test_index", "label", "predicted", "batch_index", "batch_size")
-        if not all(is_count(getattr(entry, name)) for name in counts):
-            raise AccuracyFormatError(f"entry {position}: {', '.join(counts)} must be integers")
-        if not isinstance(entry.proof_digest, str) or not are_felt_lists(entry.outputs):
-            raise AccuracyFormatError(f"entry {position}: malformed proof digest or outputs")
+def _entry(raw: Fields) -> CertificateEntry:
+    raw.only(*CertificateEntry.__dataclass_fields__)
+    outputs = raw.array("outputs")
+    # A proof hashes each output tensor's felts; there is no hash of nothing to compare with.
+    if not (are_felt_lists(outputs) and outputs and all(outputs)):
+        raw.fail("outputs", "must be one non-empty list of felt strings per output tensor")
+    return CertificateEntry(
+        test_index=raw.count("test_index"),
+        label=raw.count("label"),
+        predicted=raw.count("predicted"),
+        proof_digest=raw.text("proof_digest"),
+        batch_index=raw.count("batch_index"),
+        batch_size=raw.count("batch_size"),
+        outputs=outputs,
+    )

@@ -20,12 +20,13 @@ from zkgate.client.accuracy import (
     AccuracyFormatError,
 )
 from zkgate.client.accuracy_verification import AccuracyError, VerifiedAccuracy, verify_accuracy
+from zkgate.client.arguments import hex_digest, open_fraction, output_file, positive_int
 from zkgate.client.attestations import AttestationError
 from zkgate.client.bundle import BundleError, VerifierBundle
 from zkgate.client.connection import ProofJobFailed
+from zkgate.client.output_files import write_atomic
 from zkgate.client.test_set import TestSet, TestSetError
 from zkgate.client.verify_command import (
-    COMMITMENT_HEX,
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
@@ -56,12 +57,19 @@ def add_accuracy_commands(
     )
     evaluate.add_argument("model")
     _add_test_set_arguments(evaluate)
-    evaluate.add_argument("--epsilon", type=float, default=DEFAULT_EPSILON)
-    evaluate.add_argument("--delta", type=float, default=DEFAULT_DELTA)
+    evaluate.add_argument("--epsilon", type=open_fraction, default=DEFAULT_EPSILON)
+    evaluate.add_argument("--delta", type=open_fraction, default=DEFAULT_DELTA)
     evaluate.add_argument(
-        "--sample-size", type=int, help="examples to prove (default: Hoeffding's n for eps, delta)"
+        "--sample-size",
+        type=positive_int,
+        help="examples to prove (default: Hoeffding's n for eps, delta)",
     )
-    evaluate.add_argument("--out", type=Path, required=True, help="where the certificate goes")
+    evaluate.add_argument(
+        "--out",
+        type=output_file("--out"),
+        required=True,
+        help="where the certificate goes (checked before any proving)",
+    )
     evaluate.set_defaults(func=functools.partial(run_evaluate, connect=connect))
 
     check = subparsers.add_parser(
@@ -79,20 +87,19 @@ def add_accuracy_commands(
 def _add_test_set_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=Path, required=True, help=".npy float32 (N, *input)")
     parser.add_argument("--labels", type=Path, required=True, help=".npy integer labels (N,)")
-    parser.add_argument("--commitment", required=True, help="pinned model commitment (hex)")
     parser.add_argument(
-        "--batch-commitment", required=True, help="pinned batch-circuit commitment (hex)"
+        "--commitment", type=hex_digest, required=True, help="pinned model commitment (hex)"
+    )
+    parser.add_argument(
+        "--batch-commitment",
+        type=hex_digest,
+        required=True,
+        help="pinned batch-circuit commitment (hex)",
     )
     add_srs_trust_arguments(parser)
 
 
 def _test_set(args: argparse.Namespace) -> TestSet:
-    for flag, value in (
-        ("--commitment", args.commitment),
-        ("--batch-commitment", args.batch_commitment),
-    ):
-        if not COMMITMENT_HEX.fullmatch(value):
-            raise InputError(f"{flag} must be 64 hex digits")
     try:
         return TestSet.from_npy(
             read_input(args.examples, "examples file"), read_input(args.labels, "labels file")
@@ -135,7 +142,7 @@ def run_evaluate(args: argparse.Namespace, connect: Connect) -> int:
         except (AttestationError, ProofJobFailed) as exc:
             print(f"zkgate evaluate: {exc}", file=sys.stderr)
             return EXIT_REJECTED
-        args.out.write_text(certificate.to_json(), encoding="utf-8")
+        write_atomic(args.out, certificate.to_json())
         print(f"certificate written to {args.out}")
         try:
             verified = client.verify_accuracy(

@@ -129,8 +129,9 @@ def verify_accuracy(
             f"{statement.batch_commitment}), not the pinned {pinned_commitment} (batch "
             f"{pinned_batch_commitment})",
         )
-    checks.append(_check_test_set(certificate, test_set, bundle))
+    checks.append(_check_test_set(certificate, test_set))
     checks.append(_check_sample(certificate))
+    # Nothing in the bundle is read before it is authenticated against the pins.
     proofs = _authenticated_proofs(
         certificate,
         bundle,
@@ -140,7 +141,7 @@ def verify_accuracy(
         trusted_srs_identities=trusted_srs_identities,
     )
     checks += sorted({check for proof in proofs.values() for check in proof.checks})
-    input_name = bundle.card.inputs[0].name
+    input_name = _input_name(bundle, test_set)
     correct = 0
     for position, entry in enumerate(certificate.entries):
         where = f"entry {position} (test example {entry.test_index})"
@@ -208,9 +209,7 @@ def _check_statement(certificate: AccuracyCertificate, gateway_public_key: bytes
     )
 
 
-def _check_test_set(
-    certificate: AccuracyCertificate, test_set: TestSet, bundle: VerifierBundle
-) -> str:
+def _check_test_set(certificate: AccuracyCertificate, test_set: TestSet) -> str:
     statement = certificate.statement
     held = test_set.commitment()
     if (held, len(test_set)) != (statement.test_set_commitment, statement.test_set_size):
@@ -219,14 +218,28 @@ def _check_test_set(
             f"the certificate is for test set {statement.test_set_commitment} of "
             f"{statement.test_set_size} examples; yours is {held} of {len(test_set)}",
         )
-    expected = tuple(bundle.card.inputs[0].shape)
+    return f"the test set hashes to the committed root {held[:16]}... ({len(test_set)} examples)"
+
+
+def _input_name(bundle: VerifierBundle, test_set: TestSet) -> str:
+    """The model input the examples are fed to. The card is the provider's word even once its
+    bundle is authenticated (the commitment covers keys and settings, not the card), so its
+    input list is checked before it is used; a wrong shape would fail at the proofs anyway,
+    this names the problem."""
+    inputs = bundle.card.inputs
+    if len(inputs) != 1:
+        raise AccuracyError(
+            AccuracyReason.TEST_SET_MISMATCH,
+            f"the model card lists {len(inputs)} inputs; a test set feeds models of exactly one",
+        )
+    expected = tuple(inputs[0].shape)
     if tuple(test_set.examples.shape[1:]) != expected:
         raise AccuracyError(
             AccuracyReason.TEST_SET_MISMATCH,
             f"test examples are shaped {list(test_set.examples.shape[1:])}, the model's input "
             f"{list(expected)}",
         )
-    return f"the test set hashes to the committed root {held[:16]}... ({len(test_set)} examples)"
+    return inputs[0].name
 
 
 def _check_sample(certificate: AccuracyCertificate) -> str:

@@ -14,7 +14,6 @@ parties check them without torch.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Self
@@ -22,6 +21,7 @@ from typing import Any, ClassVar, Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.client.canonical import canonical_json, framed_digest, is_count
+from zkgate.client.documents import DocumentError, Fields, parse_object
 from zkgate.client.signing import (
     SignatureError,
     parse_public_key_hex,
@@ -60,16 +60,27 @@ class SignedStatement:
     @classmethod
     def from_json(cls, text: str | bytes) -> Self:
         try:
-            raw = json.loads(text)
-            body = dict(raw["body"])
-            signature = bytes.fromhex(raw["signature"])
-        except (ValueError, TypeError, KeyError) as exc:
+            return cls.from_fields(parse_object(text, what=cls.__name__))
+        except DocumentError as exc:
             raise AttestationError(f"malformed {cls.__name__}: {exc}") from exc
-        if body.pop("format", None) != cls.FORMAT:
-            raise AttestationError(f"not a {cls.__name__}: want format {cls.FORMAT!r}")
+
+    @classmethod
+    def from_fields(cls, raw: Fields) -> Self:
+        """For documents that carry a statement inside them (certificates, evidence). Each
+        field is read at its declared type: `int` fields as non-negative integers, the others
+        as strings."""
         try:
-            statement = cls(signature=signature, **body)
-        except TypeError as exc:
+            body = raw.object("body")
+            if body.optional_text("format") != cls.FORMAT:
+                raise AttestationError(f"not a {cls.__name__}: want format {cls.FORMAT!r}")
+            declared = [field for field in fields(cls) if field.name != "signature"]
+            body.only("format", *(field.name for field in declared))
+            values: dict[str, Any] = {
+                field.name: (body.count if field.type == "int" else body.text)(field.name)
+                for field in declared
+            }
+            statement = cls(signature=raw.hex_bytes("signature"), **values)
+        except DocumentError as exc:
             raise AttestationError(f"malformed {cls.__name__}: {exc}") from exc
         statement._check_fields()
         return statement

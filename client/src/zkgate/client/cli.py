@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -21,18 +22,44 @@ import numpy as np
 import numpy.typing as npt
 
 from zkgate.client.accuracy_command import add_accuracy_commands
+from zkgate.client.arguments import (
+    hex_digest,
+    non_negative_int,
+    output_directory,
+    positive_seconds,
+)
+from zkgate.client.array_rows import load_npy
+from zkgate.client.attestations import AttestationError
 from zkgate.client.card import ModelCard
 from zkgate.client.channel import TlsSettings
-from zkgate.client.connection import Client, ProofJobFailed, batch_entry_of
+from zkgate.client.connection import (
+    Client,
+    LearningReportMismatch,
+    ProofJobFailed,
+    batch_entry_of,
+)
 from zkgate.client.contest_command import add_contest_commands
+from zkgate.client.documents import parse_json, quote
+from zkgate.client.output_files import write_atomic
+from zkgate.client.reasoned_error import ReasonedError
 from zkgate.client.retrieval_command import add_retrieval_commands
 from zkgate.client.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
 from zkgate.client.tensors import numpy_dtype
-from zkgate.client.verification import VerificationError
-from zkgate.client.verify_command import add_srs_trust_arguments, add_verify_command
+from zkgate.client.verify_command import (
+    EXIT_BAD_INPUT,
+    EXIT_REJECTED,
+    InputError,
+    add_srs_trust_arguments,
+    add_verify_command,
+    read_input,
+)
 from zkgate.wire import zkgate_pb2 as pb
 
 DEFAULT_TARGET = "127.0.0.1:8001"
+# Set to 1 for the traceback of an unexpected error, which the command otherwise reports in one
+# line.
+DEBUG_ENVIRONMENT_VARIABLE = "ZKGATE_DEBUG"
+EXIT_INTERRUPTED = 130
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,9 +103,14 @@ def _client(args: argparse.Namespace) -> Client:
 
 
 def _load_array(path: Path) -> npt.NDArray[np.generic]:
+    data = read_input(path, "input file")
     if path.suffix == ".npy":
-        return np.asarray(np.load(path, allow_pickle=False))
-    return np.asarray(json.loads(path.read_text()))
+        return load_npy(data, f"input file {path}")
+    values = parse_json(data, what=f"input file {path}")
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"input file {path} is not a JSON array of numbers: {exc}") from exc
 
 
 def _read_inputs(specs: Sequence[str], card: ModelCard) -> dict[str, npt.NDArray[np.generic]]:
@@ -89,10 +121,10 @@ def _read_inputs(specs: Sequence[str], card: ModelCard) -> dict[str, npt.NDArray
         name, sep, file = spec.partition("=")
         if not sep:
             if len(card.inputs) != 1:
-                raise SystemExit(f"model has inputs {list(by_name)}: use --input NAME=FILE")
+                raise InputError(f"model has inputs {list(by_name)}: use --input NAME=FILE")
             name, file = card.inputs[0].name, spec
         if name not in by_name:
-            raise SystemExit(f"model has no input {name!r}; inputs: {list(by_name)}")
+            raise InputError(f"model has no input {name!r}; inputs: {list(by_name)}")
         want = by_name[name]
         array = _load_array(Path(file)).astype(numpy_dtype(want.datatype))
         inputs[name] = array.reshape(want.shape) if array.size == np.prod(want.shape) else array
@@ -107,7 +139,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     with _client(args) as client:
         model = client.model(args.model)
         if not model.card_json:
-            raise SystemExit(
+            raise InputError(
                 f"model {args.model!r} is not ready: {pb.ModelState.Name(model.state)}"
             )
         card = ModelCard.from_json(model.card_json)
@@ -122,24 +154,23 @@ def cmd_infer(args: argparse.Namespace) -> int:
         if prediction.job_id:
             print(f"proof job {prediction.job_id}")
         if args.save:
-            args.save.mkdir(parents=True, exist_ok=True)
-            (args.save / "prediction.json").write_text(prediction.to_json())
+            write_atomic(args.save / "prediction.json", prediction.to_json())
             print(f"saved     {args.save / 'prediction.json'}")
         if not (args.wait or args.verify):
             return 0
         if not prediction.job_id:
-            raise SystemExit("no proof job: pass --prove or use a model whose policy is 'always'")
+            raise InputError("no proof job: pass --prove or use a model whose policy is 'always'")
         job = client.wait_for_job(prediction.job_id, timeout=args.timeout)
         entry = batch_entry_of(job)
         print(f"proof     {len(job.proof)} bytes")
         if entry is not None:
             print(f"batch     entry {entry.index} of a batch of {entry.size}")
         if args.save:
-            (args.save / "proof.json").write_bytes(job.proof)
+            write_atomic(args.save / "proof.json", job.proof)
             client.bundle(args.model, batch=entry is not None).save(args.save / "bundle")
-            (args.save / "gateway.key").write_text(client.gateway_key().hex())
+            write_atomic(args.save / "gateway.key", client.gateway_key().hex())
             if entry is not None:
-                (args.save / "batch_entry.json").write_text(entry.to_json())
+                write_atomic(args.save / "batch_entry.json", entry.to_json())
         if not args.verify:
             return 0
         batch_commitment = None
@@ -221,14 +252,14 @@ def cmd_models_show(args: argparse.Namespace) -> int:
             {"name": model.name, "state": pb.ModelState.Name(model.state), "error": model.error}
         )
         return 0
-    _print_json(json.loads(model.card_json))
+    _print_json(parse_json(model.card_json, what=f"the card of {args.name!r}"))
     return 0
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     with _client(args) as client:
         client.bundle(args.name, batch=args.batch).save(args.out)
-        (args.out / "gateway.key").write_text(client.gateway_key().hex())
+        write_atomic(args.out / "gateway.key", client.gateway_key().hex())
     print(f"verifier bundle for {args.name} written to {args.out}")
     return 0
 
@@ -254,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
             default=os.environ.get("ZKGATE_TARGET", DEFAULT_TARGET),
             help=f"gateway address (env ZKGATE_TARGET, default {DEFAULT_TARGET})",
         )
-        p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for jobs")
+        p.add_argument(
+            "--timeout", type=positive_seconds, default=900.0, help="seconds to wait for jobs"
+        )
         add_connection_arguments(p)
         return p
 
@@ -270,15 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--prove", action="store_true", help="enqueue a proof of this prediction")
     infer.add_argument("--wait", action="store_true", help="wait for the proof")
     infer.add_argument("--verify", action="store_true", help="wait for the proof and verify it")
-    infer.add_argument("--commitment", help="the model commitment you pinned (hex)")
+    infer.add_argument(
+        "--commitment", type=hex_digest, help="the model commitment you pinned (hex)"
+    )
     infer.add_argument(
         "--batch-commitment",
+        type=hex_digest,
         help="the batch circuit's commitment you pinned (hex), for models proven in batches",
     )
     add_srs_trust_arguments(infer)
     infer.add_argument(
         "--save",
-        type=Path,
+        type=output_directory("--save"),
         metavar="DIR",
         help="write prediction.json (and proof.json, bundle/, batch_entry.json for a batched "
         "proof, after --wait)",
@@ -306,10 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--srs-sha256", default="", help="SHA-256 pin of --srs (default: hash the local file)"
     )
     add.add_argument("--policy", choices=["on_request", "always", "never"], default="")
-    add.add_argument("--max-logrows", type=int, default=0)
+    add.add_argument("--max-logrows", type=non_negative_int, default=0)
     add.add_argument(
         "--batch-size",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="also build a circuit over this many requests, proven together with hashed "
         "inputs and outputs (cross-request batching; 0 or 1: none)",
@@ -329,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_models_show)
     fetch = with_target(models.add_parser("fetch", help="save a verifier bundle for offline use"))
     fetch.add_argument("name")
-    fetch.add_argument("--out", type=Path, required=True)
+    fetch.add_argument("--out", type=output_directory("--out"), required=True)
     fetch.add_argument(
         "--batch",
         action="store_true",
@@ -350,7 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Exit 0 on success, 1 when a check rejects what it was given (or the gateway refuses), 2
+    when the input could not be read at all; never a traceback, unless ZKGATE_DEBUG=1 asks for
+    one."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its message (or the help)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -358,14 +400,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # ezkl narrates every step at INFO through Python logging; the CLI prints its own lines.
         logging.getLogger("ezkl").setLevel(logging.WARNING)
+    return run_guarded(lambda: int(args.func(args)), _command_name(args))
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    sub = getattr(args, "models_command", None)
+    return " ".join(["zkgate", args.command, *([sub] if sub else [])])
+
+
+def run_guarded(command: Callable[[], int], name: str) -> int:
+    """Runs a command, turning whatever it raises into one line on stderr and an exit code."""
     try:
-        return int(args.func(args))
+        return command()
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except grpc.RpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-        return 1
-    except VerificationError as exc:
-        print(f"REJECTED ({exc.reason}): {exc}", file=sys.stderr)
-        return 1
+        print(f"{name}: the gateway answered {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return EXIT_REJECTED
+    except ReasonedError as exc:
+        print(f"{name}: REJECTED ({exc.reason}): {exc.detail}", file=sys.stderr)
+        return EXIT_REJECTED
+    except (AttestationError, ProofJobFailed, LearningReportMismatch) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except Exception as exc:
+        print(f"{name}: {_describe(exc)}", file=sys.stderr)
+        if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE) == "1":
+            traceback.print_exc()
+        return EXIT_BAD_INPUT
+
+
+def _describe(exc: Exception) -> str:
+    """zkgate's format errors are ValueError subclasses whose message is written for the user,
+    as are file errors; anything else is a defect, named as one."""
+    if isinstance(exc, InputError) or (
+        isinstance(exc, ValueError) and type(exc).__module__.startswith("zkgate.")
+    ):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+    return (
+        f"unexpected {type(exc).__name__}: {quote(str(exc), 200)} (a zkgate bug: set "
+        f"{DEBUG_ENVIRONMENT_VARIABLE}=1 for the traceback and report it)"
+    )
 
 
 if __name__ == "__main__":

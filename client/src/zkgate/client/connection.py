@@ -55,7 +55,7 @@ from zkgate.client.retrieval import (
     retrieval_sample,
 )
 from zkgate.client.retrieval_verification import VerifiedRetrieval, verify_retrieval
-from zkgate.client.signing import raw_public_key
+from zkgate.client.signing import parse_public_key_hex, raw_public_key
 from zkgate.client.tensors import NamedTensor
 from zkgate.client.test_set import TestSet
 from zkgate.client.verification import BatchEntry, VerifiedPrediction, verify
@@ -285,7 +285,9 @@ class Client:
             identity: pb.ServerIdentity = self._models.GetServerIdentity(
                 pb.GetServerIdentityRequest(), timeout=self._timeout
             )
-            self._gateway_key = bytes.fromhex(identity.receipt_public_key)
+            self._gateway_key = parse_public_key_hex(
+                identity.receipt_public_key, "the gateway's announced receipt key"
+            )
         return self._gateway_key
 
     def verify(
@@ -392,6 +394,7 @@ class Client:
             delta=repr(float(delta)),
             client_nonce_sha256=nonce_commitment(nonce),
         )
+        request.check()  # before the call: a sample the set cannot hold is the caller's error
         response: pb.SignedStatement = self._accuracy.OpenEvaluation(
             pb.OpenEvaluationRequest(**asdict(request)), timeout=self._timeout
         )

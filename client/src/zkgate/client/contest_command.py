@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zkgate.client.arguments import (
+    closed_fraction,
+    hex_digest,
+    output_directory,
+    positive_int,
+    positive_seconds,
+)
 from zkgate.client.attestations import AttestationError
 from zkgate.client.contest import ContestError
 from zkgate.client.contest_evidence import EvidenceBundle, EvidenceError, check_evidence
+from zkgate.client.output_files import write_atomic
 from zkgate.client.prediction import Prediction, PredictionFormatError
 from zkgate.client.verify_command import (
-    COMMITMENT_HEX,
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
@@ -49,21 +57,26 @@ def add_contest_commands(
     contest.add_argument(
         "predictions", type=Path, nargs="+", help="prediction files from `zkgate infer --save`"
     )
-    contest.add_argument("-k", type=int, required=True, help="how many receipts to sample")
-    contest.add_argument("--commitment", required=True, help="pinned model commitment (hex)")
+    contest.add_argument("-k", type=positive_int, required=True, help="how many receipts to sample")
     contest.add_argument(
-        "--deadline-seconds", type=float, default=600.0, help="time the gateway has to prove"
+        "--commitment", type=hex_digest, required=True, help="pinned model commitment (hex)"
+    )
+    contest.add_argument(
+        "--deadline-seconds",
+        type=positive_seconds,
+        default=600.0,
+        help="time the gateway has to prove",
     )
     contest.add_argument(
         "--tamper-rate",
-        type=float,
+        type=closed_fraction,
         default=0.01,
         help="report the chance of catching this fraction of tampered receipts",
     )
     add_srs_trust_arguments(contest)
     contest.add_argument(
         "--evidence-dir",
-        type=Path,
+        type=output_directory("--evidence-dir"),
         default=Path(),
         help="where evidence bundles of refusals and timeouts are written (default: here)",
     )
@@ -88,8 +101,6 @@ def _predictions(paths: list[Path]) -> list[Prediction]:
 
 def run_contest_command(args: argparse.Namespace, connect: Connect) -> int:
     try:
-        if not COMMITMENT_HEX.fullmatch(args.commitment):
-            raise InputError("--commitment must be 64 hex digits")
         contested = _predictions(args.predictions)
     except InputError as exc:
         print(f"zkgate contest: {exc}", file=sys.stderr)
@@ -115,9 +126,8 @@ def run_contest_command(args: argparse.Namespace, connect: Connect) -> int:
         line = f"{outcome.kind:<10} receipt {outcome.index} ({outcome.prediction.request_id})"
         print(f"{line}: {outcome.detail}")
         if outcome.evidence is not None:
-            args.evidence_dir.mkdir(parents=True, exist_ok=True)
-            path = args.evidence_dir / f"evidence-{outcome.prediction.request_id}.json"
-            path.write_text(outcome.evidence.to_json(), encoding="utf-8")
+            path = args.evidence_dir / _evidence_file_name(outcome.prediction.request_id)
+            write_atomic(path, outcome.evidence.to_json())
             print(f"           evidence written to {path}")
     print(
         f"sampled {len(result.sample)} of {len(contested)}; a tamper rate of "
@@ -125,6 +135,13 @@ def run_contest_command(args: argparse.Namespace, connect: Connect) -> int:
     )
     print("ACCEPTED" if result.accepted else "NOT ACCEPTED")
     return EXIT_VERIFIED if result.accepted else EXIT_REJECTED
+
+
+def _evidence_file_name(request_id: str) -> str:
+    """The request id is the gateway's text: only its safe characters name a file, so that an
+    id like `../x` cannot write outside the evidence directory."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", request_id)[:100].lstrip(".")
+    return f"evidence-{safe or 'request'}.json"
 
 
 def run_check_evidence(args: argparse.Namespace) -> int:

@@ -17,11 +17,9 @@ so the consumer could have forged it; the same request, replayed, reproduces tha
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass
 from enum import StrEnum, auto
-from typing import Any
 
 from zkgate.client.attestations import AttestationError
 from zkgate.client.canonical import canonical_json
@@ -32,6 +30,7 @@ from zkgate.client.contest import (
     ordered_receipts,
     receipt_set_digest,
 )
+from zkgate.client.documents import DocumentError, Fields, parse_object, quote
 from zkgate.client.prediction import Prediction, PredictionFormatError
 from zkgate.client.reasoned_error import ReasonedError
 from zkgate.client.receipts import Receipt, ReceiptError
@@ -103,37 +102,33 @@ class EvidenceBundle:
     @classmethod
     def from_json(cls, text: str | bytes) -> EvidenceBundle:
         try:
-            raw: dict[str, Any] = json.loads(text)
-            if raw.get("format") != EVIDENCE_FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}, want {EVIDENCE_FORMAT!r}")
-            failure = raw["failure"]
-            at_ms = failure["at_ms"]
-            if not isinstance(at_ms, int) or isinstance(at_ms, bool):
-                raise TypeError("failure.at_ms must be an integer")
+            raw = parse_object(text, what="contest evidence bundle")
+            found = raw.optional_text("format")
+            if found != EVIDENCE_FORMAT:
+                raise DocumentError(f"format {quote(found)}, want {EVIDENCE_FORMAT!r}")
             return cls(
-                statement=ContestStatement.from_json(json.dumps(raw["statement"])),
-                client_nonce=base64.b64decode(raw["client_nonce"], validate=True),
-                receipts=[Receipt.from_json(json.dumps(r)) for r in raw["receipts"]],
-                prediction=Prediction.from_json(json.dumps(raw["prediction"])),
-                failure=Failure(
-                    kind=FailureKind(failure["kind"]),
-                    at_ms=at_ms,
-                    code=str(failure["code"]),
-                    message=str(failure["message"]),
-                ),
+                statement=ContestStatement.from_fields(raw.object("statement")),
+                client_nonce=raw.base64_bytes("client_nonce"),
+                receipts=[Receipt.from_fields(r) for r in raw.objects("receipts")],
+                prediction=Prediction.from_fields(raw.object("prediction")),
+                failure=_failure(raw.object("failure")),
             )
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            binascii.Error,
-            AttestationError,
-            ReceiptError,
-            PredictionFormatError,
-        ) as exc:
+        except (DocumentError, AttestationError, ReceiptError, PredictionFormatError) as exc:
             raise EvidenceError(
                 EvidenceReason.MALFORMED, f"not a contest evidence bundle: {exc}"
             ) from exc
+
+
+def _failure(raw: Fields) -> Failure:
+    kind = raw.text("kind")
+    if kind not in set(FailureKind):
+        raw.fail("kind", f"must be one of {[str(k) for k in FailureKind]}, not {quote(kind)}")
+    return Failure(
+        kind=FailureKind(kind),
+        at_ms=raw.integer("at_ms"),
+        code=raw.text("code"),
+        message=raw.text("message"),
+    )
 
 
 def check_evidence(bundle: EvidenceBundle, gateway_public_key: bytes) -> list[str]:

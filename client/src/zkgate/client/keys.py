@@ -27,6 +27,8 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         key = load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError as exc:
         raise KeyFileError(f"no key file at {path}") from exc
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path} is not an unencrypted PEM private key: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):

@@ -7,11 +7,10 @@ receipts can later demand proofs for any of them (the contest protocol stands on
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from zkgate.client.canonical import canonical_json
+from zkgate.client.documents import DocumentError, Fields, parse_object, quote
 from zkgate.client.signing import SignatureError, signing_bytes, verify_body
 
 RECEIPT_FORMAT = "zkgate.receipt/1"
@@ -35,6 +34,9 @@ class ReceiptBody:
         return signing_bytes(asdict(self))
 
 
+_BODY_FIELDS = tuple(ReceiptBody.__dataclass_fields__)
+
+
 @dataclass(frozen=True)
 class Receipt:
     body: ReceiptBody
@@ -48,14 +50,34 @@ class Receipt:
     @classmethod
     def from_json(cls, text: str | bytes) -> Receipt:
         try:
-            raw: dict[str, Any] = json.loads(text)
-            body = ReceiptBody(**raw["body"])
-            signature = bytes.fromhex(raw["signature"])
-        except (ValueError, TypeError, KeyError) as exc:
+            return cls.from_fields(parse_object(text, what="receipt"))
+        except DocumentError as exc:
             raise ReceiptError(f"malformed receipt: {exc}") from exc
-        if body.format != RECEIPT_FORMAT:
-            raise ReceiptError(f"receipt format {body.format!r}, want {RECEIPT_FORMAT!r}")
-        return cls(body=body, signature=signature)
+
+    @classmethod
+    def from_fields(cls, raw: Fields) -> Receipt:
+        """For documents that carry receipts inside them (predictions, evidence bundles)."""
+        try:
+            body = raw.object("body").only(*_BODY_FIELDS)
+            receipt = cls(
+                body=ReceiptBody(
+                    model=body.text("model"),
+                    commitment=body.text("commitment"),
+                    input_digest=body.text("input_digest"),
+                    output_digest=body.text("output_digest"),
+                    request_id=body.text("request_id"),
+                    issued_at_ms=body.count("issued_at_ms"),
+                    format=body.text("format"),
+                ),
+                signature=raw.hex_bytes("signature"),
+            )
+        except DocumentError as exc:
+            raise ReceiptError(f"malformed receipt: {exc}") from exc
+        if receipt.body.format != RECEIPT_FORMAT:
+            raise ReceiptError(
+                f"receipt format {quote(receipt.body.format)}, want {RECEIPT_FORMAT!r}"
+            )
+        return receipt
 
     def verify_signature(self, public_key: bytes) -> None:
         """Raises ReceiptError unless `public_key` (raw 32 bytes) signed this body."""

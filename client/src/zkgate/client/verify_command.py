@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zkgate.client.arguments import hex_digest, non_negative_number
 from zkgate.client.bundle import BundleError, VerifierBundle
+from zkgate.client.documents import DocumentError, parse_object
 from zkgate.client.prediction import Prediction, PredictionFormatError
 from zkgate.client.verification import (
     BatchEntry,
@@ -33,12 +34,11 @@ EXIT_VERIFIED = 0
 EXIT_REJECTED = 1
 EXIT_BAD_INPUT = 2
 
-COMMITMENT_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # How the commands that talk to a gateway open their connection: the CLI's `connect`.
 Connect = Callable[[str, argparse.Namespace], "Client"]
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """A file or argument the command cannot read; reported without a traceback."""
 
 
@@ -53,18 +53,24 @@ def add_verify_command(subparsers: Any) -> None:
     parser.add_argument("--bundle", type=Path, required=True, help="verifier bundle directory")
     parser.add_argument("--prediction", type=Path, required=True, help="saved prediction JSON")
     parser.add_argument("--proof", type=Path, required=True, help="proof JSON")
-    parser.add_argument("--commitment", required=True, help="pinned model commitment (hex)")
+    parser.add_argument(
+        "--commitment", type=hex_digest, required=True, help="pinned model commitment (hex)"
+    )
     parser.add_argument(
         "--batch-entry",
         type=Path,
         help="batch_entry.json saved with a batched proof; needs --batch-commitment and the "
         "batch circuit's bundle (`zkgate models fetch NAME --batch`)",
     )
-    parser.add_argument("--batch-commitment", help="pinned batch-circuit commitment (hex)")
+    parser.add_argument(
+        "--batch-commitment", type=hex_digest, help="pinned batch-circuit commitment (hex)"
+    )
     add_gateway_key_argument(parser)
     add_srs_trust_arguments(parser)
     parser.add_argument(
-        "--tolerance", type=float, help="max served-vs-proven difference (default: the card's)"
+        "--tolerance",
+        type=non_negative_number,
+        help="max served-vs-proven difference (default: the card's)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run_verify)
@@ -91,6 +97,7 @@ def add_srs_trust_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trust-srs",
         action="append",
+        type=hex_digest,
         default=[],
         metavar="ID",
         help="an SRS identity (hex, `zkgate srs-identity FILE`) to trust; may be repeated",
@@ -122,10 +129,10 @@ def _proof_bytes(path: Path) -> bytes:
     """Reject files that are not proof JSON at all, so exit 1 always means a real rejection."""
     data = read_input(path, "proof file")
     try:
-        raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"proof file {path} is not valid JSON (truncated?): {exc}") from exc
-    if not isinstance(raw, dict) or not {"proof", "instances"} <= raw.keys():
+        raw = parse_object(data, what=f"proof file {path}")
+    except DocumentError as exc:
+        raise InputError(str(exc)) from exc
+    if not ("proof" in raw and "instances" in raw):
         raise InputError(f"proof file {path} is not an ezkl proof: no `proof` and `instances`")
     return data
 
@@ -140,12 +147,8 @@ class _Evidence:
 
 
 def _load(args: argparse.Namespace) -> _Evidence:
-    if not COMMITMENT_HEX.fullmatch(args.commitment):
-        raise InputError("--commitment must be 64 hex digits")
     if (args.batch_entry is None) != (args.batch_commitment is None):
         raise InputError("a batched proof needs both --batch-entry and --batch-commitment")
-    if args.batch_commitment is not None and not COMMITMENT_HEX.fullmatch(args.batch_commitment):
-        raise InputError("--batch-commitment must be 64 hex digits")
     try:
         bundle = VerifierBundle.load(args.bundle)
         prediction = Prediction.from_json(read_input(args.prediction, "prediction file"))
