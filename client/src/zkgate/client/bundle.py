@@ -13,6 +13,7 @@ from pathlib import Path
 from zkgate.client.card import CardFormatError, ModelCard
 from zkgate.client.commitment import model_commitment
 from zkgate.client.documents import DocumentError, parse_object
+from zkgate.client.output_files import write_atomic
 from zkgate.client.srs import SrsFormatError, srs_identity
 
 CARD_FILE = "card.json"
@@ -86,11 +87,15 @@ class VerifierBundle:
         )
 
     def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / CARD_FILE).write_text(self.card_json, encoding="utf-8")
-        (directory / VERIFYING_KEY_FILE).write_bytes(self.verifying_key)
-        (directory / SETTINGS_FILE).write_bytes(self.settings)
-        (directory / SRS_SLICE_FILE).write_bytes(self.srs_slice)
+        """Each file whole or not at all: a bundle cut short by an interrupted save would read
+        as a tampered one."""
+        for name, data in (
+            (CARD_FILE, self.card_json),
+            (VERIFYING_KEY_FILE, self.verifying_key),
+            (SETTINGS_FILE, self.settings),
+            (SRS_SLICE_FILE, self.srs_slice),
+        ):
+            write_atomic(directory / name, data)
 
     def srs_identity(self) -> str:
         return srs_identity(self.srs_slice)
