@@ -252,6 +252,33 @@ def test_unusable_proof_of_learning_is_refused_at_once(
     assert code == grpc.StatusCode.NOT_FOUND
 
 
+def test_a_zip_bomb_is_refused_at_once(channel: grpc.Channel, victim: Any) -> None:
+    """A checkpoint entry declaring 64 MiB where the proof's size allows 75 KB, in a 700 KB
+    upload: refused by the gateway before a job is queued, with only the manifest unpacked."""
+    entries = {
+        path.relative_to(victim.proof_dir).as_posix(): path.read_bytes()
+        for path in victim.proof_dir.rglob("*")
+        if path.is_file()
+    }
+    entries["checkpoints/000005.safetensors"] = bytes(64 << 20)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    models = zkgate_pb2_grpc.ModelServiceStub(channel)
+    code, message = refused(
+        models.RegisterModel,
+        pb.RegisterModelRequest(
+            name="pol-bomb",
+            onnx=(DIGITS / "model.onnx").read_bytes(),
+            calibration=(DIGITS / "calibration.npy").read_bytes(),
+            proof_of_learning=buffer.getvalue(),
+        ),
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "checkpoints/000005.safetensors holds more than the 75,216 bytes" in message
+
+
 def test_learning_report_of_an_unknown_model(
     learning: zkgate_pb2_grpc.LearningServiceStub,
 ) -> None:

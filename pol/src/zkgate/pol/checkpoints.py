@@ -9,19 +9,20 @@ the reference implementation's pickles run whatever their author put in them.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import safetensors.torch
 import torch
 from torch import nn
 
 from zkgate.client.canonical import framed_digest
+from zkgate.client.documents import DocumentError, quote
+from zkgate.pol.architecture import build_model
+from zkgate.pol.policy import Architecture, OptimizerSpec
+from zkgate.pol.safetensors_header import safetensors_metadata
 
 CHECKPOINT_FORMAT = "zkgate.pol.checkpoint/1"
 _CHAIN_DOMAIN = "zkgate.pol.chain/1"
-_HEADER_LIMIT = 100 << 20
 _PARAM, _BUFFER, _OPTIM = "param/", "buffer/", "optim/"
 
 
@@ -115,21 +116,57 @@ def decode(data: bytes, *, expected_step: int, what: str) -> TrainingState:
     )
 
 
-def _metadata(data: bytes, what: str) -> dict[str, Any]:
-    """Reads the safetensors header by hand: 8 bytes of little-endian length, then JSON."""
-    if len(data) < 8:
-        raise CheckpointError(f"{what} is truncated ({len(data)} bytes)")
-    length = int.from_bytes(data[:8], "little")
-    if length > min(_HEADER_LIMIT, len(data) - 8):
-        raise CheckpointError(f"{what} is not a safetensors file (header length {length})")
+def _metadata(data: bytes, what: str) -> dict[str, str]:
+    """Reads the safetensors header by hand (8 bytes of little-endian length, then JSON),
+    through the bounded document layer, before safetensors' own parser sees the file."""
     try:
-        header = json.loads(data[8 : 8 + length])
-        metadata = header.get("__metadata__", {})
-    except (ValueError, AttributeError) as exc:
-        raise CheckpointError(f"{what} is not a safetensors file: {exc}") from exc
-    if not isinstance(metadata, dict):
-        raise CheckpointError(f"{what} has a malformed safetensors header")
-    return metadata
+        return safetensors_metadata(data, what)
+    except DocumentError as exc:
+        raise CheckpointError(str(exc)) from exc
+
+
+StateLayout = dict[str, tuple[int, ...]]
+
+
+def state_layout(architecture: Architecture, optimizer: OptimizerSpec) -> StateLayout:
+    """Every tensor a checkpoint after step 0 holds, with its shape: the parameters, and the
+    optimizer's state per parameter. Built on torch's meta device, so a claimed architecture
+    costs nothing to describe."""
+    with torch.device("meta"):
+        model = build_model(architecture)
+    layout: StateLayout = {}
+    for name, parameter in model.named_parameters():
+        shape = tuple(parameter.shape)
+        layout[_PARAM + name] = shape
+        if optimizer.kind == "adam":
+            layout |= {f"{_OPTIM}{name}/{k}": shape for k in ("exp_avg", "exp_avg_sq")}
+            layout[f"{_OPTIM}{name}/step"] = ()
+        elif optimizer.momentum:
+            layout[f"{_OPTIM}{name}/momentum_buffer"] = shape
+    return layout
+
+
+def check_layout(state: TrainingState, layout: StateLayout, what: str) -> None:
+    """Every tensor accounted for: the names, shapes and dtype the policy implies, none
+    missing and none extra. Checkpoint 0 holds the parameters alone."""
+    found = {
+        **{_PARAM + k: v for k, v in state.params.items()},
+        **{_BUFFER + k: v for k, v in state.buffers.items()},
+        **{_OPTIM + k: v for k, v in state.optimizer.items()},
+    }
+    expected = layout if state.step else {k: v for k, v in layout.items() if k.startswith(_PARAM)}
+    extra, missing = sorted(found.keys() - expected.keys()), sorted(expected.keys() - found.keys())
+    if extra or missing:
+        raise CheckpointError(
+            f"{what} does not hold the tensors the policy implies (missing {quote(missing)}, "
+            f"unexpected {quote(extra)})"
+        )
+    for key, tensor in found.items():
+        if tuple(tensor.shape) != expected[key] or tensor.dtype != torch.float32:
+            raise CheckpointError(
+                f"{what}: tensor {key} is {tensor.dtype} {tuple(tensor.shape)}; the policy "
+                f"implies float32 {expected[key]}"
+            )
 
 
 def chain_link(previous: str, step: int, file_sha256: str) -> str:

@@ -37,6 +37,7 @@ from zkgate.pol.digits_example import digits_policy
 from zkgate.pol.dispute import Claim, Verdict, VerdictError, check_verdict, resolve_dispute
 from zkgate.pol.policy import PolicyError, TrainingPolicy
 from zkgate.pol.recorder import RecordingError, Timestamper, record_training
+from zkgate.pol.report import LearningReport
 from zkgate.pol.verification import verify_proof
 
 # The exit codes of `zkgate verify`: 0 accepted, 1 rejected, 2 unreadable input.
@@ -159,7 +160,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.report:
         args.report.write_text(json.dumps(report.to_json_obj(), indent=1) + "\n")
         print(f"report:   {args.report} (digest {report.digest()})")
-    return EXIT_ACCEPTED if report.accepted else EXIT_REJECTED
+    return _exit_code(report)
+
+
+def _exit_code(report: LearningReport) -> int:
+    if report.accepted:
+        return EXIT_ACCEPTED
+    return EXIT_BAD_INPUT if report.unverifiable else EXIT_REJECTED
 
 
 def cmd_dispute(args: argparse.Namespace) -> int:

@@ -15,7 +15,9 @@ import numpy.typing as npt
 import safetensors.numpy
 
 from zkgate.client.canonical import framed_digest
+from zkgate.client.documents import DocumentError, quote
 from zkgate.client.merkle import leaf_hash, root_of_leaf_hashes
+from zkgate.pol.safetensors_header import safetensors_metadata
 
 _EXAMPLE_DOMAIN = "zkgate.pol.example/1"
 DIGITS_PIXEL_MAX = 16.0
@@ -62,10 +64,16 @@ class Dataset:
     @classmethod
     def load(cls, path: Path) -> Dataset:
         try:
-            tensors = safetensors.numpy.load_file(path)
+            data = path.read_bytes()
+            safetensors_metadata(data, path.name)
+            tensors = safetensors.numpy.load(data)
+            if tensors.keys() != {"features", "labels"}:
+                raise DatasetError(
+                    f"{path.name} holds {quote(sorted(tensors))}, not features and labels"
+                )
             return cls(features=tensors["features"], labels=tensors["labels"])
-        except DatasetError:
-            raise
+        except (DatasetError, DocumentError) as exc:
+            raise DatasetError(str(exc)) from exc
         except Exception as exc:  # safetensors raises its own error types and OSError
             raise DatasetError(f"{path.name} is not a readable dataset file: {exc}") from exc
 

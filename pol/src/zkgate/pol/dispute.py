@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.client.attestations import AttestationError, CommitmentTimestamp
 from zkgate.client.canonical import canonical_json, sha256_hex
+from zkgate.client.documents import parse_object
 from zkgate.client.signing import (
     SignatureError,
     parse_public_key_hex,
@@ -65,13 +66,14 @@ class Verdict:
     @classmethod
     def from_json(cls, text: str | bytes) -> Verdict:
         try:
-            raw = json.loads(text)
-            body, signature = raw["body"], bytes.fromhex(raw["signature"])
-        except (ValueError, TypeError, KeyError) as exc:
+            raw = parse_object(text, what="verdict")
+            body = raw.object("body")
+            signature = bytes.fromhex(raw.text("signature"))
+        except ValueError as exc:  # DocumentError, or a signature that is not hex
             raise VerdictError(f"malformed verdict: {exc}") from exc
-        if not isinstance(body, dict) or body.get("format") != VERDICT_FORMAT:
+        if body.raw.get("format") != VERDICT_FORMAT:
             raise VerdictError(f"not a dispute verdict: want format {VERDICT_FORMAT!r}")
-        return cls(body=body, signature=signature)
+        return cls(body=body.raw, signature=signature)
 
 
 def resolve_dispute(

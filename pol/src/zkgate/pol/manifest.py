@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.client.attestations import AttestationError, TrainingIntent
 from zkgate.client.canonical import canonical_json, framed_digest
+from zkgate.client.documents import DocumentError, Fields, parse_object, quote
+from zkgate.client.learning_layout import MANIFEST_NAME, MAX_MANIFEST_BYTES
 from zkgate.client.signing import SignatureError, sign_body, verify_body
 from zkgate.pol.policy import PolicyError, TrainingPolicy
 
@@ -86,29 +88,41 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
+        """Through the bounded document layer (size, depth, typed fields): the manifest is the
+        first thing read from a proof, and nothing about it is trusted yet."""
         try:
-            raw = json.loads(text)
-            body = raw["body"]
-            if body.get("format") != MANIFEST_FORMAT:
-                raise ManifestError(f"not a proof-of-learning manifest: {body.get('format')!r}")
+            raw = parse_object(text, what=MANIFEST_NAME, max_bytes=MAX_MANIFEST_BYTES)
+            raw.only("body", "signature")
+            body = raw.object("body").only(
+                "format", "intent", "policy", "dataset_root", "dataset_size", "checkpoints",
+                "onnx_sha256",
+            )  # fmt: skip
+            if body.text("format") != MANIFEST_FORMAT:
+                raise ManifestError(
+                    f"not a proof-of-learning manifest: {quote(body.raw['format'])}"
+                )
             return cls(
-                intent=TrainingIntent.from_json(json.dumps(body["intent"])),
-                policy=TrainingPolicy.from_json_obj(body["policy"]),
-                dataset_root=str(body["dataset_root"]),
-                dataset_size=int(body["dataset_size"]),
-                checkpoints=tuple(
-                    CheckpointEntry(
-                        step=int(entry["step"]),
-                        file=str(entry["file"]),
-                        sha256=str(entry["sha256"]),
-                        chain=str(entry["chain"]),
-                    )
-                    for entry in body["checkpoints"]
-                ),
-                onnx_sha256=str(body["onnx_sha256"]),
-                signature=bytes.fromhex(raw["signature"]),
+                intent=TrainingIntent.from_json(canonical_json(body.object("intent").raw)),
+                policy=TrainingPolicy.from_json_obj(body.object("policy").raw),
+                dataset_root=body.text("dataset_root"),
+                dataset_size=body.count("dataset_size"),
+                checkpoints=tuple(_entry(entry) for entry in body.objects("checkpoints")),
+                onnx_sha256=body.text("onnx_sha256"),
+                signature=bytes.fromhex(raw.text("signature")),
             )
         except (ManifestError, AttestationError, PolicyError):
             raise
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise ManifestError(f"malformed manifest: {exc!r}") from exc
+        except DocumentError as exc:
+            raise ManifestError(str(exc)) from exc
+        except ValueError as exc:  # the signature is not hex
+            raise ManifestError(f"malformed manifest signature: {exc}") from exc
+
+
+def _entry(entry: Fields) -> CheckpointEntry:
+    entry.only("step", "file", "sha256", "chain")
+    return CheckpointEntry(
+        step=entry.count("step"),
+        file=entry.text("file"),
+        sha256=entry.text("sha256"),
+        chain=entry.text("chain"),
+    )

@@ -7,12 +7,20 @@ learning rate" spoof depends on the opposite.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from zkgate.client.canonical import canonical_json, framed_digest
+from zkgate.client.documents import DocumentError, Fields, parse_json, quote
+from zkgate.client.learning_layout import (
+    MAX_EXAMPLES,
+    MAX_LAYERS,
+    MAX_PARAMETERS,
+    parameter_count,
+)
 
 POLICY_FORMAT = "zkgate.pol.policy/1"
 ARCHITECTURES = ("mlp",)
@@ -145,40 +153,21 @@ class TrainingPolicy:
         return framed_digest(POLICY_FORMAT, [canonical_json(self.to_json_obj())])
 
     @classmethod
-    def from_json_obj(cls, raw: Any) -> TrainingPolicy:
+    def from_json_obj(cls, raw: Any, *, what: str = "training policy") -> TrainingPolicy:
+        """Every field read by type through the bounded document layer: a policy comes from
+        the trainer, and an epoch count of 1.5 or a learning rate of "0.05" must be refused
+        here, not crash a replay later."""
         try:
-            if raw.get("format") != POLICY_FORMAT:
-                raise PolicyError(f"not a training policy: format {raw.get('format')!r}")
-            calibration = raw.get("calibration")
-            return cls(
-                **{
-                    **raw,
-                    "architecture": Architecture(
-                        kind=raw["architecture"]["kind"],
-                        sizes=tuple(raw["architecture"]["sizes"]),
-                    ),
-                    "optimizer": OptimizerSpec(**raw["optimizer"]),
-                    "schedule": Schedule(**raw["schedule"]),
-                    "thresholds": Thresholds(**raw["thresholds"]),
-                    "replay": ReplayPlan(**raw["replay"]),
-                    "calibration": None
-                    if calibration is None
-                    else CalibrationRecord(
-                        **{**calibration, "thread_counts": tuple(calibration["thread_counts"])}
-                    ),
-                }
-            )
-        except PolicyError:
-            raise
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise PolicyError(f"malformed training policy: {exc!r}") from exc
+            return _policy(Fields.of(raw, what=what))
+        except DocumentError as exc:
+            raise PolicyError(str(exc)) from exc
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TrainingPolicy:
         try:
-            raw = json.loads(text)
-        except ValueError as exc:
-            raise PolicyError(f"training policy is not JSON: {exc}") from exc
+            raw = parse_json(text, what="training policy")
+        except DocumentError as exc:
+            raise PolicyError(str(exc)) from exc
         return cls.from_json_obj(raw)
 
     def with_thresholds(
@@ -208,13 +197,86 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): value}
 
 
+def _value(fields: Fields, key: str) -> float:
+    """A finite number, kept as JSON gave it (1 stays 1, 1.0 stays 1.0) so that the policy
+    re-serializes to the bytes its digest was taken over."""
+    fields.number(key)
+    value: float = fields.raw[key]
+    return value
+
+
+def _thresholds(fields: Fields) -> Thresholds:
+    names = [f.name for f in dataclasses.fields(Thresholds)]
+    fields.only(*names)
+    return Thresholds(**{name: _value(fields, name) for name in names})
+
+
+def _policy(raw: Fields) -> TrainingPolicy:
+    if raw.optional_text("format") != POLICY_FORMAT:
+        raise PolicyError(f"not a training policy: format {quote(raw.raw.get('format'))}")
+    raw.only(*(f.name for f in dataclasses.fields(TrainingPolicy)))
+    arch = raw.object("architecture").only("kind", "sizes")
+    opt = raw.object("optimizer").only("kind", "lr", "momentum", "weight_decay")
+    schedule = raw.object("schedule").only("kind", "every_epochs", "gamma")
+    replay = raw.object("replay").only("top_q", "random_segments")
+    calibration = raw.optional_object("calibration")
+    return TrainingPolicy(
+        architecture=Architecture(kind=arch.text("kind"), sizes=tuple(arch.counts("sizes"))),
+        optimizer=OptimizerSpec(
+            kind=opt.text("kind"),
+            lr=_value(opt, "lr"),
+            momentum=_value(opt, "momentum"),
+            weight_decay=_value(opt, "weight_decay"),
+        ),
+        schedule=Schedule(
+            kind=schedule.text("kind"),
+            every_epochs=schedule.count("every_epochs"),
+            gamma=_value(schedule, "gamma"),
+        ),
+        batch_size=raw.count("batch_size"),
+        epochs=raw.count("epochs"),
+        checkpoint_interval=raw.count("checkpoint_interval"),
+        dataset_root=raw.text("dataset_root"),
+        dataset_size=raw.count("dataset_size"),
+        thresholds=_thresholds(raw.object("thresholds")),
+        replay=ReplayPlan(
+            top_q=replay.count("top_q"), random_segments=replay.count("random_segments")
+        ),
+        calibration=None if calibration is None else _calibration(calibration),
+        loss=raw.text("loss"),
+        dtype=raw.text("dtype"),
+        threads=raw.count("threads"),
+        versions=raw.string_map("versions"),
+    )
+
+
+def _calibration(raw: Fields) -> CalibrationRecord:
+    raw.only(*(f.name for f in dataclasses.fields(CalibrationRecord)))
+    noise = raw.object("honest_max")
+    return CalibrationRecord(
+        margin=_value(raw, "margin"),
+        seeds=raw.count("seeds"),
+        thread_counts=tuple(raw.counts("thread_counts")),
+        honest_max={key: _value(noise, key) for key in noise.raw},
+        smallest_honest_update_l2=_value(raw, "smallest_honest_update_l2"),
+    )
+
+
 def _problems(policy: TrainingPolicy) -> list[str]:
     problems = []
     arch = policy.architecture
     if arch.kind not in ARCHITECTURES:
         problems.append(f"architecture.kind {arch.kind!r} is not one of {ARCHITECTURES}")
     if len(arch.sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in arch.sizes):
-        problems.append(f"architecture.sizes {arch.sizes!r} needs two or more positive widths")
+        problems.append(f"architecture.sizes {quote(arch.sizes)} needs two or more positive widths")
+    elif len(arch.sizes) > MAX_LAYERS or parameter_count(arch.sizes) > MAX_PARAMETERS:
+        problems.append(
+            f"architecture.sizes {quote(arch.sizes)} has {parameter_count(arch.sizes):,} "
+            f"parameters in {len(arch.sizes)} widths; the limits are {MAX_PARAMETERS:,} and "
+            f"{MAX_LAYERS}"
+        )
+    if policy.dataset_size > MAX_EXAMPLES:
+        problems.append(f"dataset_size {policy.dataset_size:,} exceeds {MAX_EXAMPLES:,} examples")
     if policy.optimizer.kind not in OPTIMIZERS:
         problems.append(f"optimizer.kind {policy.optimizer.kind!r} is not one of {OPTIMIZERS}")
     if not policy.optimizer.lr > 0:

@@ -1,16 +1,18 @@
-"""Names of the files in a proof-of-learning directory."""
+"""Names of the files in a proof-of-learning directory (the layout is the light client's, so a
+gateway can check an upload against it without torch)."""
 
 from __future__ import annotations
 
-from zkgate.client.learning_archive import MANIFEST_NAME
+from zkgate.client.learning_layout import (
+    DATASET_NAME,
+    MANIFEST_NAME,
+    MODEL_NAME,
+    TIMESTAMPS_NAME,
+    checkpoint_name,
+)
 
 MANIFEST = MANIFEST_NAME
-DATASET = "dataset.safetensors"
-MODEL = "model.onnx"
-# Gateway timestamps gathered while training ran; outside the manifest, since the last ones
-# (over the manifest itself) can only be obtained after it is signed.
-TIMESTAMPS = "timestamps.json"
-
-
-def checkpoint_file(index: int) -> str:
-    return f"checkpoints/{index:06d}.safetensors"
+DATASET = DATASET_NAME
+MODEL = MODEL_NAME
+TIMESTAMPS = TIMESTAMPS_NAME
+checkpoint_file = checkpoint_name

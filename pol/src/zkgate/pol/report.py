@@ -40,6 +40,10 @@ class LearningReport:
     accepted: bool = False
     # Why it was rejected, each readable on its own; empty when accepted.
     reasons: list[str] = field(default_factory=list)
+    # The verifier refused to check the proof (a file unreadable, a claim over its limits, or
+    # a failure of its own), as opposed to checking it and finding it does not hold: callers
+    # report the two differently (the CLI exits 2, not 1).
+    unverifiable: bool = False
     # Facts a reader should weigh that do not decide, such as a self-issued intent.
     notes: list[str] = field(default_factory=list)
     manifest_digest: str = ""
@@ -63,6 +67,10 @@ class LearningReport:
     def reject(self, reason: str) -> None:
         self.reasons.append(reason)
 
+    def cannot_verify(self, reason: str) -> None:
+        self.unverifiable = True
+        self.reasons.append(f"not verified: {reason}")
+
     def to_json_obj(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -72,9 +80,14 @@ class LearningReport:
     def digest(self) -> str:
         return sha256_hex(self.to_json().encode())
 
+    def decision(self) -> str:
+        if self.accepted:
+            return "ACCEPTED"
+        return "NOT VERIFIED" if self.unverifiable else "REJECTED"
+
     def summary(self) -> str:
         lines = [
-            f"decision: {'ACCEPTED' if self.accepted else 'REJECTED'}",
+            f"decision: {self.decision()}",
             f"manifest: {self.manifest_digest}",
             f"owner:    {self.owner_public_key}",
             f"replayed: {len(self.segments)} of {self.segments_total} segments "

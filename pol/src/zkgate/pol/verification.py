@@ -9,7 +9,6 @@ chosen after the owner committed, so a spoofer cannot know in advance which step
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import defaultdict
@@ -20,11 +19,27 @@ from pathlib import Path
 import torch
 
 from zkgate.client.attestations import AttestationError, CommitmentTimestamp
-from zkgate.client.canonical import sha256_hex
+from zkgate.client.canonical import canonical_json, sha256_hex
+from zkgate.client.documents import DocumentError, parse_json, quote
 from zkgate.client.learning_archive import ArchiveError, extract_archive
+from zkgate.client.learning_layout import (
+    MAX_MANIFEST_BYTES,
+    MAX_PARAMETERS,
+    LayoutError,
+    ProofShape,
+)
 from zkgate.pol import proof_files
 from zkgate.pol.architecture import initial_model
-from zkgate.pol.checkpoints import CheckpointError, TrainingState, capture, chain_link, decode
+from zkgate.pol.checkpoints import (
+    CheckpointError,
+    StateLayout,
+    TrainingState,
+    capture,
+    chain_link,
+    check_layout,
+    decode,
+    state_layout,
+)
 from zkgate.pol.dataset import Dataset, DatasetError
 from zkgate.pol.manifest import Manifest, ManifestError
 from zkgate.pol.onnx_binding import binding_problems
@@ -42,18 +57,32 @@ _PROBE_EXAMPLES = 16
 MAX_COSINE_THRESHOLD = 0.01
 MAX_UPDATE_RATIO_THRESHOLD = 0.01
 MINIMUM_REPLAY = ReplayPlan(top_q=1, random_segments=8)
-# Policies come from the trainer; one claiming a run of 10^12 steps must not make the verifier
-# build, or replay, anything of that size before saying no.
-MAX_TOTAL_STEPS = 10_000_000
+# Policies come from the trainer; one claiming a run of 10^7 epochs must not make the verifier
+# replay anything of that size before saying no. The replay plan is bounded before any replay:
+# in training steps (each costs a fixed overhead, about 0.3 ms for a small MLP), and in
+# example-parameter products (the arithmetic of a step is about 6 per example and parameter;
+# 10^12 is a few minutes on 2 cores). A registration the gateway accepts, an MLP of up to
+# MAX_PARAMETERS trained for tens of epochs, needs far less (the digits example: 144 steps,
+# 6 * 10^6 products).
+MAX_REPLAYED_STEPS = 100_000
+MAX_REPLAY_WORK = 10**12
+# Drawing an epoch's data order is a Python loop over the examples.
+MAX_ORDER_DRAWS = 50_000_000
 
 
 class CheckpointReader:
-    """Reads checkpoint i on demand and re-checks its hash on every read, so a file swapped
-    between the structural pass and the replay is still caught."""
+    """Reads checkpoint i on demand and re-checks its hash and tensors on every read, so a file
+    swapped between the structural pass and the replay is still caught."""
 
-    def __init__(self, proof_dir: Path, manifest: Manifest) -> None:
+    def __init__(
+        self, proof_dir: Path, manifest: Manifest, layout: StateLayout | None = None
+    ) -> None:
+        """`layout`: the tensors each checkpoint must hold (default: what the manifest's own
+        policy implies)."""
         self._dir = proof_dir
         self._entries = manifest.checkpoints
+        policy = manifest.policy
+        self._layout = layout or state_layout(policy.architecture, policy.optimizer)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -62,14 +91,16 @@ class CheckpointReader:
         entry = self._entries[index]
         what = f"checkpoint {index} (step {entry.step})"
         if entry.file != proof_files.checkpoint_file(index):
-            raise CheckpointError(f"{what} is named {entry.file!r}, not the standard name")
+            raise CheckpointError(f"{what} is named {quote(entry.file)}, not the standard name")
         try:
             data = (self._dir / entry.file).read_bytes()
         except OSError as exc:
-            raise CheckpointError(f"{what} cannot be read: {exc}") from exc
+            raise CheckpointError(f"{what} cannot be read: {exc.strerror or exc}") from exc
         if sha256_hex(data) != entry.sha256:
             raise CheckpointError(f"{what} does not hash to the manifest's digest")
-        return decode(data, expected_step=entry.step, what=what)
+        state = decode(data, expected_step=entry.step, what=what)
+        check_layout(state, self._layout, what)
+        return state
 
     def states(self) -> Iterator[TrainingState]:
         for index in range(len(self)):
@@ -84,12 +115,18 @@ def verify_archive(
     verifier_nonce: bytes,
     scratch: Path,
 ) -> LearningReport:
-    """The gateway's entry point: unpack, then `verify_proof` against the registered ONNX."""
+    """The gateway's entry point: unpack, then `verify_proof` against the registered ONNX. The
+    ONNX holds every parameter as a float32 initializer, so a proof claiming more parameters
+    than fit in it is refused before it is unpacked."""
     try:
-        proof_dir = extract_archive(archive, scratch / "proof-of-learning")
+        proof_dir = extract_archive(
+            archive,
+            scratch / "proof-of-learning",
+            max_parameters=min(MAX_PARAMETERS, len(onnx) // 4),
+        )
     except ArchiveError as exc:
         report = LearningReport(verifier_nonce=verifier_nonce.hex())
-        report.reject(f"proof-of-learning archive unreadable: {exc}")
+        report.cannot_verify(f"proof-of-learning archive refused: {exc}")
         return report
     return verify_proof(
         proof_dir, trusted_issuers=trusted_issuers, verifier_nonce=verifier_nonce, onnx=onnx
@@ -108,14 +145,44 @@ def verify_proof(
     """`trusted_issuers`: gateway keys (hex) whose intents and timestamps are believed.
     `onnx`: the served model the proof must be about (default: the proof's own model.onnx).
     `registered_policy`: the policy the verifier knows was registered (default: the one the
-    intent pins by digest). `threads`: replay thread count (default: the policy's)."""
+    intent pins by digest). `threads`: replay thread count (default: the policy's).
+
+    Never raises: whatever the proof holds, the answer is a report, and a failure of the
+    verifier itself is reported as such (`unverifiable`), never as a rejection."""
     report = LearningReport(verifier_nonce=verifier_nonce.hex(), torch_version=torch.__version__)
+    try:
+        _verify(
+            proof_dir,
+            report,
+            set(trusted_issuers),
+            verifier_nonce,
+            onnx,
+            registered_policy,
+            threads,
+        )
+    except Exception as exc:  # the verifier answers with a reason, whatever the proof holds
+        report.cannot_verify(
+            f"the verifier failed on this proof ({type(exc).__name__}: {quote(str(exc), 200)})"
+        )
+    report.accepted = not report.reasons
+    return report
+
+
+def _verify(
+    proof_dir: Path,
+    report: LearningReport,
+    trusted: set[str],
+    verifier_nonce: bytes,
+    onnx: bytes | None,
+    registered_policy: TrainingPolicy | None,
+    threads: int | None,
+) -> None:
     started = time.perf_counter()
     try:
-        manifest = Manifest.from_json((proof_dir / proof_files.MANIFEST).read_bytes())
+        manifest = Manifest.from_json(_read_manifest(proof_dir))
     except (OSError, ManifestError, AttestationError, PolicyError) as exc:
-        report.reject(f"manifest unreadable: {exc}")
-        return report
+        report.cannot_verify(f"manifest unreadable: {exc}")
+        return
     policy = registered_policy or manifest.policy
     report.threads = threads or policy.threads
     report.manifest_digest = manifest.digest()
@@ -126,27 +193,98 @@ def verify_proof(
     report.thresholds = asdict(policy.thresholds)
     report.total_steps = policy.total_steps
     report.segments_total = max(len(manifest.checkpoints) - 1, 0)
+    plan = ReplayPlan(
+        top_q=max(policy.replay.top_q, MINIMUM_REPLAY.top_q),
+        random_segments=max(policy.replay.random_segments, MINIMUM_REPLAY.random_segments),
+    )
+    refusals = workload_problems(policy, plan)
+    refusals += layout_problems(proof_dir, policy, len(manifest.checkpoints))
+    for refusal in refusals:
+        report.cannot_verify(refusal)
+    if refusals:
+        return
 
     checker = _StructuralChecks(proof_dir, manifest, policy, report)
-    checker.signatures(set(trusted_issuers))
+    checker.signatures(trusted)
     checker.policy(registered_policy)
     dataset = checker.dataset()
     checker.model(onnx)
-    reader = CheckpointReader(proof_dir, manifest)
+    reader = CheckpointReader(
+        proof_dir, manifest, state_layout(policy.architecture, policy.optimizer)
+    )
     sizes = checker.checkpoints(reader, dataset)
-    checker.timestamps(set(trusted_issuers))
+    checker.timestamps(trusted)
     report.seconds["structural"] = time.perf_counter() - started
     if sizes is not None and dataset is not None:
         replay_started = time.perf_counter()
-        plan = ReplayPlan(
-            top_q=max(policy.replay.top_q, MINIMUM_REPLAY.top_q),
-            random_segments=max(policy.replay.random_segments, MINIMUM_REPLAY.random_segments),
-        )
         chosen = choose_segments(policy, plan, sizes, verifier_nonce, report.manifest_digest)
         _replay_segments(reader, manifest, policy, dataset, chosen, report)
         report.seconds["replay"] = time.perf_counter() - replay_started
-    report.accepted = not report.reasons
-    return report
+
+
+def _read_manifest(proof_dir: Path) -> bytes:
+    """The manifest alone is read before its claims bound the other files; its own cap is
+    fixed (the document layer refuses more)."""
+    with (proof_dir / proof_files.MANIFEST).open("rb") as source:
+        return source.read(MAX_MANIFEST_BYTES + 1)
+
+
+def workload_problems(policy: TrainingPolicy, plan: ReplayPlan) -> list[str]:
+    """What replaying this policy would cost, bounded before anything is built: the claimed
+    network and run, the replay plan's steps and arithmetic, and the data-order draws."""
+    shape = ProofShape(
+        sizes=policy.architecture.sizes,
+        optimizer=policy.optimizer.kind,
+        dataset_size=policy.dataset_size,
+        checkpoint_count=policy.checkpoint_count,
+    )
+    problems = shape.problems()
+    if problems:
+        return problems
+    segments = policy.checkpoint_count - 1
+    replayed = min(segments, 2 + min(policy.epochs, segments) * plan.top_q + plan.random_segments)
+    steps = replayed * policy.checkpoint_interval
+    work = steps * policy.batch_size * shape.parameters
+    if steps > MAX_REPLAYED_STEPS:
+        problems.append(
+            f"the replay plan covers up to {steps:,} training steps ({replayed} segments of "
+            f"{policy.checkpoint_interval:,}); this verifier replays at most {MAX_REPLAYED_STEPS:,}"
+        )
+    elif work > MAX_REPLAY_WORK:
+        problems.append(
+            f"the replay plan costs up to {work:.3g} example-parameter products; this verifier "
+            f"replays at most {MAX_REPLAY_WORK:.3g}"
+        )
+    if replayed * policy.dataset_size > MAX_ORDER_DRAWS:
+        problems.append(
+            f"the replay plan draws {replayed * policy.dataset_size:,} data-order positions; "
+            f"the limit is {MAX_ORDER_DRAWS:,}"
+        )
+    return problems
+
+
+def layout_problems(proof_dir: Path, policy: TrainingPolicy, checkpoints: int) -> list[str]:
+    """Every file in the proof directory is one the manifest implies, within its budget: an
+    archive was already held to this while it was unpacked, a directory is held to it here."""
+    shape = ProofShape(
+        sizes=policy.architecture.sizes,
+        optimizer=policy.optimizer.kind,
+        dataset_size=policy.dataset_size,
+        checkpoint_count=checkpoints,
+    )
+    problems = []
+    for path in sorted(proof_dir.rglob("*")):
+        name = path.relative_to(proof_dir).as_posix()
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            problems.append(f"{quote(name)} is not a regular file")
+        elif path.is_file():
+            try:
+                shape.check_file(name, path.stat().st_size)
+            except LayoutError as exc:
+                problems.append(str(exc))
+        if len(problems) >= 3:
+            break
+    return problems
 
 
 def choose_segments(
@@ -262,6 +400,16 @@ class _StructuralChecks:
                 f"dataset has {len(dataset)} examples; the policy says {policy.dataset_size}"
             )
             return None
+        sizes = policy.architecture.sizes
+        if dataset.features.shape[1:] != (sizes[0],):
+            report.reject(
+                f"dataset examples have shape {dataset.features.shape[1:]}; the architecture "
+                f"takes ({sizes[0]},)"
+            )
+            return None
+        if dataset.labels.min() < 0 or dataset.labels.max() >= sizes[-1]:
+            report.reject(f"dataset labels fall outside the architecture's {sizes[-1]} classes")
+            return None
         return dataset
 
     def model(self, served: bytes | None) -> None:
@@ -282,12 +430,6 @@ class _StructuralChecks:
         """Checks counts, chain, W0, minimum updates and the ONNX binding in one pass; returns
         each segment's logged update size, or None when the checkpoints cannot be used."""
         manifest, policy, report = self._manifest, self._policy, self._report
-        if policy.total_steps > MAX_TOTAL_STEPS:
-            report.reject(
-                f"the policy makes {policy.total_steps} steps; this verifier replays runs of at "
-                f"most {MAX_TOTAL_STEPS}"
-            )
-            return None
         if policy.checkpoint_count != len(manifest.checkpoints):
             report.reject(
                 f"the proof has {len(manifest.checkpoints)} checkpoints; the policy makes "
@@ -372,10 +514,10 @@ class _StructuralChecks:
         if not path.exists():
             return
         try:
-            raw = json.loads(path.read_text())
+            raw = parse_json(path.read_bytes(), what=proof_files.TIMESTAMPS)
             if not isinstance(raw, list):
-                raise TypeError("expected a list of statements")
-        except (OSError, ValueError, TypeError) as exc:
+                raise DocumentError(f"{proof_files.TIMESTAMPS} must be a list of statements")
+        except (OSError, DocumentError) as exc:
             report.reject(f"timestamps.json unreadable: {exc}")
             return
         commitments = {entry.chain for entry in manifest.checkpoints} | {report.manifest_digest}
@@ -383,7 +525,7 @@ class _StructuralChecks:
         for index, item in enumerate(raw):
             what = f"timestamp {index}"
             try:
-                stamp = CommitmentTimestamp.from_json(json.dumps(item))
+                stamp = CommitmentTimestamp.from_json(canonical_json(item))
                 stamp.verify()
             except AttestationError as exc:
                 report.reject(f"{what} is forged or corrupt: {exc}")
@@ -401,7 +543,7 @@ class _StructuralChecks:
         if valid:
             earliest = min(valid, key=lambda s: s.issued_at_ms)
             report.earliest_timestamp_ms = earliest.issued_at_ms
-            report.earliest_timestamp = json.loads(earliest.to_json())
+            report.earliest_timestamp = parse_json(earliest.to_json(), what="timestamp")
 
 
 def _replay_segments(
