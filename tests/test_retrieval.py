@@ -11,17 +11,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from math import comb
 from pathlib import Path
 
 import ezkl
 import grpc
 import numpy as np
 import pytest
-import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from torch import nn
 
-from tests.fixtures.gateway_fixtures import RunningGateway
+from tests.fixtures.retrieval_fixtures import RECORDS, SAMPLE, RetrievalWorld, held
 from tests.fixtures.tampering import ReplyRewriter, flip_proof_byte, resigned_later
 from zkgate.client import Client
 from zkgate.client.array_rows import RowsError
@@ -34,6 +34,8 @@ from zkgate.client.dataset import Dataset
 from zkgate.client.keys import load_or_create_private_key
 from zkgate.client.retrieval import (
     DatasetStatement,
+    RequesterRecord,
+    Retrieval,
     RetrievalResult,
     RetrievalStatement,
     RetrievedRecord,
@@ -43,7 +45,6 @@ from zkgate.client.retrieval import (
 from zkgate.client.retrieval_verification import (
     RetrievalError,
     RetrievalReason,
-    VerifiedRetrieval,
     verify_retrieval,
 )
 from zkgate.client.signing import raw_public_key
@@ -52,84 +53,12 @@ from zkgate.pol.onnx_binding import export_onnx
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 
-_RECORDS = 12
-_SAMPLE = 4
-
-
-def _records() -> np.ndarray:
-    """Records (N, 1, 4) whose first feature is never near 0, so that no fixed-point rounding
-    can flip the predicate "first feature > 0" on any of them."""
-    rng = np.random.default_rng(7)
-    records = rng.uniform(-1, 1, size=(_RECORDS, 1, 4)).astype(np.float32)
-    magnitude = rng.uniform(0.3, 1.0, size=_RECORDS).astype(np.float32)
-    signs = np.array([1, -1, -1, 1, -1, -1, -1, 1, -1, -1, 1, -1], dtype=np.float32)
-    records[:, 0, 0] = signs * magnitude
-    return records
-
-
-def _predicate_onnx(path: Path, feature: int) -> bytes:
-    """A two-way linear classifier that holds (class 1) when `feature` is positive."""
-    layer = nn.Linear(4, 2)
-    with torch.no_grad():
-        layer.weight.zero_()
-        layer.bias.zero_()
-        layer.weight[0, feature] = -1.0
-        layer.weight[1, feature] = 1.0
-    export_onnx(layer, 4, path)
-    return path.read_bytes()
-
-
-@dataclasses.dataclass(frozen=True)
-class RetrievalWorld:
-    gateway: RunningGateway
-    dataset_id: str
-    dataset: DatasetStatement
-    records: np.ndarray
-    predicate: bytes
-    other_predicate: bytes
-    result: RetrievalResult
-    srs_path: Path
-
-    def client(self) -> Client:
-        return self.gateway.client()
-
-    def verify(
-        self, result: RetrievalResult | None = None, **overrides: object
-    ) -> VerifiedRetrieval:
-        options: dict[str, object] = {"srs_path": self.srs_path, "allow_insecure_srs": True}
-        options.update(overrides)
-        dataset = options.pop("dataset", self.dataset)
-        predicate = options.pop("predicate", self.predicate)
-        with self.client() as client:
-            return client.verify_retrieval(result or self.result, dataset, predicate, **options)
-
-
-@pytest.fixture(scope="module")
-def world(gateway: RunningGateway, tmp_path_factory: pytest.TempPathFactory) -> RetrievalWorld:
-    directory = tmp_path_factory.mktemp("retrieval")
-    predicate = _predicate_onnx(directory / "first.onnx", feature=0)
-    records = _records()
-    with gateway.client() as client:
-        dataset_id, _ = client.commit_dataset("vectors", Dataset.from_array(records))
-        # The requester's copy, fetched before it sends any predicate.
-        dataset = client.dataset(dataset_id)
-        result = client.retrieve(dataset_id, dataset, predicate, sample_size=_SAMPLE, timeout=600)
-        logrows = client.bundle(result.statement.predicate_model).card.logrows
-    srs_path = gateway.data_dir / "srs" / f"dev-k{logrows}.srs"
-    return RetrievalWorld(
-        gateway=gateway,
-        dataset_id=dataset_id,
-        dataset=dataset,
-        records=records,
-        predicate=predicate,
-        other_predicate=_predicate_onnx(directory / "second.onnx", feature=1),
-        result=result,
-        srs_path=srs_path,
-    )
-
 
 def _expect(
-    world: RetrievalWorld, reason: RetrievalReason, result: RetrievalResult, **kw: object
+    world: RetrievalWorld,
+    reason: RetrievalReason,
+    result: RetrievalResult | Retrieval,
+    **kw: object,
 ) -> RetrievalError:
     with pytest.raises(RetrievalError) as caught:
         world.verify(result, **kw)
@@ -144,21 +73,29 @@ def test_an_honest_retrieval_returns_exactly_the_matching_records_and_checks_a_s
     world: RetrievalWorld,
 ) -> None:
     verified = world.verify()
-    expected = [i for i in range(_RECORDS) if world.records[i, 0, 0] > 0]
+    expected = [i for i in range(RECORDS) if world.records[i, 0, 0] > 0]
     assert [index for index, _ in verified.matches] == expected == [0, 3, 7, 10]
     for index, record in verified.matches:
         np.testing.assert_array_equal(record, world.records[index])
-    assert verified.left_out == _RECORDS - len(expected)
-    assert len(verified.sampled) == _SAMPLE
+    assert verified.left_out == RECORDS - len(expected)
+    assert len(verified.sampled) == SAMPLE
     assert not set(verified.sampled) & set(expected)
-    assert verified.detection_probability(0.5) == pytest.approx(1 - 0.5**_SAMPLE)
+    # Drawn without replacement: one omission among the left-out records is caught with
+    # probability k / L, two with 1 - C(L - 2, k) / C(L, k).
+    left_out = verified.left_out
+    assert verified.detection_probability() == pytest.approx(SAMPLE / left_out)
+    assert verified.detection_probability(2) == pytest.approx(
+        1 - comb(left_out - 2, SAMPLE) / comb(left_out, SAMPLE)
+    )
     assert any("rebuilt byte for byte" in check for check in verified.checks)
 
 
-def test_the_result_survives_its_json_form(world: RetrievalWorld) -> None:
+def test_the_result_and_the_record_survive_their_json_form(world: RetrievalWorld) -> None:
     again = RetrievalResult.from_json(world.result.to_json())
     assert again == world.result
-    assert len(world.verify(again).matches) == 4
+    record = RequesterRecord.from_json(world.retrieval.record.to_json())
+    assert record == world.retrieval.record
+    assert len(world.verify(Retrieval(record=record, result=again)).matches) == 4
 
 
 def test_the_development_srs_is_refused_unless_allowed(world: RetrievalWorld) -> None:
@@ -167,10 +104,10 @@ def test_the_development_srs_is_refused_unless_allowed(world: RetrievalWorld) ->
 
 def test_asking_again_reuses_the_registered_predicate(world: RetrievalWorld) -> None:
     with world.client() as client:
-        again = client.retrieve(world.dataset_id, world.dataset, world.predicate, sample_size=0)
+        again = client.retrieve(world.dataset_id, world.dataset, world.predicate, sample_size=1)
     assert again.statement.predicate_model == world.result.statement.predicate_model
     assert again.statement.matches == world.result.statement.matches
-    assert [r.index for r in again.records] == again.statement.match_indices()
+    assert len(again.result.records) == len(again.statement.match_indices()) + 1
 
 
 # -- hostile results -------------------------------------------------------------------------
@@ -198,6 +135,21 @@ def _resigned(
     return world.dataset.signed_by(key), statement
 
 
+def _resigned_with_proven_draw(
+    world: RetrievalWorld, key: Ed25519PrivateKey, matches: list[int]
+) -> tuple[DatasetStatement, RetrievalStatement, bytes, list[RetrievedRecord]]:
+    """A re-signed answer with one left-out record drawn, under a nonce whose draw lands on a
+    left-out record the honest result holds a proof of; and that record."""
+    proven = {r.index: r for r in world.result.records if not r.matched}
+    for attempt in range(1000):
+        nonce = attempt.to_bytes(32, "big")
+        dataset, statement = _resigned(world, key, matches=matches, sample_size=1, nonce=nonce)
+        drawn = retrieval_sample(statement, nonce)
+        if set(drawn) <= set(proven) - set(matches):
+            return dataset, statement, nonce, [proven[i] for i in drawn]
+    raise AssertionError("no nonce drew a proven left-out record")
+
+
 def _record(world: RetrievalWorld, index: int) -> RetrievedRecord:
     return next(r for r in world.result.records if r.index == index)
 
@@ -220,17 +172,17 @@ def _forged(
 def test_a_claimed_match_the_predicate_does_not_hold_for_is_a_forged_result(
     world: RetrievalWorld,
 ) -> None:
-    key, nonce = _responder_key(), b"n" * 32
+    key = _responder_key()
     honest = world.result.statement.match_indices()
     false_match = next(r for r in world.result.records if not r.matched)
-    dataset, statement = _resigned(
-        world, key, matches=sorted([*honest, false_match.index]), sample_size=0, nonce=nonce
+    dataset, statement, nonce, drawn = _resigned_with_proven_draw(
+        world, key, sorted([*honest, false_match.index])
     )
     records = [_record(world, i) for i in honest] + [dataclasses.replace(false_match, matched=True)]
     error = _expect(
         world,
         RetrievalReason.FORGED_RESULT,
-        _forged(world, statement, nonce, records),
+        held(_forged(world, statement, nonce, records + drawn)),
         dataset=dataset,
         gateway_public_key=raw_public_key(key),
     )
@@ -241,7 +193,7 @@ def test_a_predicate_output_edited_in_the_proof_is_an_invalid_proof(
     world: RetrievalWorld,
 ) -> None:
     """The forged result a responder would rather show: a proof whose outputs say "holds"."""
-    key, nonce = _responder_key(), b"o" * 32
+    key = _responder_key()
     honest = world.result.statement.match_indices()
     victim = next(r for r in world.result.records if not r.matched)
     proof = json.loads(world.result.proofs[victim.proof_digest])
@@ -249,16 +201,17 @@ def test_a_predicate_output_edited_in_the_proof_is_an_invalid_proof(
     row[-2], row[-1] = row[-1], row[-2]  # the two logits: now class 1 wins
     forged_text = json.dumps(proof)
     digest = sha256_hex(forged_text.encode())
-    dataset, statement = _resigned(
-        world, key, matches=sorted([*honest, victim.index]), sample_size=0, nonce=nonce
+    dataset, statement, nonce, drawn = _resigned_with_proven_draw(
+        world, key, sorted([*honest, victim.index])
     )
     records = [_record(world, i) for i in honest] + [
         dataclasses.replace(victim, matched=True, proof_digest=digest)
     ]
+    proofs = {**world.result.proofs, digest: forged_text}
     _expect(
         world,
         RetrievalReason.INVALID_PROOF,
-        _forged(world, statement, nonce, records, {**world.result.proofs, digest: forged_text}),
+        held(_forged(world, statement, nonce, records + drawn, proofs)),
         dataset=dataset,
         gateway_public_key=raw_public_key(key),
     )
@@ -283,7 +236,7 @@ def test_an_omitted_match_that_the_draw_lands_on_is_caught(world: RetrievalWorld
     error = _expect(
         world,
         RetrievalReason.OMISSION,
-        _forged(world, statement, nonce, records),
+        held(_forged(world, statement, nonce, records)),
         dataset=dataset,
         gateway_public_key=raw_public_key(key),
     )
@@ -355,11 +308,9 @@ def test_left_out_records_other_than_the_draw_are_a_sample_mismatch(
 def test_a_nonce_that_is_not_the_committed_one_is_a_sample_mismatch(
     world: RetrievalWorld,
 ) -> None:
-    _expect(
-        world,
-        RetrievalReason.SAMPLE_MISMATCH,
-        dataclasses.replace(world.result, client_nonce=(b"x" * 32).hex()),
-    )
+    """Even for a requester whose own record holds that nonce."""
+    replaced = dataclasses.replace(world.result, client_nonce=(b"x" * 32).hex())
+    _expect(world, RetrievalReason.SAMPLE_MISMATCH, held(replaced))
 
 
 def test_proofs_of_another_predicate_are_a_predicate_mismatch(world: RetrievalWorld) -> None:
@@ -369,27 +320,44 @@ def test_proofs_of_another_predicate_are_a_predicate_mismatch(world: RetrievalWo
     assert "not the circuit of the predicate ONNX" in error.detail
 
 
-def test_a_predicate_compiled_at_a_coarse_scale_is_refused(world: RetrievalWorld) -> None:
-    """At scale 2 every record could round to one class: the responder's settings are checked
-    before the key is rebuilt under them."""
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (("run_args", "input_scale"), 2),
+        (("model_input_scales",), [0]),
+        (("model_output_scales",), [0]),
+        (("input_types",), ["Int"]),
+        (("model_instance_shapes",), [[1, 4], [2, 1]]),
+        (("run_args", "param_visibility"), "Private"),
+    ],
+)
+def test_served_settings_other_than_the_derived_ones_are_refused(
+    world: RetrievalWorld, field: tuple[str, ...], value: object
+) -> None:
+    """Each of these fields decides how records are quantized or outputs read, and none of
+    them changes the rebuilt key: the requester reads them from its own derivation only."""
     with world.client() as client:
         bundle = client.bundle(world.result.statement.predicate_model)
         key = client.gateway_key()
     settings = json.loads(bundle.settings)
-    settings["run_args"]["input_scale"] = 2
-    coarse = dataclasses.replace(bundle, settings=json.dumps(settings).encode())
+    *parents, name = field
+    target = settings
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    edited = dataclasses.replace(bundle, settings=json.dumps(settings).encode())
     with pytest.raises(RetrievalError) as caught:
         verify_retrieval(
-            world.result,
+            world.retrieval,
             world.dataset,
             world.predicate,
-            coarse,
+            edited,
             srs_path=world.srs_path,
             gateway_public_key=key,
             allow_insecure_srs=True,
         )
     assert caught.value.reason == RetrievalReason.PREDICATE_MISMATCH
-    assert "'input_scale': 2" in caught.value.detail
+    assert field[0] in caught.value.detail
 
 
 def test_an_srs_file_of_another_identity_is_a_predicate_mismatch(
@@ -419,7 +387,7 @@ def test_a_dataset_committed_after_the_answer_is_a_dataset_mismatch(
     _expect(
         world,
         RetrievalReason.DATASET_MISMATCH,
-        _forged(world, statement, nonce, list(world.result.records)),
+        held(_forged(world, statement, nonce, list(world.result.records))),
         dataset=late,
         gateway_public_key=raw_public_key(key),
     )
@@ -490,7 +458,7 @@ def _call(world: RetrievalWorld, method: str, request: object) -> tuple[grpc.Sta
         ),
         (
             "OpenRetrieval",
-            lambda w: _open_request(w, sample_size=_RECORDS + 1),
+            lambda w: _open_request(w, sample_size=RECORDS + 1),
             grpc.StatusCode.INVALID_ARGUMENT,
             "sample size",
         ),
@@ -683,6 +651,6 @@ def test_a_record_the_responder_does_not_prove_is_named(world: RetrievalWorld) -
     with world.client() as client:
         dataset_id, dataset = client.commit_dataset("out-of-range", Dataset.from_array(records))
         with pytest.raises(RetrievalRefused) as caught:
-            client.retrieve(dataset_id, dataset, world.predicate, sample_size=0, timeout=300)
+            client.retrieve(dataset_id, dataset, world.predicate, sample_size=1, timeout=300)
     assert (caught.value.index, caught.value.matched) == (33, True)
     assert "did not prove record 33, a claimed match" in str(caught.value)

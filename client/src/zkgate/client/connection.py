@@ -44,11 +44,19 @@ from zkgate.client.channel import TlsSettings, open_channel
 from zkgate.client.contest import ContestRequest, ContestStatement, nonce_commitment
 from zkgate.client.dataset import Dataset
 from zkgate.client.oip_codec import decode_tensors, encode_input
+from zkgate.client.predicate_circuit import (
+    DEFAULT_PREDICATE_SCALE,
+    check_predicate_scale,
+    check_served_scale,
+)
 from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
 from zkgate.client.retrieval import (
     DEFAULT_OMISSION_SAMPLE,
     DatasetStatement,
+    RequesterRecord,
+    Retrieval,
+    RetrievalFormatError,
     RetrievalRequest,
     RetrievalResult,
     RetrievalStatement,
@@ -473,17 +481,27 @@ class Client:
         predicate_onnx: bytes,
         *,
         sample_size: int = DEFAULT_OMISSION_SAMPLE,
+        scale: int = DEFAULT_PREDICATE_SCALE,
         timeout: float = 3600.0,
-    ) -> RetrievalResult:
-        """Runs a retrieval to its result: register the predicate, commit to a nonce, have the
-        gateway sign its answer, reveal, wait for the proofs. The result is the responder's
-        claim: check it with `verify_retrieval`."""
+    ) -> Retrieval:
+        """Runs a retrieval to its result: register the predicate at `scale` (bits after the
+        point for records and weights), commit to a nonce, have the gateway sign its answer,
+        reveal, wait for the proofs. The result is the responder's claim; the record beside it
+        is what the requester held before revealing. Check both with `verify_retrieval`."""
+        if sample_size < 1:
+            raise RetrievalFormatError(
+                f"sample size {sample_size}: check at least one left-out record, or nothing "
+                "shows that the answer omits no match"
+            )
         registration: pb.RegisterModelResponse = self._retrieval.RegisterPredicate(
-            pb.RegisterPredicateRequest(dataset_id=dataset_id, onnx=predicate_onnx),
+            pb.RegisterPredicateRequest(
+                dataset_id=dataset_id, onnx=predicate_onnx, scale=check_predicate_scale(scale)
+            ),
             timeout=max(self._timeout, 300.0),
         )
         self.wait_for_job(registration.job_id, timeout=timeout)
         predicate = registration.model.name
+        check_served_scale(self.bundle(predicate).settings, scale)
         nonce = new_client_nonce()
         request = RetrievalRequest(
             dataset_root=dataset.root,
@@ -525,11 +543,17 @@ class Client:
         )
         result = RetrievalResult.from_json(retrieval.result_json)
         require_signed_before_reveal(statement, result.statement, "retrieval result")
-        return result
+        record = RequesterRecord(
+            statement=statement,
+            client_nonce=nonce.hex(),
+            sample_size=request.sample_size,
+            scale=scale,
+        )
+        return Retrieval(record=record, result=result)
 
     def verify_retrieval(
         self,
-        result: RetrievalResult,
+        retrieval: Retrieval,
         dataset: DatasetStatement,
         predicate_onnx: bytes,
         *,
@@ -541,10 +565,10 @@ class Client:
         """Fetches the predicate's bundle and checks the result locally; see
         `retrieval_verification.verify_retrieval`."""
         return verify_retrieval(
-            result,
+            retrieval,
             dataset,
             predicate_onnx,
-            self.bundle(result.statement.predicate_model),
+            self.bundle(retrieval.statement.predicate_model),
             srs_path=srs_path,
             gateway_public_key=gateway_public_key or self.gateway_key(),
             allow_insecure_srs=allow_insecure_srs,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,14 +27,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.client.array_rows import MAX_ROWS
 from zkgate.client.attestations import AttestationError, SignedStatement, check_digest
-from zkgate.client.canonical import canonical_json, framed_digest, is_count, text_by_digest
+from zkgate.client.canonical import canonical_json, framed_digest, text_by_digest
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.dataset import Dataset
+from zkgate.client.documents import DocumentError, Fields, parse_object
 from zkgate.client.sampling import draw_sample
 
 DATASET_FORMAT = "zkgate.retrieval.dataset/1"
 RETRIEVAL_FORMAT = "zkgate.retrieval.answer/1"
 RESULT_FORMAT = "zkgate.retrieval.result/1"
+REQUESTER_RECORD_FORMAT = "zkgate.retrieval.requester-record/1"
 _SAMPLE_DOMAIN = "zkgate.retrieval.sample/1"
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 # Every returned record costs a proof; an answer beyond this is hours of proving, not a query.
@@ -240,7 +242,8 @@ class RetrievedRecord:
 class RetrievalResult:
     """The responder's whole answer: the signed statement, the revealed nonce, the matching and
     sampled records, and the proofs (keyed by their SHA-256). Nothing in it is believed until
-    `verify_retrieval` has checked it against the dataset statement and the predicate."""
+    `verify_retrieval` has checked it against the dataset statement, the predicate and the
+    requester's own record."""
 
     statement: RetrievalStatement
     client_nonce: str
@@ -267,29 +270,91 @@ class RetrievalResult:
     @classmethod
     def from_json(cls, text: str | bytes) -> RetrievalResult:
         try:
-            raw: dict[str, Any] = json.loads(text)
-            if raw.get("format") != RESULT_FORMAT:
-                raise RetrievalFormatError(
-                    f"not a retrieval result: format {raw.get('format')!r}, want {RESULT_FORMAT!r}"
-                )
-            result = cls(
-                statement=RetrievalStatement.from_json(json.dumps(raw["statement"])),
-                client_nonce=str(raw["client_nonce"]),
-                records=[RetrievedRecord(**record) for record in raw["records"]],
-                proofs={str(k): str(v) for k, v in dict(raw["proofs"]).items()},
+            raw = _document(text, RESULT_FORMAT, "retrieval result")
+            raw.only("format", "statement", "client_nonce", "records", "proofs")
+            return cls(
+                statement=_statement(raw),
+                client_nonce=raw.text("client_nonce"),
+                records=[_retrieved_record(record) for record in raw.objects("records")],
+                proofs=raw.string_map("proofs"),
             )
-        except RetrievalFormatError:
-            raise
-        except (ValueError, TypeError, KeyError, AttestationError) as exc:
+        except DocumentError as exc:
             raise RetrievalFormatError(f"malformed retrieval result: {exc}") from exc
-        for position, record in enumerate(result.records):
-            well_typed = (
-                is_count(record.index)
-                and isinstance(record.matched, bool)
-                and all(isinstance(v, str) for v in (record.data, record.proof_digest))
-                and isinstance(record.path, list)
-                and all(isinstance(h, str) for h in record.path)
+
+
+@dataclass(frozen=True)
+class RequesterRecord:
+    """What the requester held before it revealed its nonce: the answer the gateway signed
+    then, the nonce, how many left-out records it asked to be checked, and the scale it asked
+    its predicate to be compiled at. Whoever holds the gateway's key can sign another answer
+    once the nonce is known (one whose draw misses an omission, or asks for no sample at all),
+    so a result is checked against this record, which only the requester writes."""
+
+    statement: RetrievalStatement
+    client_nonce: str
+    sample_size: int
+    scale: int
+
+    def to_json(self) -> str:
+        return canonical_json(
+            {
+                "format": REQUESTER_RECORD_FORMAT,
+                "statement": json.loads(self.statement.to_json()),
+                "client_nonce": self.client_nonce,
+                "sample_size": self.sample_size,
+                "scale": self.scale,
+            }
+        ).decode("utf-8")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RequesterRecord:
+        try:
+            raw = _document(text, REQUESTER_RECORD_FORMAT, "requester record")
+            raw.only("format", "statement", "client_nonce", "sample_size", "scale")
+            return cls(
+                statement=_statement(raw),
+                client_nonce=raw.text("client_nonce"),
+                sample_size=raw.count("sample_size"),
+                scale=raw.count("scale"),
             )
-            if not well_typed:
-                raise RetrievalFormatError(f"record {position} has malformed fields")
-        return result
+        except DocumentError as exc:
+            raise RetrievalFormatError(f"malformed requester record: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """A retrieval as the requester ends it: its own record, and the responder's result."""
+
+    record: RequesterRecord
+    result: RetrievalResult
+
+    @property
+    def statement(self) -> RetrievalStatement:
+        """The answer signed before the reveal."""
+        return self.record.statement
+
+
+def _document(text: str | bytes, document_format: str, what: str) -> Fields:
+    raw = parse_object(text, what=what)
+    if raw.optional_text("format") != document_format:
+        raise DocumentError(f"not a {what}: want format {document_format!r}")
+    return raw
+
+
+def _statement(raw: Fields) -> RetrievalStatement:
+    """The signed answer a document carries; the document's depth is already bounded."""
+    try:
+        return RetrievalStatement.from_json(json.dumps(raw.object("statement").raw))
+    except AttestationError as exc:
+        raise DocumentError(f"{raw.what}.statement: {exc}") from exc
+
+
+def _retrieved_record(raw: Fields) -> RetrievedRecord:
+    raw.only("index", "matched", "data", "path", "proof_digest")
+    return RetrievedRecord(
+        index=raw.count("index"),
+        matched=raw.boolean("matched"),
+        data=raw.text("data"),
+        path=raw.texts("path"),
+        proof_digest=raw.text("proof_digest"),
+    )

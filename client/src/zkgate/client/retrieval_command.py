@@ -1,10 +1,13 @@
 """`zkgate datasets`, `zkgate retrieve` and `zkgate verify-retrieval`: trustless retrieval from
 the command line.
 
-A retrieval directory holds what a third party needs to check it offline: `result.json` (the
-responder's answer with its proofs), `bundle/` (the predicate's verifier bundle) and, once
-verified, `matches.npy` and `match_indices.json` (the records the predicate was proven to hold
-for). Exit codes follow `zkgate verify`: 0 verified, 1 refused or rejected, 2 unreadable input.
+A retrieval directory holds what is needed to check it offline: `requester.json` (what the
+requester held before it revealed its nonce: the answer signed then, the nonce, the sample size
+and the scale it asked for; only `zkgate retrieve` writes it, so keep your own copy),
+`result.json` (the responder's answer with its proofs), `bundle/` (the predicate's verifier
+bundle) and, once verified, `matches.npy` and `match_indices.json` (the records the predicate
+was proven to hold for). Exit codes follow `zkgate verify`: 0 verified, 1 refused or rejected,
+2 unreadable input.
 """
 
 from __future__ import annotations
@@ -24,9 +27,18 @@ from zkgate.client.attestations import AttestationError
 from zkgate.client.bundle import BundleError, VerifierBundle
 from zkgate.client.connection import ProofJobFailed
 from zkgate.client.dataset import Dataset
+from zkgate.client.predicate_circuit import (
+    DEFAULT_PREDICATE_SCALE,
+    MAX_PREDICATE_SCALE,
+    MIN_PREDICATE_SCALE,
+    PredicateMismatch,
+)
 from zkgate.client.retrieval import (
     DEFAULT_OMISSION_SAMPLE,
+    MAX_RETRIEVAL_PROOFS,
     DatasetStatement,
+    RequesterRecord,
+    Retrieval,
     RetrievalFormatError,
     RetrievalResult,
 )
@@ -48,6 +60,7 @@ from zkgate.client.verify_command import (
 )
 
 RESULT_FILE = "result.json"
+REQUESTER_FILE = "requester.json"
 BUNDLE_DIRECTORY = "bundle"
 
 
@@ -91,10 +104,17 @@ def add_retrieval_commands(
     _add_check_arguments(retrieve)
     retrieve.add_argument(
         "--sample-size",
-        type=int,
+        type=_bounded_int(1, MAX_RETRIEVAL_PROOFS),
         default=DEFAULT_OMISSION_SAMPLE,
         help="left-out records to prove non-matching (default: catches a 5%% omission rate "
         "with 95%% confidence)",
+    )
+    retrieve.add_argument(
+        "--scale",
+        type=_bounded_int(MIN_PREDICATE_SCALE, MAX_PREDICATE_SCALE),
+        default=DEFAULT_PREDICATE_SCALE,
+        help="bits after the point the predicate is compiled at, for records and weights "
+        "(default: %(default)s); its proofs are refused at any other",
     )
     retrieve.add_argument("--out", type=Path, required=True, help="the retrieval directory")
     retrieve.set_defaults(func=functools.partial(run_retrieve, connect=connect))
@@ -108,6 +128,21 @@ def add_retrieval_commands(
     _add_check_arguments(check)
     add_gateway_key_argument(check)
     check.set_defaults(func=run_verify_retrieval)
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high], refused before anything is sent."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:80]!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} does not lie between {low} and {high}")
+        return value
+
+    return parse
 
 
 def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -146,8 +181,8 @@ def _report(verified: VerifiedRetrieval, directory: Path) -> None:
     print(
         f"VERIFIED: {len(indices)} of {verified.dataset_size} records match, written to "
         f"{directory}; {len(verified.sampled)} of {verified.left_out} left-out records proven "
-        f"non-matching (an omission rate of 5% is caught with probability "
-        f"{verified.detection_probability(0.05):.3f})"
+        f"non-matching (one omitted match would have been drawn with probability "
+        f"{len(verified.sampled)}/{verified.left_out} = {verified.detection_probability(1):.3f})"
     )
 
 
@@ -183,27 +218,34 @@ def run_fetch(args: argparse.Namespace, connect: Connect) -> int:
 def run_retrieve(args: argparse.Namespace, connect: Connect) -> int:
     try:
         dataset, predicate = _check_inputs(args)
+        args.out.mkdir(parents=True, exist_ok=True)
     except InputError as exc:
         print(f"zkgate retrieve: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"zkgate retrieve: cannot write to {args.out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     with connect(args.target, args) as client:
         try:
-            result = client.retrieve(
+            retrieval = client.retrieve(
                 args.dataset_id,
                 dataset,
                 predicate,
                 sample_size=args.sample_size,
+                scale=args.scale,
                 timeout=args.timeout,
             )
-        except (AttestationError, ProofJobFailed) as exc:
+        except (AttestationError, ProofJobFailed, PredicateMismatch, RetrievalFormatError) as exc:
             print(f"zkgate retrieve: {exc}", file=sys.stderr)
             return EXIT_REJECTED
-        (args.out / RESULT_FILE).write_text(result.to_json(), encoding="utf-8")
-        bundle = client.bundle(result.statement.predicate_model)
+        (args.out / REQUESTER_FILE).write_text(retrieval.record.to_json(), encoding="utf-8")
+        (args.out / RESULT_FILE).write_text(retrieval.result.to_json(), encoding="utf-8")
+        bundle = client.bundle(retrieval.statement.predicate_model)
         bundle.save(args.out / BUNDLE_DIRECTORY)
-        print(f"result and the predicate's bundle written to {args.out}")
-        return _verified(args, args.out, result, dataset, predicate, bundle, client.gateway_key())
+        print(f"result, your record and the predicate's bundle written to {args.out}")
+        return _verified(
+            args, args.out, retrieval, dataset, predicate, bundle, client.gateway_key()
+        )
 
 
 def run_verify_retrieval(args: argparse.Namespace) -> int:
@@ -211,17 +253,22 @@ def run_verify_retrieval(args: argparse.Namespace) -> int:
         dataset, predicate = _check_inputs(args)
         key = gateway_key_argument(args.gateway_key)
         bundle = VerifierBundle.load(args.directory / BUNDLE_DIRECTORY)
-        result = RetrievalResult.from_json(read_input(args.directory / RESULT_FILE, "result"))
+        retrieval = Retrieval(
+            record=RequesterRecord.from_json(
+                read_input(args.directory / REQUESTER_FILE, "requester record")
+            ),
+            result=RetrievalResult.from_json(read_input(args.directory / RESULT_FILE, "result")),
+        )
     except (InputError, BundleError, RetrievalFormatError) as exc:
         print(f"zkgate verify-retrieval: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return _verified(args, args.directory, result, dataset, predicate, bundle, key)
+    return _verified(args, args.directory, retrieval, dataset, predicate, bundle, key)
 
 
 def _verified(
     args: argparse.Namespace,
     directory: Path,
-    result: RetrievalResult,
+    retrieval: Retrieval,
     dataset: DatasetStatement,
     predicate: bytes,
     bundle: VerifierBundle,
@@ -229,7 +276,7 @@ def _verified(
 ) -> int:
     try:
         verified = verify_retrieval(
-            result,
+            retrieval,
             dataset,
             predicate,
             bundle,

@@ -6,15 +6,16 @@ the committed root; every proof must be a proof of that record under the rebuilt
 proven outputs, not the answer's flags, say whether the predicate holds. The sample of left-out
 records is redrawn from the signed answer and the nonce.
 
-What passing means: every returned record is in the committed dataset, and the predicate truly
-holds for each one claimed to match. Completeness is probabilistic: had the responder left out a
-fraction p of the claimed non-matches that in fact match, a sample of k of them misses all with
-probability at most (1 - p)^k. A predicate that is wrong on its own terms (a coarse fixed-point
-scale flipping a borderline record) is the requester's to judge from the rebuilt settings.
+What passing means: every returned record is in the committed dataset, and the predicate, as its
+circuit computes it at the scale the requester asked for, holds for each one claimed to match.
+Completeness is probabilistic: had the responder left out m matching records among the L it
+claims do not match, a sample of k of them (drawn without replacement) catches at least one with
+probability 1 - C(L - m, k) / C(L, k), which is k / L for a single omission.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum, auto
@@ -28,15 +29,22 @@ from zkgate.client.attestations import AttestationError
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.dataset import record_leaf
 from zkgate.client.merkle import InclusionProof, MerkleError, verify_inclusion
-from zkgate.client.predicate_circuit import PredicateMismatch, check_predicate_circuit
+from zkgate.client.predicate_circuit import (
+    PredicateCircuit,
+    PredicateMismatch,
+    check_predicate_circuit,
+)
 from zkgate.client.reasoned_error import ReasonedError
 from zkgate.client.retrieval import (
     DatasetStatement,
+    RequesterRecord,
+    Retrieval,
     RetrievalFormatError,
     RetrievalResult,
     RetrievedRecord,
     retrieval_sample,
 )
+from zkgate.client.sampling import chance_to_draw_any
 from zkgate.client.tensors import NamedTensor
 from zkgate.client.verification import Reason, VerificationError, check_proof
 
@@ -46,6 +54,8 @@ HOLDS = 1
 
 class RetrievalReason(StrEnum):
     BAD_STATEMENT = auto()
+    # The result carries another answer or nonce than the requester held before its reveal.
+    ANSWER_MISMATCH = auto()
     # The answer is about another dataset than the committed one, or predates its commitment.
     DATASET_MISMATCH = auto()
     # The proofs are not of the requester's predicate.
@@ -90,16 +100,14 @@ class VerifiedRetrieval:
     left_out: int
     checks: list[str]
 
-    def detection_probability(self, omission_rate: float) -> float:
-        """The chance that the sample caught an omission, had that fraction of the left-out
-        records been matches (drawn without replacement, so at least this)."""
-        if self.left_out == 0:
-            return 1.0
-        return 1.0 - (1.0 - omission_rate) ** len(self.sampled)
+    def detection_probability(self, omitted: int = 1) -> float:
+        """The exact chance that the sample caught an omission, had `omitted` of the left-out
+        records been matches: k / L for one of L, and 1 once every left-out record is drawn."""
+        return chance_to_draw_any(self.left_out, min(omitted, self.left_out), len(self.sampled))
 
 
 def verify_retrieval(
-    result: RetrievalResult,
+    retrieval: Retrieval,
     dataset: DatasetStatement,
     predicate_onnx: bytes,
     bundle: VerifierBundle,
@@ -109,37 +117,33 @@ def verify_retrieval(
     allow_insecure_srs: bool = False,
     trusted_srs_identities: Collection[str] = (),
 ) -> VerifiedRetrieval:
-    """Raises RetrievalError at the first failed check. dataset: the statement the requester
-    obtained before sending its predicate. bundle: the predicate model's, as served. srs_path:
-    a full SRS file the requester trusts, of the predicate's logrows (see predicate_circuit)."""
+    """Raises RetrievalError at the first failed check. retrieval: the requester's own record
+    and the responder's result. dataset: the statement the requester obtained before sending
+    its predicate. bundle: the predicate model's, as served. srs_path: a full SRS file the
+    requester trusts, of the predicate's logrows (see predicate_circuit)."""
+    result = retrieval.result
     statement = result.statement
-    checks = [_check_statements(result, dataset, gateway_public_key)]
-    try:
-        checks.append(check_predicate_circuit(bundle, predicate_onnx, srs_path))
-    except PredicateMismatch as exc:
-        raise RetrievalError(RetrievalReason.PREDICATE_MISMATCH, str(exc)) from exc
-    if bundle.commitment() != statement.predicate_commitment:
-        raise RetrievalError(
-            RetrievalReason.PREDICATE_MISMATCH,
-            f"the answer is for predicate commitment {statement.predicate_commitment}, the "
-            f"rebuilt predicate's is {bundle.commitment()}",
-        )
+    checks = [
+        _check_statements(result, dataset, gateway_public_key),
+        _check_asked(retrieval.record, result),
+    ]
+    circuit = _check_circuit(retrieval, dataset, predicate_onnx, bundle, srs_path)
+    checks += circuit.checks
     sample = _check_record_set(result)
     checks.append(
         f"the result returns the {len(statement.match_indices())} claimed matches and the "
         f"{len(sample)} left-out records drawn from both parties' nonces"
     )
-    shape = dataset.shape()
-    input_name = bundle.card.inputs[0].name
     matches: list[tuple[int, npt.NDArray[np.float32]]] = []
     proof_checks: set[str] = set()
     for record in result.records:
-        array = _included_record(record, dataset, shape)
+        array = _included_record(record, dataset)
         holds, run_checks = _proven_outcome(
             result,
             record,
-            NamedTensor(name=input_name, datatype="FP32", array=array),
+            array,
             bundle,
+            circuit,
             allow_insecure_srs=allow_insecure_srs,
             trusted_srs_identities=trusted_srs_identities,
         )
@@ -171,6 +175,63 @@ def verify_retrieval(
         left_out=len(statement.left_out()),
         checks=checks,
     )
+
+
+def _check_asked(record: RequesterRecord, result: RetrievalResult) -> str:
+    """The result answers what the requester asked, under the answer it held before revealing,
+    and checks at least one left-out record if any was left out."""
+    if result.statement != record.statement or result.client_nonce != record.client_nonce:
+        raise RetrievalError(
+            RetrievalReason.ANSWER_MISMATCH,
+            "the result carries another answer or nonce than the ones you held before "
+            "revealing your nonce: an answer signed after the reveal could have been chosen "
+            "for its sample",
+        )
+    statement = record.statement
+    if statement.sample_size != record.sample_size:
+        raise RetrievalError(
+            RetrievalReason.SAMPLE_MISMATCH,
+            f"the answer has {statement.sample_size} left-out records checked, you asked for "
+            f"{record.sample_size}",
+        )
+    if statement.sample_count() == 0 and statement.left_out():
+        raise RetrievalError(
+            RetrievalReason.SAMPLE_MISMATCH,
+            f"no left-out record is checked, of {len(statement.left_out())}: nothing shows "
+            "that the answer omits no match",
+        )
+    return (
+        f"the result answers with the statement and nonce you held before revealing, and "
+        f"checks {statement.sample_count()} left-out records as you asked"
+    )
+
+
+def _check_circuit(
+    retrieval: Retrieval,
+    dataset: DatasetStatement,
+    predicate_onnx: bytes,
+    bundle: VerifierBundle,
+    srs_path: Path,
+) -> PredicateCircuit:
+    """The requester's own reading of the circuit, whose commitment the answer must name."""
+    try:
+        circuit = check_predicate_circuit(bundle, predicate_onnx, srs_path, retrieval.record.scale)
+    except PredicateMismatch as exc:
+        raise RetrievalError(RetrievalReason.PREDICATE_MISMATCH, str(exc)) from exc
+    commitment = retrieval.result.statement.predicate_commitment
+    if bundle.commitment() != commitment:
+        raise RetrievalError(
+            RetrievalReason.PREDICATE_MISMATCH,
+            f"the answer is for predicate commitment {commitment}, the rebuilt predicate's is "
+            f"{bundle.commitment()}",
+        )
+    if math.prod(circuit.input_shape) != math.prod(dataset.shape()):
+        raise RetrievalError(
+            RetrievalReason.PREDICATE_MISMATCH,
+            f"the predicate takes {list(circuit.input_shape)}, the dataset's records are "
+            f"{dataset.shape()}",
+        )
+    return circuit
 
 
 def _check_statements(
@@ -231,11 +292,9 @@ def _check_record_set(result: RetrievalResult) -> list[int]:
     return sample
 
 
-def _included_record(
-    record: RetrievedRecord, dataset: DatasetStatement, shape: list[int]
-) -> npt.NDArray[np.float32]:
+def _included_record(record: RetrievedRecord, dataset: DatasetStatement) -> npt.NDArray[np.float32]:
     try:
-        array = record.array(shape)
+        array = record.array(dataset.shape())
         proof = InclusionProof(
             index=record.index,
             size=dataset.size,
@@ -253,13 +312,16 @@ def _included_record(
 def _proven_outcome(
     result: RetrievalResult,
     record: RetrievedRecord,
-    tensor: NamedTensor,
+    array: npt.NDArray[np.float32],
     bundle: VerifierBundle,
+    circuit: PredicateCircuit,
     *,
     allow_insecure_srs: bool,
     trusted_srs_identities: Collection[str],
 ) -> tuple[bool, list[str]]:
-    """Whether the proof shows the predicate holding for this record."""
+    """Whether the proof shows the predicate holding for this record. The bundle's settings
+    equal the requester's derived ones (check_predicate_circuit), and the output is read at the
+    derived shape, never the card's."""
     proof = result.proof(record.proof_digest)
     if proof is None:
         raise RetrievalError(
@@ -269,12 +331,13 @@ def _proven_outcome(
         )
     try:
         run = check_proof(
-            [tensor],
+            [NamedTensor(name="record", datatype="FP32", array=array)],
             proof,
             bundle,
             pinned_commitment=result.statement.predicate_commitment,
             allow_insecure_srs=allow_insecure_srs,
             trusted_srs_identities=trusted_srs_identities,
+            output_slots=[("predicate", circuit.output_shape)],
         )
     except VerificationError as exc:
         reason = _PROOF_REASONS.get(exc.reason, RetrievalReason.INVALID_PROOF)

@@ -42,3 +42,15 @@ def draw_sample(seed: bytes, population: int, k: int) -> list[int]:
             swapped.get(position, position),
         )
     return [swapped.get(position, position) for position in range(k)]
+
+
+def chance_to_draw_any(population: int, marked: int, k: int) -> float:
+    """The exact chance that k distinct draws from `population` include at least one of
+    `marked` items: 1 - C(population - marked, k) / C(population, k). Drawing without
+    replacement, a sample of every item catches every mark, which 1 - (1 - p)^k never says."""
+    if not (0 <= marked <= population and 0 <= k <= population):
+        raise ValueError(f"cannot draw {k} of {population} items, {marked} of them marked")
+    missed = 1.0
+    for draw in range(k):
+        missed *= max(population - marked - draw, 0) / (population - draw)
+    return 1.0 - missed

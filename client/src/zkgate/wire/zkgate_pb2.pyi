@@ -872,17 +872,23 @@ class RegisterPredicateRequest(_message.Message):
 
     DATASET_ID_FIELD_NUMBER: _builtins.int
     ONNX_FIELD_NUMBER: _builtins.int
+    SCALE_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     onnx: _builtins.bytes
+    scale: _builtins.int
+    """The fixed-point scale (bits after the point, records and weights alike) the requester asks
+    the predicate to be compiled at; its verification refuses any other.
+    """
     def __init__(
         self,
         *,
         dataset_id: _builtins.str = ...,
         onnx: _builtins.bytes = ...,
+        scale: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "onnx", b"onnx"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "onnx", b"onnx", "scale", b"scale"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -23,6 +23,7 @@ from zkgate.client.canonical import framed_digest, sha256_hex
 from zkgate.client.card import ModelCard
 from zkgate.client.dataset import Dataset
 from zkgate.client.merkle import inclusion_proof
+from zkgate.client.predicate_circuit import check_predicate_scale
 from zkgate.client.retrieval import (
     MAX_RETRIEVAL_PROOFS,
     DatasetStatement,
@@ -55,7 +56,7 @@ PREDICATE_PREFIX = "predicate-"
 _PREDICATE_TENANT_DOMAIN = "zkgate.retrieval.predicate-tenant/1"
 _DATASET_FORMAT = "zkgate.dataset/1"
 _RETRIEVAL_FORMAT = "zkgate.retrieval/1"
-_PREDICATE_NAME_DOMAIN = "zkgate.retrieval.predicate-name/1"
+_PREDICATE_NAME_DOMAIN = "zkgate.retrieval.predicate-name/2"
 # Calibration fixes the predicate's fixed-point scales; this many records cover the range of a
 # dataset well enough, and keying time does not grow with the dataset.
 _CALIBRATION_RECORDS = 32
@@ -135,12 +136,21 @@ class RetrievalResponder:
         records = Dataset.from_npy(self._store.read_bytes(committed.records_digest))
         return committed.statement, records
 
-    def register_predicate(self, dataset_id: str, onnx: bytes, tenant: Tenant) -> Registration:
-        """Registers the predicate for this tenant, or returns the registration it already has."""
+    def register_predicate(
+        self, dataset_id: str, onnx: bytes, scale: int, tenant: Tenant
+    ) -> Registration:
+        """Registers the predicate for this tenant, or returns the registration it already has.
+        The scale the requester asked for names the predicate too: asked at another scale, it
+        is another circuit."""
+        try:
+            check_predicate_scale(scale)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
         name = (
             tenant_predicate_prefix(tenant)
             + framed_digest(
-                _PREDICATE_NAME_DOMAIN, [sha256_hex(onnx).encode(), dataset_id.encode()]
+                _PREDICATE_NAME_DOMAIN,
+                [sha256_hex(onnx).encode(), dataset_id.encode(), str(scale).encode()],
             )[:32]
         )
         existing = self._service.registration_of(name, tenant)

@@ -63,6 +63,7 @@ class RetrievalServicer(zkgate_pb2_grpc.RetrievalServiceServicer):
             self._responder.register_predicate,
             request.dataset_id,
             request.onnx,
+            request.scale,
             current_tenant.get(),
         )
         return registration_message(registration)
