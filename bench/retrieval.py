@@ -7,8 +7,9 @@ predicate is keyed the way a RegisterPredicate job keys it, then side by side in
 - the responder's prove time per record, for a matching and a left-out record, interleaved;
 - the requester's one-off rebuild of the predicate's verifying key against its verify time per
   record;
-- from those, the whole retrieval at the default omission sample (k = 59: a 5% omission rate
-  caught with 95% confidence) against returning the matches alone.
+- from those, the whole retrieval at the default omission sample (k = 59 of the L left-out
+  records: one omission caught with probability exactly k / L) against returning the matches
+  alone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from bench import batching
 from zkgate.client.predicate_circuit import rebuild_verifying_key
 from zkgate.client.retrieval import DEFAULT_OMISSION_SAMPLE
+from zkgate.client.sampling import chance_to_draw_any
 from zkgate.client.tensors import NamedTensor
 from zkgate.pol.onnx_binding import export_onnx
 from zkgate.prover.proving import witness_input_json
@@ -102,6 +104,7 @@ def run() -> dict[str, Any]:
         "records": len(inputs),
         "matches": m,
         "sample": k,
+        "one_omission_caught": chance_to_draw_any(len(inputs) - m, 1, k),
         "logrows": card.logrows,
         "keying_s": keying_s,
         "prove_s": prove_s,
@@ -115,7 +118,9 @@ def run() -> dict[str, Any]:
     }
     print(
         f"retrieval: digits that are a {TARGET_DIGIT} from {len(inputs)} records "
-        f"({m} match), predicate logrows {card.logrows}, median of {ROUNDS} rounds"
+        f"({m} match), predicate logrows {card.logrows}, median of {ROUNDS} rounds; k = {k} "
+        f"of {len(inputs) - m} left out catches one omission with probability "
+        f"{figures['one_omission_caught']:.3f}"
     )
     print(f"  responder: keying {keying_s:.2f} s once, prove {prove_s:.3f} s per record")
     print(
