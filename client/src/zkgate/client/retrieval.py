@@ -333,6 +333,11 @@ class Retrieval:
         """The answer signed before the reveal."""
         return self.record.statement
 
+    @property
+    def client_nonce(self) -> str:
+        """The requester's nonce, hex."""
+        return self.record.client_nonce
+
 
 def _document(text: str | bytes, document_format: str, what: str) -> Fields:
     raw = parse_object(text, what=what)
