@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -62,3 +62,40 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+FileStamp = Callable[[os.stat_result], tuple[int, ...]]
+
+
+def placed_stamp(stat: os.stat_result) -> tuple[int, ...]:
+    """For files only ever replaced by a rename, whose modification time is used for something
+    else (the local cache records each use in it)."""
+    return (stat.st_dev, stat.st_ino, stat.st_size)
+
+
+def written_stamp(stat: os.stat_result) -> tuple[int, ...]:
+    """For files something may also write in place: a bit flipped by hand changes the time."""
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+class CheckedFiles:
+    """Local files this process has hashed to their names, each hashed again only once its
+    stamp changes. ezkl reads keys by path with no check of its own, and a damaged proving key
+    surfaces only as an unsatisfied circuit after a whole proof; hashing a key once per copy
+    (and process) instead of on every proof keeps that check cheap."""
+
+    def __init__(self, stamp: FileStamp) -> None:
+        self._stamp = stamp
+        self._checked: dict[Path, tuple[str, tuple[int, ...]]] = {}
+
+    def check(self, digest: str, path: Path, what: str) -> None:
+        """Raises ArtifactCorrupt if path does not hash to digest."""
+        stamp = self._stamp(path.stat())
+        if self._checked.get(path) == (digest, stamp):
+            return
+        check_digest(digest, hash_file(path), what)
+        self._checked[path] = (digest, stamp)
+
+    def record(self, digest: str, path: Path) -> None:
+        """Notes a file the caller has just hashed to digest itself."""
+        self._checked[path] = (digest, self._stamp(path.stat()))

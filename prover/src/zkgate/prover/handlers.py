@@ -19,7 +19,7 @@ from zkgate.prover.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.jobs import Job, JobKind
 from zkgate.prover.layout import DataLayout
 from zkgate.prover.learning import check_proof_of_learning
-from zkgate.prover.proving import ProvingError, prove, prove_batch
+from zkgate.prover.proving import ProvingError, local_artifact, prove, prove_batch
 from zkgate.prover.registration import RegistrationError, load_calibration, register_model
 from zkgate.prover.srs_source import CeremonySrs, SrsSource
 from zkgate.prover.store import ArtifactStore
@@ -75,7 +75,6 @@ class _Handlers:
     def _register(self, job: Job) -> ModelCard:
         payload = job.payload
         onnx_digest = payload["onnx_digest"]
-        self._store.verify(onnx_digest)
         with self._scratch(job) as scratch, self._store.local_file(onnx_digest) as onnx_path:
             card = register_model(
                 job.model_name,
@@ -160,11 +159,12 @@ class _Handlers:
 
     @contextmanager
     def _proving(self, job: Job, srs_digest: str) -> Iterator[tuple[Path, Path]]:
-        """(scratch directory, local SRS file) for proving; a ProvingError raised within is
-        deterministic."""
-        with self._scratch(job) as scratch, self._store.local_file(srs_digest) as srs_path:
+        """(scratch directory, local SRS file) for proving; a ProvingError raised within (a
+        damaged SRS copy included) is deterministic."""
+        with self._scratch(job) as scratch:
             try:
-                yield scratch, srs_path
+                with local_artifact(self._store, "srs", srs_digest) as srs_path:
+                    yield scratch, srs_path
             except ProvingError as exc:
                 raise DeterministicJobError(str(exc)) from exc
 

@@ -3,7 +3,9 @@
 ezkl opens keys by path, so an artifact held in a bucket or on a network volume must be a local
 file while it is used. Proving keys run to gigabytes, so copies are kept for the next proof of
 the same model, least recently used first out when the budget is exceeded. Being named by
-their digest, copies never go stale; each download is checked against its name before use.
+their digest, copies never go stale; each download is checked against its name before use, and
+each copy once more by every process that uses it, so that a copy damaged on this disk is
+downloaded again rather than handed to ezkl.
 
 Several prover processes of one node may share the directory. Locks are flock(2) locks, which
 the kernel drops when a process dies, so a crash leaves nothing locked:
@@ -17,6 +19,7 @@ the kernel drops when a process dies, so a crash leaves nothing locked:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -28,7 +31,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkgate.prover.artifact_digests import check_digest, hash_file, validate_digest
+from zkgate.prover.artifact_digests import (
+    ArtifactCorrupt,
+    CheckedFiles,
+    check_digest,
+    hash_file,
+    placed_stamp,
+    validate_digest,
+)
 
 logger = logging.getLogger("zkgate.prover.cache")
 
@@ -60,6 +70,9 @@ class LocalCache:
         self._objects.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._lock_path = root / "lock"
+        # Each use touches a copy's modification time (for eviction), so copies are known by
+        # inode: a copy is only ever placed by a rename.
+        self._checked = CheckedFiles(placed_stamp)
         with self._locked():
             self._remove_abandoned_downloads()
 
@@ -78,6 +91,9 @@ class LocalCache:
         target = self._path(digest)
         with self._locked():
             fd = _pin(target)
+        if fd is not None and not self._intact(digest, target, fd):
+            os.close(fd)
+            fd = None
         hit = fd is not None
         if fd is None:
             fd = self._download(digest, target, size(), fetch)
@@ -87,6 +103,21 @@ class LocalCache:
             yield target
         finally:
             os.close(fd)
+
+    def _intact(self, digest: str, target: Path, fd: int) -> bool:
+        """Whether the pinned copy still hashes to its name (once per copy and process); a
+        damaged one is removed, so that it is downloaded again instead of failing every proof
+        that reads it."""
+        try:
+            self._checked.check(digest, target, "cached artifact")
+        except ArtifactCorrupt as exc:
+            logger.warning("removing a damaged cached copy, to download it again: %s", exc)
+            # Unless another process has already removed it, or replaced it with a good copy.
+            with self._locked(), contextlib.suppress(FileNotFoundError):
+                if target.stat().st_ino == os.fstat(fd).st_ino:
+                    target.unlink()
+            return False
+        return True
 
     def adopt(self, digest: str, source: Path) -> None:
         """Takes a file the caller knows to hash to digest (a proving key it just made and
@@ -128,6 +159,7 @@ class LocalCache:
                 # so it must not be replaced.
                 if not target.is_file():
                     fetched.replace(target)
+                    self._checked.record(digest, target)
                 fd = _pin(target)
                 self._evict_down_to(self.max_bytes)
         finally:

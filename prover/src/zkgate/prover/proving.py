@@ -9,8 +9,8 @@ makes, and a proof that fails it points at damaged keys, not at the request.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
@@ -23,7 +23,7 @@ from zkgate.client.card import ModelCard
 from zkgate.client.tensors import NamedTensor, TensorError
 from zkgate.client.verification import INSTALLED_EZKL_VERSION
 from zkgate.prover.batching import BatchError, batch_witness_input, entry_outputs, read_witness
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.store import ArtifactCorrupt, ArtifactStore
 
 # What the artifacts record, and what the client compares against.
 EZKL_VERSION = INSTALLED_EZKL_VERSION
@@ -152,10 +152,26 @@ def _prove_circuit(
 ) -> bytes:
     with ExitStack() as pinned:
         local = {
-            name: pinned.enter_context(store.local_file(artifacts[name]))
-            for name in ("compiled", "pk", "settings", "vk", "srs_slice")
+            kind: pinned.enter_context(local_artifact(store, kind, artifacts[kind]))
+            for kind in ("compiled", "pk", "settings", "vk", "srs_slice")
         }
         return _prove(local, srs_path=srs_path, witness_input=witness_input, scratch=scratch)
+
+
+@contextmanager
+def local_artifact(store: ArtifactStore, kind: str, digest: str) -> Iterator[Path]:
+    """store.local_file, failing as a ProvingError that names the artifact when the copy is
+    damaged: ezkl would take a flipped bit in a proving key and fail only at the proof's
+    self-check, as an unsatisfied circuit, on every proof of the model."""
+    with ExitStack() as pinned:
+        try:
+            path = pinned.enter_context(store.local_file(digest))
+        except ArtifactCorrupt as exc:
+            raise ProvingError(
+                f"the model's {kind} artifact {digest} is corrupted ({exc}); restore it from a "
+                "backup of the artifact store, or register the model again"
+            ) from exc
+        yield path
 
 
 def _prove(local: dict[str, Path], *, srs_path: Path, witness_input: bytes, scratch: Path) -> bytes:

@@ -7,7 +7,8 @@ a bucket); what must not differ between backends is here: naming, the no-op when
 already stored, and checking bytes against their name when they are read.
 
 ezkl works on file paths, hence local_file(): the stored file itself for a directory without a
-cache, else a verified copy in the node's LocalCache, pinned while in use.
+cache, else a copy in the node's LocalCache, pinned while in use; either is checked against its
+name before ezkl sees it, once per copy.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from zkgate.prover.artifact_digests import (
     CHUNK_BYTES,
     ArtifactCorrupt,
     ArtifactNotFound,
+    CheckedFiles,
     check_digest,
     hash_chunks,
     hash_file,
     validate_digest,
+    written_stamp,
 )
 from zkgate.prover.local_cache import LocalCache
 
@@ -44,6 +47,9 @@ class ArtifactStore:
         objects are not local files needs a cache for local_file()."""
         self.backend = DirectoryBackend(backend) if isinstance(backend, Path) else backend
         self.cache = cache
+        # The directory's own files, handed to ezkl without a copy; they are replaced by a
+        # rename, never written in place, so a changed modification time means damage.
+        self._checked = CheckedFiles(written_stamp)
 
     def put_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
@@ -71,8 +77,8 @@ class ArtifactStore:
         return data
 
     def verify(self, digest: str) -> None:
-        """Rehashes a stored artifact in bounded memory; for files handed to ezkl by path, which
-        local_file() does not check when they come straight from a directory."""
+        """Rehashes the stored object itself in bounded memory (local_file checks the copy that
+        ezkl is given, which for a cached store is another file)."""
         check_digest(digest, hash_chunks(self.backend.read_chunks(validate_digest(digest))))
 
     def exists(self, digest: str) -> bool:
@@ -86,9 +92,12 @@ class ArtifactStore:
 
     @contextmanager
     def local_file(self, digest: str) -> Iterator[Path]:
-        """A local file holding the artifact, valid until the block ends."""
+        """A local file holding the artifact, valid until the block ends, checked against its
+        name once per copy (see CheckedFiles); raises ArtifactCorrupt for a damaged one."""
         if self.cache is None:
-            yield self.path(digest)
+            path = self.path(digest)
+            self._checked.check(digest, path, "stored artifact")
+            yield path
             return
         with self.cache.pinned(
             digest,
