@@ -8,18 +8,28 @@ position is in the leaf so that reordering changes the root: samples are drawn b
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib import format as npy_format
 
 from zkgate.client.canonical import framed_digest
 from zkgate.client.merkle import leaf_hash
+from zkgate.client.tensors import element_count
 
 # A sample grows as 1/eps^2, not with the set; a million rows (a few hundred MB of small
 # inputs) is far beyond any set a sample of 15,000 (eps = 1%) needs.
 MAX_ROWS = 1_000_000
+# Versions 1.0 and 2.0 differ only in the header length field; 3.0 exists for UTF-8 field names
+# of structured dtypes, which rows of numbers never have.
+_NPY_HEADER_READERS = {
+    (1, 0): npy_format.read_array_header_1_0,
+    (2, 0): npy_format.read_array_header_2_0,
+}
+# Booleans, integers, floats and complex numbers: never objects, which only pickle can carry.
+_NUMERIC_KINDS = frozenset("biufc")
 
 
 class RowsError(ValueError):
@@ -57,13 +67,40 @@ def row_leaf(
     return leaf_hash(bytes.fromhex(digest))
 
 
-def load_npy(data: bytes, what: str, error: type[RowsError] = RowsError) -> npt.NDArray[Any]:
-    """Never a pickle (allow_pickle=False): the bytes may be remote."""
+def load_npy(
+    data: bytes, what: str, error: Callable[[str], Exception] = RowsError
+) -> npt.NDArray[Any]:
+    """The array in .npy bytes from someone else, read by its header alone. np.load would take
+    a zip (.npz) too and fail inside zipfile, trust the header's element count with an int64
+    product, and, for a pickle, run code; here the header must be plain .npy of numbers whose
+    shape holds exactly the bytes that follow."""
+    stream = io.BytesIO(data)
     try:
-        array: npt.NDArray[Any] = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        shape, fortran_order, dtype = _npy_header(stream)
+        count = element_count(shape, "the array")
+        body = len(data) - stream.tell()
+        if body != count * dtype.itemsize:
+            raise ValueError(
+                f"its header declares shape {list(shape)} of {dtype}, "
+                f"{count * dtype.itemsize} bytes, but {body} bytes follow"
+            )
+    except ValueError as exc:
         raise error(f"{what} is not a .npy array ({exc}); save it with numpy.save") from exc
-    return array
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    # A copy: callers get a writable array, as np.load gives, not a view of the request bytes.
+    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _npy_header(stream: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """(shape, Fortran order, dtype); raises ValueError (numpy's own, or ours) for anything
+    but a plain .npy header of numbers."""
+    version = npy_format.read_magic(stream)
+    if version not in _NPY_HEADER_READERS:
+        raise ValueError(f".npy format version {version} is not supported")
+    shape, fortran_order, dtype = _NPY_HEADER_READERS[version](stream)
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise ValueError(f"dtype {dtype} is not numeric")
+    return shape, fortran_order, dtype
 
 
 def save_npy(array: npt.NDArray[Any]) -> bytes:

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from zkgate.client.tensors import NamedTensor, TensorError, numpy_dtype
+from zkgate.client.documents import quote
+from zkgate.client.tensors import NamedTensor, TensorError, element_count, numpy_dtype
 from zkgate.wire import open_inference_pb2 as oip
 
 # Which InferTensorContents field carries each datatype when raw bytes are not used.
@@ -42,12 +43,6 @@ class _TensorMessage(Protocol):
     def contents(self) -> oip.InferTensorContents: ...
 
 
-def _element_count(name: str, shape: Sequence[int]) -> int:
-    if any(d < 0 for d in shape):
-        raise TensorError(f"tensor {name!r}: shape {list(shape)} has a negative dimension")
-    return int(np.prod(shape, dtype=np.int64)) if shape else 1
-
-
 def decode_tensors(
     messages: Sequence[_TensorMessage], raw_contents: Sequence[bytes]
 ) -> list[NamedTensor]:
@@ -61,28 +56,32 @@ def decode_tensors(
     seen: set[str] = set()
     for index, msg in enumerate(messages):
         if msg.name in seen:
-            raise TensorError(f"tensor {msg.name!r} appears twice")
+            raise TensorError(f"tensor {quote(msg.name)} appears twice")
         seen.add(msg.name)
         shape = tuple(int(d) for d in msg.shape)
         if not raw_contents:
             tensors.append(_typed_tensor(msg, shape))
             continue
         if msg.contents.ByteSize():
-            raise TensorError(f"tensor {msg.name!r} has both raw and typed contents; send only one")
+            raise TensorError(
+                f"tensor {quote(msg.name)} has both raw and typed contents; send only one"
+            )
         tensors.append(NamedTensor.from_raw(msg.name, msg.datatype, shape, raw_contents[index]))
     return tensors
 
 
 def _typed_tensor(msg: _TensorMessage, shape: tuple[int, ...]) -> NamedTensor:
     dtype = numpy_dtype(msg.datatype)
-    count = _element_count(msg.name, shape)
+    count = element_count(shape, f"tensor {quote(msg.name)}")
     field = _CONTENTS_FIELD.get(msg.datatype)
     if field is None:
-        raise TensorError(f"tensor {msg.name!r}: {msg.datatype} can only travel as raw contents")
+        raise TensorError(
+            f"tensor {quote(msg.name)}: {msg.datatype} can only travel as raw contents"
+        )
     values: Any = getattr(msg.contents, field)
     if len(values) != count:
         raise TensorError(
-            f"tensor {msg.name!r}: {len(values)} values in {field}, but shape "
+            f"tensor {quote(msg.name)}: {len(values)} values in {field}, but shape "
             f"{list(shape)} needs {count}"
         )
     array = np.asarray(values, dtype=dtype).reshape(shape)

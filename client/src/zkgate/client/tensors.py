@@ -8,6 +8,7 @@ a reshaped or relabelled tensor cannot share a digest with the original.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,8 +16,16 @@ import numpy as np
 import numpy.typing as npt
 
 from zkgate.client.canonical import framed_digest
+from zkgate.client.documents import quote
 
 TENSOR_DIGEST_DOMAIN = "zkgate.tensors/v1"
+# numpy refuses more than 64 dimensions, and code that stacks tensors (a batch, a test set's rows)
+# adds axes of its own; ONNX models served for proving use a handful. 32 leaves that headroom
+# while refusing nothing a circuit could take.
+MAX_RANK = 32
+# A gRPC message is at most 2 GiB - 1 bytes, and the smallest datatype takes a byte an element,
+# so no tensor that arrives in one can span more elements than this.
+MAX_ELEMENTS = 2**31 - 1
 
 _DTYPES: dict[str, np.dtype[np.generic]] = {
     "BOOL": np.dtype(np.bool_),
@@ -38,12 +47,29 @@ class TensorError(ValueError):
     """A tensor that does not match what it claims or what the model expects."""
 
 
+def element_count(shape: Sequence[int], what: str) -> int:
+    """How many elements a declared shape holds (`what` names its owner in errors), counted in
+    Python integers: numpy's int64 product wraps ([2**32, 2**32] gives 0), and numpy refuses a
+    shape whose nonzero dimensions multiply past its limit even when another one is 0."""
+    dims = [int(d) for d in shape]
+    if len(dims) > MAX_RANK:
+        raise TensorError(f"{what}: {len(dims)} dimensions; at most {MAX_RANK} are accepted")
+    if any(d < 0 for d in dims):
+        raise TensorError(f"{what}: shape {quote(dims)} has a negative dimension")
+    if math.prod(max(d, 1) for d in dims) > MAX_ELEMENTS:
+        raise TensorError(
+            f"{what}: shape {quote(dims)} spans more than {MAX_ELEMENTS} elements, more than "
+            "a message can carry"
+        )
+    return math.prod(dims)
+
+
 def numpy_dtype(datatype: str) -> np.dtype[np.generic]:
     try:
         return _DTYPES[datatype]
     except KeyError:
         known = ", ".join(sorted(_DTYPES))
-        raise TensorError(f"unsupported datatype {datatype!r}; supported: {known}") from None
+        raise TensorError(f"unsupported datatype {quote(datatype)}; supported: {known}") from None
 
 
 def oip_datatype(dtype: np.dtype[np.generic]) -> str:
@@ -70,14 +96,12 @@ class NamedTensor:
     def from_raw(cls, name: str, datatype: str, shape: Sequence[int], data: bytes) -> NamedTensor:
         """The tensor whose row-major little-endian bytes are `data`; the byte count must be
         exactly what the shape and datatype take."""
-        if any(d < 0 for d in shape):
-            raise TensorError(f"tensor {name!r}: shape {list(shape)} has a negative dimension")
         dtype = numpy_dtype(datatype)
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        expected = element_count(shape, f"tensor {quote(name)}") * dtype.itemsize
         if len(data) != expected:
             raise TensorError(
-                f"tensor {name!r}: {len(data)} raw bytes, but shape {list(shape)} of {datatype} "
-                f"needs {expected}"
+                f"tensor {quote(name)}: {len(data)} raw bytes, but shape {list(shape)} of "
+                f"{datatype} needs {expected}"
             )
         return cls(
             name=name, datatype=datatype, array=np.frombuffer(data, dtype=dtype).reshape(shape)
@@ -108,5 +132,5 @@ def ordered(tensors: Mapping[str, NamedTensor], names: Sequence[str]) -> list[Na
         raise TensorError(f"missing tensors {missing}; expected {list(names)}")
     extra = sorted(set(tensors) - set(names))
     if extra:
-        raise TensorError(f"unexpected tensors {extra}; expected {list(names)}")
+        raise TensorError(f"unexpected tensors {quote(extra)}; expected {list(names)}")
     return [tensors[n] for n in names]

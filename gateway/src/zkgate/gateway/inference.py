@@ -8,6 +8,7 @@ name gets a fresh session, and a request can never run weights other than its re
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 
@@ -15,17 +16,52 @@ import numpy as np
 import onnxruntime as ort
 
 from zkgate.client.card import ModelCard, TensorSpec
+from zkgate.client.documents import quote
 from zkgate.client.tensors import NamedTensor, numpy_dtype, oip_datatype
 from zkgate.gateway.errors import InvalidRequest
 from zkgate.prover.store import ArtifactStore
 
+# ezkl quantizes an input x at scale s to round(x * 2^s) held in an i128. Measured with
+# ezkl.float_to_felt on ezkl 23.0.5 at scales 0, 7 and 13: |x| * 2^s up to 2^127 quantizes,
+# exactly 2^127 saturates to 2^127 - 1 (a wrong value, silently), and the next float above
+# raises "Failed to quantize input"; NaN quantizes to 0. So |x| must stay below 2^(127 - s).
+QUANTIZER_EXPONENT = 127
+
+
+def quantizable_bound(scale: int) -> float:
+    """The magnitude every circuit input must stay below at this input scale."""
+    return math.ldexp(1.0, QUANTIZER_EXPONENT - scale)
+
 
 def check_input(spec: TensorSpec, tensor: NamedTensor) -> None:
     if tensor.datatype != spec.datatype:
-        raise InvalidRequest(f"input {spec.name!r} must be {spec.datatype}, got {tensor.datatype}")
+        raise InvalidRequest(
+            f"input {quote(spec.name)} must be {spec.datatype}, got {quote(tensor.datatype)}"
+        )
     if list(tensor.shape) != spec.shape:
         raise InvalidRequest(
-            f"input {spec.name!r} must have shape {spec.shape}, got {list(tensor.shape)}"
+            f"input {quote(spec.name)} must have shape {spec.shape}, got {list(tensor.shape)}"
+        )
+
+
+def check_provable_values(tensor: NamedTensor, scale: int) -> None:
+    """Refuses values the circuit cannot hold. ezkl turns NaN into 0, so an input with NaN
+    would be served one output and proven as another input; infinities and huge values fail
+    in the quantizer only once a prover takes the job. Refusing them before onnxruntime runs
+    keeps a receipt from ever naming an input no proof can match."""
+    values = np.asarray(tensor.array, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise InvalidRequest(
+            f"input {quote(tensor.name)} holds NaN or infinite values, which no proof can "
+            "show (ezkl would prove NaN as 0); send finite numbers"
+        )
+    bound = quantizable_bound(scale)
+    largest = float(np.abs(values).max(initial=0.0))
+    if largest >= bound:
+        raise InvalidRequest(
+            f"input {quote(tensor.name)} holds a value of magnitude {largest:.6g}; this "
+            f"model's circuit quantizes inputs at scale 2^{scale} and takes only values of "
+            f"magnitude below {bound:.6g}"
         )
 
 
@@ -42,15 +78,26 @@ class LoadedModel:
         )
         self.inputs = card.inputs
         self.outputs = card.outputs
+        # A request may be proven by the model's own circuit or by its batch circuit: the
+        # finer scale of the two bounds what both can quantize.
+        self.input_scale = max(
+            card.input_scale, card.input_scale if card.batch is None else card.batch.input_scale
+        )
 
     @property
     def input_names(self) -> list[str]:
         return [s.name for s in self.inputs]
 
-    def run(self, inputs: Sequence[NamedTensor]) -> list[NamedTensor]:
-        """Inputs must already be in declared order (see `zkgate.client.tensors.ordered`)."""
+    def check_inputs(self, inputs: Sequence[NamedTensor]) -> None:
+        """Inputs in declared order (see `zkgate.client.tensors.ordered`) must match the card
+        and be values the circuit can prove."""
         for spec, tensor in zip(self.inputs, inputs, strict=True):
             check_input(spec, tensor)
+            check_provable_values(tensor, self.input_scale)
+
+    def run(self, inputs: Sequence[NamedTensor]) -> list[NamedTensor]:
+        """Inputs must already be in declared order (see `zkgate.client.tensors.ordered`)."""
+        self.check_inputs(inputs)
         feeds = {t.name: np.asarray(t.array, dtype=numpy_dtype(t.datatype)) for t in inputs}
         results = self._session.run([s.name for s in self.outputs], feeds)
         return [

@@ -20,13 +20,14 @@ from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers.access_interceptor import AccessInterceptor
 from zkgate.gateway.servicers.accuracy import AccuracyServicer
 from zkgate.gateway.servicers.inference import (
-    OIP_SERVICE,
     InferenceServicer,
     inference_handler,
 )
 from zkgate.gateway.servicers.learning import LearningServicer
 from zkgate.gateway.servicers.models import ModelServicer
 from zkgate.gateway.servicers.proofs import ProofServicer
+from zkgate.gateway.servicers.registry import ServiceRegistry
+from zkgate.gateway.servicers.request_decoding import RequestDecodingInterceptor
 from zkgate.gateway.servicers.retrieval import RetrievalServicer
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.artifact_location import open_artifact_store
@@ -34,7 +35,7 @@ from zkgate.prover.catalog import ModelCatalog
 from zkgate.prover.database_settings import open_database
 from zkgate.prover.jobs import SqlJobQueue
 from zkgate.prover.layout import DataLayout
-from zkgate.wire import open_inference_pb2, open_inference_pb2_grpc, zkgate_pb2, zkgate_pb2_grpc
+from zkgate.wire import open_inference_pb2_grpc, zkgate_pb2_grpc
 
 log = logging.getLogger("zkgate.gateway")
 
@@ -49,6 +50,7 @@ def build_service(config: GatewayConfig) -> GatewayService:
         signer=ReceiptSigner.load_or_create(layout.signing_key),
         max_logrows=config.max_logrows,
         default_policy=config.default_policy,
+        srs_directory=layout.srs_cache,
     )
 
 
@@ -95,40 +97,35 @@ class Gateway:
         ]
         self._server = grpc.aio.server(
             options=options,
-            interceptors=[*metrics_interceptors, AccessInterceptor(access_control(config))],
+            # Decoding first: the other interceptors see requests as the handlers do.
+            interceptors=[
+                RequestDecodingInterceptor(),
+                *metrics_interceptors,
+                AccessInterceptor(access_control(config)),
+            ],
         )
         self._health = health.aio.HealthServicer()
+        services = ServiceRegistry(self._server)
+        server = services.as_server()
         inference = InferenceServicer(self.service)
-        self._server.add_generic_rpc_handlers((inference_handler(inference),))
+        server.add_generic_rpc_handlers((inference_handler(inference),))
         # Also under zkgate's own package name, so reflection-driven tools can describe it.
-        open_inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(inference, self._server)  # type: ignore[arg-type]
-        zkgate_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelServicer(self.service), self._server
-        )
-        zkgate_pb2_grpc.add_ProofServiceServicer_to_server(
-            ProofServicer(self.service), self._server
-        )
+        open_inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(inference, server)  # type: ignore[arg-type]
+        zkgate_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.service), server)
+        zkgate_pb2_grpc.add_ProofServiceServicer_to_server(ProofServicer(self.service), server)
         zkgate_pb2_grpc.add_LearningServiceServicer_to_server(
-            LearningServicer(self.service), self._server
+            LearningServicer(self.service), server
         )
         zkgate_pb2_grpc.add_AccuracyServiceServicer_to_server(
-            AccuracyServicer(self.service), self._server
+            AccuracyServicer(self.service), server
         )
         zkgate_pb2_grpc.add_RetrievalServiceServicer_to_server(
-            RetrievalServicer(self.service), self._server
+            RetrievalServicer(self.service), server
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        # Services with descriptors in our stubs; the spec's OIP name has none of its own.
-        described = (
-            open_inference_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
-            zkgate_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
-            zkgate_pb2.DESCRIPTOR.services_by_name["ProofService"].full_name,
-            zkgate_pb2.DESCRIPTOR.services_by_name["LearningService"].full_name,
-            zkgate_pb2.DESCRIPTOR.services_by_name["AccuracyService"].full_name,
-        )
-        self._services = (OIP_SERVICE, *described)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        self._services = services.names
         reflection.enable_server_reflection(
-            (*described, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+            (*services.described(), reflection.SERVICE_NAME), self._server
         )
         address = f"{config.host}:{config.port}"
         credentials = server_credentials(config)

@@ -11,9 +11,11 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.card import ModelCard
+from zkgate.client.documents import quote
 from zkgate.client.receipts import Receipt, ReceiptBody, ReceiptError
 from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
 from zkgate.gateway.access import ANONYMOUS, PermissionDenied, Tenant
@@ -51,6 +53,7 @@ from zkgate.prover.registration import (
     check_param_visibility,
     load_calibration,
 )
+from zkgate.prover.srs_source import SrsError, requested_ceremony
 from zkgate.prover.store import ArtifactStore
 
 
@@ -87,7 +90,10 @@ class GatewayService:
         signer: ReceiptSigner,
         max_logrows: int,
         default_policy: ProofPolicy,
+        srs_directory: Path,
     ) -> None:
+        """srs_directory: where this node's provers keep SRS files; registrations may name
+        ceremony files only there."""
         self._catalog = catalog
         self._queue = queue
         self._store = store
@@ -101,6 +107,7 @@ class GatewayService:
         self._ready_models = ReadyModels(catalog.get)
         self._max_logrows = max_logrows
         self._default_policy = default_policy
+        self._srs_directory = srs_directory
 
     @property
     def receipt_public_key(self) -> bytes:
@@ -137,13 +144,17 @@ class GatewayService:
                 f"model names starting with {PREDICATE_PREFIX!r} are kept for retrieval "
                 "predicates; choose another name"
             )
+        if bool(srs_path) != bool(srs_sha256):
+            raise InvalidRequest("srs_path and srs_sha256 go together: pin the ceremony file")
         try:
             validate_model_name(name)
             # Checked here too, so the caller hears why at once instead of from a failed job.
             visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
             check_batch_size(batch_size)
             load_calibration(calibration)
-        except (ValueError, RegistrationError) as exc:
+            if srs_path:
+                srs_path = requested_ceremony(srs_path, srs_sha256, self._srs_directory)
+        except (ValueError, RegistrationError, SrsError) as exc:
             raise InvalidRequest(str(exc)) from exc
         if not onnx:
             raise InvalidRequest("onnx is empty; send the model file's bytes")
@@ -152,8 +163,6 @@ class GatewayService:
             raise InvalidRequest(
                 f"max_logrows {logrows} exceeds this gateway's limit {self._max_logrows}"
             )
-        if bool(srs_path) != bool(srs_sha256):
-            raise InvalidRequest("srs_path and srs_sha256 go together: pin the ceremony file")
         learning: dict[str, object] = {}
         if proof_of_learning:
             check_uploaded_archive(proof_of_learning)
@@ -314,7 +323,7 @@ class GatewayService:
                 f"model {record.name!r} now serves commitment {record.commitment}, not the "
                 f"receipt's {receipt.body.commitment}; its proofs can no longer be made"
             )
-        inputs = self._ordered_inputs(model, tensors)
+        inputs = self._checked_inputs(model, tensors)
         input_digest = tensors_digest(inputs)
         if input_digest != receipt.body.input_digest:
             raise InvalidRequest(
@@ -331,7 +340,7 @@ class GatewayService:
         record, model = self.loaded_model(name)
         if record.policy == ProofPolicy.NEVER:
             raise ProofsDisabled(f"model {name!r} has proof policy 'never'")
-        inputs = self._ordered_inputs(model, tensors)
+        inputs = self._checked_inputs(model, tensors)
         return self._enqueue_proof(record, inputs, tensors_digest(inputs), tenant)
 
     def _ordered_inputs(
@@ -341,6 +350,14 @@ class GatewayService:
         if len(by_name) != len(tensors):
             raise InvalidRequest("an input tensor name appears twice")
         return ordered(by_name, model.input_names)
+
+    def _checked_inputs(
+        self, model: LoadedModel, tensors: Sequence[NamedTensor]
+    ) -> list[NamedTensor]:
+        """Inputs for a proof that no inference checks first (inference checks its own)."""
+        inputs = self._ordered_inputs(model, tensors)
+        model.check_inputs(inputs)
+        return inputs
 
     def _enqueue_proof(
         self,
@@ -384,7 +401,7 @@ class GatewayService:
         try:
             job = self._queue.get(job_id)
         except JobNotFound:
-            raise NotFound(f"no job {job_id!r}") from None
+            raise NotFound(f"no job {quote(job_id)}") from None
         if job.tenant != tenant.name:
             raise PermissionDenied(f"job {job_id} belongs to another tenant")
         proof = None
@@ -397,4 +414,4 @@ def _found(read: Callable[[str], ModelRecord], name: str) -> ModelRecord:
     try:
         return read(name)
     except ModelNotFound:
-        raise NotFound(f"no model named {name!r}; `zkgate models list` shows them") from None
+        raise NotFound(f"no model named {quote(name)}; `zkgate models list` shows them") from None

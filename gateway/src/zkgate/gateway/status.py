@@ -24,6 +24,10 @@ from zkgate.prover.sql import DatabaseUnavailable
 
 log = logging.getLogger("zkgate.gateway")
 
+# Longer than any message the gateway writes itself; percent-encoded at worst 3 KiB.
+MAX_STATUS_MESSAGE_BYTES = 1024
+_CUT = "… (cut)"
+
 _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (TensorError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -40,6 +44,18 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
 )
 
 
+def status_message(exc: BaseException) -> str:
+    """The exception's message, cut to MAX_STATUS_MESSAGE_BYTES of UTF-8. It travels in the
+    grpc-message trailer, percent-encoded (up to three bytes per byte), and clients refuse
+    trailers over 8 KiB by default: an error quoting a megabyte of request would reach the
+    caller as RESOURCE_EXHAUSTED "Stream removed" instead of the error."""
+    encoded = str(exc).encode("utf-8")
+    if len(encoded) <= MAX_STATUS_MESSAGE_BYTES:
+        return str(exc)
+    kept = encoded[: MAX_STATUS_MESSAGE_BYTES - len(_CUT.encode("utf-8"))]
+    return kept.decode("utf-8", errors="ignore") + _CUT
+
+
 def status_for(exc: BaseException) -> grpc.StatusCode:
     for kind, code in _CODES:
         if isinstance(exc, kind):
@@ -47,12 +63,13 @@ def status_for(exc: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
+async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
+    """Ends the call with the status and message the table gives exc."""
     code = status_for(exc)
     if code == grpc.StatusCode.INTERNAL:
         log.exception("unexpected error in RPC handler")
         await context.abort(code, f"internal error ({type(exc).__name__}); see gateway logs")
-    await context.abort(code, str(exc))
+    await context.abort(code, status_message(exc))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,7 +87,7 @@ def grpc_errors(method: F) -> F:
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
-                await _abort(context, exc)
+                await abort(context, exc)
 
         return cast(F, stream)
 
@@ -81,6 +98,6 @@ def grpc_errors(method: F) -> F:
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
-            await _abort(context, exc)
+            await abort(context, exc)
 
     return cast(F, unary)

@@ -13,7 +13,6 @@ deterministic, so a job queue must not retry them.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -28,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from zkgate.client.array_rows import load_npy
 from zkgate.client.card import (
     BatchCircuit,
     Fidelity,
@@ -552,14 +552,9 @@ def _load_onnx(onnx_path: Path) -> ort.InferenceSession:
 
 
 def load_calibration(data: bytes) -> npt.NDArray[Any]:
-    """Calibration data as uploaded: a .npy array of samples stacked on axis 0. Never a pickle
-    (allow_pickle=False): the bytes come from a remote caller."""
-    try:
-        array: npt.NDArray[Any] = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise RegistrationError(
-            f"calibration data is not a .npy array ({exc}); save it with numpy.save"
-        ) from exc
+    """Calibration data as uploaded: a .npy array of samples stacked on axis 0, read as any
+    array from a remote caller is (see load_npy: never a pickle, an archive or a lying header)."""
+    array = load_npy(data, "calibration data", RegistrationError)
     if array.ndim < 2 or len(array) == 0:
         raise RegistrationError(
             "calibration data must hold one or more samples stacked on axis 0, got shape "

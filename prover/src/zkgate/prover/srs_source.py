@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import ezkl
 
@@ -30,7 +31,39 @@ logger = logging.getLogger("zkgate.prover.srs")
 
 class SrsError(Exception):
     """An SRS that cannot be used: missing, not pinned as configured, malformed or too small.
-    The same configuration fails the same way every time."""
+    The same configuration fails the same way every time. Messages name files by their base
+    name: they reach callers, who have no business learning the provers' directories."""
+
+
+# Neither this nor any other message names the directory: it is the provers' business.
+_OUTSIDE_SRS_DIRECTORY = (
+    "a registration may only name an SRS file inside the provers' SRS directory (DATA_DIR/srs "
+    "on each prover), by its name there, such as 'ceremony-k17.srs'; copy the ceremony file "
+    "there (or configure it for every registration with --srs-path)"
+)
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def requested_ceremony(path: str, sha256: str, srs_directory: Path) -> str:
+    """The name, relative to the provers' SRS directory, of the ceremony file a registration
+    asks for, checked when the call arrives instead of in the job. An absolute path is taken
+    only inside srs_directory (this node's, which its provers share) and made relative, so
+    that the job names a file the same way on every prover. Names only, symbolic links are the
+    prover's to resolve (see SrsSource.resolve)."""
+    if not _SHA256.fullmatch(sha256):
+        raise SrsError(
+            "srs_sha256 must be the ceremony file's SHA-256 as 64 hexadecimal digits "
+            "(`sha256sum FILE`)"
+        )
+    name = PurePosixPath(os.path.normpath(path))
+    if name.is_absolute():
+        directory = PurePosixPath(os.path.normpath(srs_directory.absolute()))
+        if not name.is_relative_to(directory):
+            raise SrsError(_OUTSIDE_SRS_DIRECTORY)
+        name = name.relative_to(directory)
+    if name.parts[:1] in ((), ("..",), (".",)):
+        raise SrsError(_OUTSIDE_SRS_DIRECTORY)
+    return str(name)
 
 
 @dataclass(frozen=True)
@@ -69,13 +102,11 @@ class SrsSource:
         return self._development(logrows)
 
     def _inside_srs_directory(self, ceremony: CeremonySrs) -> CeremonySrs:
+        """Checked again here, symbolic links resolved: the gateway checked the name alone."""
         directory = self._cache_dir.resolve()
         path = (directory / ceremony.path).resolve()
         if not path.is_relative_to(directory):
-            raise SrsError(
-                f"a registration may only name an SRS file inside the provers' SRS directory "
-                f"{directory}; copy the ceremony file there (or configure it with --srs-path)"
-            )
+            raise SrsError(_OUTSIDE_SRS_DIRECTORY)
         return CeremonySrs(path=path, sha256=ceremony.sha256)
 
     def _development(self, logrows: int) -> ResolvedSrs:
@@ -112,19 +143,20 @@ def _generate(path: Path, logrows: int) -> None:
 
 def _checked_ceremony(ceremony: CeremonySrs, logrows: int) -> ResolvedSrs:
     if not ceremony.path.is_file():
-        raise SrsError(f"the configured ceremony SRS {ceremony.path} does not exist")
+        raise SrsError(f"the ceremony SRS {ceremony.path.name!r} does not exist")
     actual = file_sha256(ceremony.path)
     if actual != ceremony.sha256.lower():
         raise SrsError(
-            f"the ceremony SRS {ceremony.path} does not have the pinned SHA-256 "
+            f"the ceremony SRS {ceremony.path.name!r} does not have the pinned SHA-256 "
             f"{ceremony.sha256}: the file was replaced or corrupted; restore the published file "
             "or correct the pin"
         )
     file_logrows = _file_logrows(ceremony.path)
     if file_logrows < logrows:
         raise SrsError(
-            f"the ceremony SRS {ceremony.path} has logrows {file_logrows} but the circuit needs "
-            f"{logrows}: configure the ceremony file of logrows {logrows} (or lower max_logrows)"
+            f"the ceremony SRS {ceremony.path.name!r} has logrows {file_logrows} but the circuit "
+            f"needs {logrows}: configure the ceremony file of logrows {logrows} (or lower "
+            "max_logrows)"
         )
     if file_logrows > logrows:
         logger.warning(
@@ -145,4 +177,4 @@ def _file_logrows(path: Path) -> int:
     try:
         return srs_logrows(path.read_bytes())
     except SrsFormatError as exc:
-        raise SrsError(f"{path} is not a usable KZG SRS file: {exc}") from exc
+        raise SrsError(f"{path.name!r} is not a usable KZG SRS file: {exc}") from exc

@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
-
 from zkgate.gateway.access import AccessControl, RateLimited, Unauthenticated, current_tenant
 from zkgate.gateway.servicers.call_interceptor import CallInterceptor, Context
+from zkgate.gateway.status import abort
 
 
 class AccessInterceptor(CallInterceptor):
@@ -27,10 +26,8 @@ class AccessInterceptor(CallInterceptor):
     ) -> AsyncIterator[None]:
         try:
             tenant = self._access.admit(metadata)
-        except Unauthenticated as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        except RateLimited as exc:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except (Unauthenticated, RateLimited) as exc:
+            await abort(context, exc)
         token = current_tenant.set(tenant)
         try:
             yield
