@@ -23,10 +23,9 @@ DEFAULT_MARGIN = 10.0
 DEFAULT_SEEDS = 3
 DEFAULT_THREAD_COUNTS = (1, 2)
 # Floors, as fractions of the median honest segment update (or absolute, for the unitless
-# cosine distance and update ratio).
-_DISTANCE_FLOOR = 1e-6
-_COSINE_FLOOR = 1e-9
-_RATIO_FLOOR = 1e-6
+# cosine distance and update ratio). The verifier's own ceilings use the same floors.
+DISTANCE_FLOOR = 1e-6
+FLOORS_ABSOLUTE = {"cosine": 1e-9, "update_ratio": 1e-6}
 _METRICS = ("l1", "l2", "linf", "cosine", "update_ratio", "state_linf")
 
 
@@ -59,15 +58,14 @@ def calibrate(
                     observed = {**vars(gap), "update_ratio": abs(gap.update_ratio - 1.0)}
                     for metric in _METRICS:
                         noise[metric] = max(noise[metric], observed[metric])
-    scale = sorted(sizes)[len(sizes) // 2] * _DISTANCE_FLOOR
+    scale = sorted(sizes)[len(sizes) // 2] * DISTANCE_FLOOR
     count = sum(t.numel() for t in states[0].params.values())
     floors = {
         "l1": scale * math.sqrt(count),
         "l2": scale,
         "linf": scale,
-        "cosine": _COSINE_FLOOR,
-        "update_ratio": _RATIO_FLOOR,
         "state_linf": scale,
+        **FLOORS_ABSOLUTE,
     }
     limits = {metric: margin * max(noise[metric], floors[metric]) for metric in _METRICS}
     thresholds = Thresholds(**limits, min_update_l2=min(sizes) / margin)

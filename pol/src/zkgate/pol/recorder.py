@@ -51,6 +51,10 @@ class ProofWriter:
         self._dataset_root = dataset.root()
         self._dataset_size = len(dataset)
 
+    @property
+    def entries(self) -> tuple[CheckpointEntry, ...]:
+        return tuple(self._entries)
+
     def add(self, state: TrainingState) -> str:
         """Writes one checkpoint and returns the new chain head."""
         name = proof_files.checkpoint_file(len(self._entries))

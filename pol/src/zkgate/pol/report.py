@@ -57,6 +57,10 @@ class LearningReport:
     threads: int = 0
     torch_version: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)
+    # Honest replay noise the verifier measured itself (replay against replay at two thread
+    # counts), and the loosest thresholds it accepts because of it.
+    measured_noise: dict[str, float] = field(default_factory=dict)
+    ceilings: dict[str, float] = field(default_factory=dict)
     total_steps: int = 0
     segments_total: int = 0
     replayed_steps: int = 0

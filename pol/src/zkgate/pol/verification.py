@@ -30,6 +30,7 @@ from zkgate.client.learning_layout import (
 )
 from zkgate.pol import proof_files
 from zkgate.pol.architecture import initial_model
+from zkgate.pol.ceilings import NOISE_SEGMENTS, effective, measure_noise, threshold_problems
 from zkgate.pol.checkpoints import (
     CheckpointError,
     StateLayout,
@@ -555,13 +556,19 @@ def _replay_segments(
     report: LearningReport,
 ) -> None:
     run = TrainingRun(policy, dataset, manifest.intent.seed())
+    own = measure_noise(run, reader.load, list(chosen)[:NOISE_SEGMENTS], report.threads)
+    report.measured_noise = own.noise
+    report.ceilings = asdict(own.ceilings())
+    for problem in threshold_problems(policy.thresholds, policy.calibration, own):
+        report.reject(problem)
+    limits = effective(policy.thresholds, own)
     failed: dict[str, list[int]] = defaultdict(list)
     with deterministic(report.threads):
         for index, origins in chosen.items():
             start, logged = reader.load(index), reader.load(index + 1)
             replayed = replay(run, start, logged.step)
             gap = measure(start, logged, replayed)
-            failures = gap.failures(policy.thresholds)
+            failures = gap.failures(limits)
             report.segments.append(
                 SegmentReport(
                     index=index,
@@ -587,7 +594,8 @@ def _replay_segments(
     for origin, indices in failed.items():
         report.reject(
             f"replay of {len(indices)} {origin} segment(s) ({_preview(indices)}) does not "
-            "reproduce the logged checkpoints within the policy's thresholds"
+            "reproduce the logged checkpoints within the thresholds (the policy's, none "
+            "looser than the verifier's own ceilings)"
         )
 
 
