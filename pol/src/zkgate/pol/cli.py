@@ -191,6 +191,7 @@ def cmd_dispute(args: argparse.Namespace) -> int:
                 arbiter=arbiter,
                 verifier_nonce=os.urandom(32),
                 now_ms=_now_ms(),
+                first_public_ms=args.first_public_ms,
             )
         except ValueError as exc:
             raise InputError(str(exc)) from exc
@@ -198,8 +199,9 @@ def cmd_dispute(args: argparse.Namespace) -> int:
     for item in verdict.body["claims"]:
         report = item["report"]
         decision = "valid" if report["accepted"] else "invalid"
-        stamp = report["earliest_timestamp_ms"]
-        print(f"claim {item['label']}: {decision}, earliest timestamp {stamp}")
+        stamp = report["precedence_timestamp_ms"]
+        over = report["precedence_commitment"] or "its final state"
+        print(f"claim {item['label']}: {decision}, timestamp over {over}: {stamp}")
         for reason in report["reasons"]:
             print(f"    {reason}")
     print(f"winner:  {verdict.winner or 'none'}: {verdict.body['explanation']}")
@@ -275,6 +277,12 @@ def register_commands(commands: Any) -> None:
     dis.add_argument("--claim", action="append", required=True, metavar="LABEL=PROOF")
     dis.add_argument("--arbiter-key", type=Path, required=True, help="key that signs the verdict")
     dis.add_argument("--out", type=Path, required=True, help="verdict JSON to write")
+    dis.add_argument(
+        "--first-public-ms",
+        type=int,
+        help="when the model first became public (its registration): evidence older than this "
+        "outranks a claim without timestamps",
+    )
     _add_trust(dis)
     dis.set_defaults(func=_guarded(cmd_dispute))
 

@@ -1,13 +1,18 @@
 """Ownership disputes: which of several proofs-of-learning for the same model came first.
 
-Every claim is verified in full against the disputed ONNX file. Invalid claims lose, with their
-reasons. Among valid ones, the earliest gateway timestamp over a commitment in the claim's own
-chain wins: a chain link commits to every checkpoint before it, so its timestamp shows the run
-had reached that point by then, which a copier cannot show for a time before it copied. A valid
-claim without any timestamp wins only if it is the only valid claim.
+Every claim is verified in full against the disputed ONNX file; invalid claims lose, with their
+reasons. Among valid ones, precedence goes by the earliest trusted gateway timestamp over a
+commitment to the claim's final trained state: its chain head (which commits to every
+checkpoint) or its manifest. Earlier links do not count: link 0 commits only to W0 = init(seed),
+which takes no training, so a thief could stamp it before stealing anything and complete the
+chain later. Timestamps spread over the run (`--timestamp-every`) show how it progressed; the
+final state's timestamp is what shows who had the trained model, and when.
 
-The verdict is signed by the arbiter and embeds the full reports and the winning timestamps, so
-anyone can re-check it without trusting the arbiter's arithmetic.
+A valid claim with no such timestamp is undecided, not lost: its owner may simply not have
+stamped. It gives way only to evidence that predates the model's first public appearance (its
+registration, say, given as `first_public_ms`), since nobody could have copied the model before
+it was public. The verdict names the commitment that decided it and why; it is signed by the
+arbiter and embeds the reports and the deciding timestamp statements, so anyone can re-check it.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ from zkgate.pol.verification import verify_proof
 VERDICT_FORMAT = "zkgate.pol.verdict/1"
 RULE = (
     "among claims whose proof-of-learning verifies against the disputed model, the earliest "
-    "trusted gateway timestamp over a commitment in the claim's own chain wins; a claim without "
-    "timestamps wins only as the sole valid claim"
+    "trusted gateway timestamp over a commitment to the claim's final trained state (chain head "
+    "or manifest) wins; a valid claim without one is undecided, not lost, unless the earliest "
+    "such timestamp predates the model's first public appearance; ties are undecided"
 )
 
 
@@ -84,7 +90,10 @@ def resolve_dispute(
     arbiter: Ed25519PrivateKey,
     verifier_nonce: bytes,
     now_ms: int,
+    first_public_ms: int | None = None,
 ) -> Verdict:
+    """`first_public_ms`: when the disputed model first became public (its registration), if
+    known; evidence older than that outranks a claim without timestamps."""
     labels = [claim.label for claim in claims]
     if len(claims) < 2 or len(set(labels)) != len(labels):
         raise ValueError("a dispute needs two or more claims with distinct labels")
@@ -97,13 +106,14 @@ def resolve_dispute(
             onnx=onnx,
         )
         evidence.append({"label": claim.label, "report": report.to_json_obj()})
-    winner, explanation = decide(evidence)
+    winner, explanation = decide(evidence, first_public_ms)
     body = {
         "format": VERDICT_FORMAT,
         "arbiter_public_key": raw_public_key(arbiter).hex(),
         "onnx_sha256": sha256_hex(onnx),
         "trusted_issuers": sorted(trusted_issuers),
         "issued_at_ms": now_ms,
+        "first_public_ms": first_public_ms,
         "rule": RULE,
         "claims": evidence,
         "winner": winner,
@@ -112,25 +122,44 @@ def resolve_dispute(
     return Verdict(body=body, signature=sign_body(arbiter, body))
 
 
-def decide(evidence: list[dict[str, Any]]) -> tuple[str | None, str]:
+def decide(evidence: list[dict[str, Any]], first_public_ms: int | None) -> tuple[str | None, str]:
     """Applies RULE to the claims' reports; shared by the arbiter and by anyone re-checking."""
     valid = [item for item in evidence if item["report"]["accepted"]]
     if not valid:
         return None, "no claim's proof-of-learning verifies against the disputed model"
-    stamped = [item for item in valid if item["report"]["earliest_timestamp_ms"] is not None]
-    if not stamped:
-        if len(valid) == 1:
-            return valid[0]["label"], f"{valid[0]['label']} holds the only valid proof"
-        return None, "several valid proofs and none timestamped: precedence cannot be shown"
-    stamped.sort(key=lambda item: item["report"]["earliest_timestamp_ms"])
-    first = stamped[0]
-    first_ms = first["report"]["earliest_timestamp_ms"]
-    if len(stamped) > 1 and stamped[1]["report"]["earliest_timestamp_ms"] == first_ms:
-        return None, f"two valid claims share the earliest timestamp ({first_ms} ms)"
-    return first["label"], (
-        f"{first['label']} holds the earliest timestamped commitment ({first_ms} ms since the "
-        "epoch) among the valid claims"
+    if len(valid) == 1:
+        return valid[0]["label"], f"{valid[0]['label']} holds the only valid proof"
+    stamped = sorted(
+        (item for item in valid if item["report"]["precedence_timestamp_ms"] is not None),
+        key=lambda item: item["report"]["precedence_timestamp_ms"],
     )
+    unstamped = [item["label"] for item in valid if item not in stamped]
+    if not stamped:
+        return None, (
+            "several valid proofs and none has a trusted timestamp over its final trained "
+            "state: precedence cannot be shown"
+        )
+    first = stamped[0]
+    first_ms = first["report"]["precedence_timestamp_ms"]
+    if len(stamped) > 1 and stamped[1]["report"]["precedence_timestamp_ms"] == first_ms:
+        return None, f"two valid claims share the earliest final-state timestamp ({first_ms} ms)"
+    decided_by = (
+        f"the trusted timestamp at {first_ms} ms over {first['report']['precedence_commitment']} "
+        f"of {first['label']}'s run (it commits to the final trained weights)"
+    )
+    if unstamped and not (first_public_ms is not None and first_ms < first_public_ms):
+        return None, (
+            f"undecided: {', '.join(unstamped)} holds a valid proof with no trusted timestamp "
+            f"over its final state, which is not a loss; {decided_by} does not predate the "
+            "model's first public appearance"
+            + ("" if first_public_ms is not None else " (none was given)")
+        )
+    why = "earliest among the valid claims" + (
+        f", and before the model's first public appearance at {first_public_ms} ms"
+        if unstamped
+        else ""
+    )
+    return first["label"], f"{first['label']} wins by {decided_by}: {why}"
 
 
 def check_verdict(
@@ -145,23 +174,45 @@ def check_verdict(
         verify_body(key, verdict.body, verdict.signature, "verdict")
     except SignatureError as exc:
         raise VerdictError(str(exc)) from exc
-    claims = verdict.body["claims"]
+    try:
+        claims = verdict.body["claims"]
+        for item in claims:
+            _check_precedence(item)
+        winner, _ = decide(claims, verdict.body.get("first_public_ms"))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise VerdictError(f"the verdict's evidence is malformed: {exc!r}") from exc
+    trusted = set(trusted_issuers)
     for item in claims:
-        report = item["report"]
-        statement = report.get("earliest_timestamp")
-        if statement is None:
-            continue
-        try:
-            stamp = CommitmentTimestamp.from_json(canonical_json(statement))
-            stamp.verify()
-        except AttestationError as exc:
-            raise VerdictError(f"claim {item['label']}: timestamp evidence: {exc}") from exc
-        if stamp.issuer_public_key not in trusted_issuers:
+        issuer = (
+            (item["report"].get("precedence_timestamp") or {})
+            .get("body", {})
+            .get("issuer_public_key")
+        )
+        if issuer is not None and issuer not in trusted:
             raise VerdictError(f"claim {item['label']}: timestamp from an untrusted gateway")
-        if stamp.issued_at_ms != report["earliest_timestamp_ms"]:
-            raise VerdictError(f"claim {item['label']}: timestamp time differs from the report")
-        if stamp.owner_public_key != report["owner_public_key"]:
-            raise VerdictError(f"claim {item['label']}: timestamp issued to another owner")
-    winner, _ = decide(claims)
     if winner != verdict.winner:
         raise VerdictError(f"the evidence gives winner {winner!r}, the verdict {verdict.winner!r}")
+
+
+def _check_precedence(item: dict[str, Any]) -> None:
+    """The deciding statement is genuine, for this owner, at the reported time, and over the
+    claim's chain head or manifest, not some earlier link."""
+    report = item["report"]
+    statement = report.get("precedence_timestamp")
+    if statement is None:
+        if report.get("precedence_timestamp_ms") is not None:
+            raise VerdictError(f"claim {item['label']}: a timestamp time without its statement")
+        return
+    try:
+        stamp = CommitmentTimestamp.from_json(canonical_json(statement))
+        stamp.verify()
+    except AttestationError as exc:
+        raise VerdictError(f"claim {item['label']}: timestamp evidence: {exc}") from exc
+    if stamp.issued_at_ms != report["precedence_timestamp_ms"]:
+        raise VerdictError(f"claim {item['label']}: timestamp time differs from the report")
+    if stamp.owner_public_key != report["owner_public_key"]:
+        raise VerdictError(f"claim {item['label']}: timestamp issued to another owner")
+    if stamp.commitment not in (report["chain_head"], report["manifest_digest"]):
+        raise VerdictError(
+            f"claim {item['label']}: the timestamp covers neither the chain head nor the manifest"
+        )

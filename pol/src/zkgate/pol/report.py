@@ -52,6 +52,15 @@ class LearningReport:
     intent_issued_at_ms: int | None = None
     earliest_timestamp_ms: int | None = None
     earliest_timestamp: dict[str, Any] | None = None
+    # The last chain link: it commits to every checkpoint, the final (disputed) weights included.
+    chain_head: str = ""
+    # The earliest trusted timestamp over a commitment to the final trained state (the chain
+    # head or the manifest): what disputes decide by. Link 0 commits to W0 = init(seed) alone
+    # and takes no training, so a timestamp over it, or over any early link, shows nothing
+    # about who had the trained model first.
+    precedence_timestamp_ms: int | None = None
+    precedence_timestamp: dict[str, Any] | None = None
+    precedence_commitment: str = ""
     policy_digest: str = ""
     verifier_nonce: str = ""
     threads: int = 0

@@ -194,6 +194,7 @@ def _verify(
     report.thresholds = asdict(policy.thresholds)
     report.total_steps = policy.total_steps
     report.segments_total = max(len(manifest.checkpoints) - 1, 0)
+    report.chain_head = manifest.chain_head if manifest.checkpoints else ""
     plan = ReplayPlan(
         top_q=max(policy.replay.top_q, MINIMUM_REPLAY.top_q),
         random_segments=max(policy.replay.random_segments, MINIMUM_REPLAY.random_segments),
@@ -545,6 +546,13 @@ class _StructuralChecks:
             earliest = min(valid, key=lambda s: s.issued_at_ms)
             report.earliest_timestamp_ms = earliest.issued_at_ms
             report.earliest_timestamp = parse_json(earliest.to_json(), what="timestamp")
+        final = {report.chain_head: "the chain head", report.manifest_digest: "the manifest"}
+        covering = [stamp for stamp in valid if stamp.commitment in final]
+        if covering:
+            first = min(covering, key=lambda s: s.issued_at_ms)
+            report.precedence_timestamp_ms = first.issued_at_ms
+            report.precedence_timestamp = parse_json(first.to_json(), what="timestamp")
+            report.precedence_commitment = final[first.commitment]
 
 
 def _replay_segments(
