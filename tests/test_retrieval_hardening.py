@@ -401,3 +401,20 @@ def test_settings_whose_unbound_fields_disagree_with_the_run_arguments_are_refus
         check_settings_consistency(json.dumps(settings).encode(), ["FP32"])
     with pytest.raises(SettingsInconsistent):
         check_settings_consistency(_NESTED.encode(), ["FP32"])
+
+
+def test_a_predicate_asked_at_another_scale_is_keyed_at_it_and_verifies(
+    world: RetrievalWorld,
+) -> None:
+    """The requester's scale reaches calibration: the predicate is keyed at exactly that scale
+    (not refused, not recalibrated), and finds the same matches."""
+    with world.client() as client:
+        retrieval = client.retrieve(
+            world.dataset_id, world.dataset, world.predicate, sample_size=2, scale=10, timeout=600
+        )
+        bundle = client.bundle(retrieval.result.statement.predicate_model)
+    run_args = json.loads(bundle.settings)["run_args"]
+    assert (run_args["input_scale"], run_args["param_scale"]) == (10, 10)
+    srs = world.gateway.data_dir / "srs" / f"dev-k{bundle.card.logrows}.srs"
+    verified = world.verify(retrieval, srs_path=srs)
+    assert [i for i, _ in verified.matches] == [i for i, _ in world.verify().matches]

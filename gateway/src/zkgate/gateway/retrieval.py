@@ -168,6 +168,7 @@ class RetrievalResponder:
             srs_sha256="",
             tenant=tenant,
             admin_only=False,
+            scale=scale,
         )
 
     def open(

@@ -130,11 +130,14 @@ class GatewayService:
         tenant: Tenant = ANONYMOUS,
         batch_size: int = 0,
         admin_only: bool = True,
+        scale: int | None = None,
     ) -> Registration:
         """`proof_of_learning`: an archive for the prover to verify against `onnx`; empty for
         none. `batch_size` above 1 also builds a batch circuit (cross-request batching). Only
         admin tenants register models to serve everyone; `admin_only=False` is for circuits a
-        tenant brings for itself (a retrieval predicate), and the job counts against its quota."""
+        tenant brings for itself (a retrieval predicate), and the job counts against its quota.
+        `scale` fixes the circuit's fixed-point scale (input and parameters) instead of letting
+        calibration choose it: a retrieval requester decides what the circuit is held to."""
         if admin_only and not tenant.admin:
             raise PermissionDenied(
                 f"tenant {tenant.name!r} may not register models: that takes an admin key"
@@ -190,6 +193,7 @@ class GatewayService:
                 "srs_path": srs_path,
                 "srs_sha256": srs_sha256,
                 "batch_size": max(batch_size, 1),
+                **({} if scale is None else {"scale": scale}),
                 **learning,
             },
             max_attempts=2,

@@ -87,6 +87,7 @@ class _Handlers:
                 param_visibility=payload["param_visibility"],
                 ceremony=_ceremony(payload),
                 batch_size=int(payload.get("batch_size", 1)),
+                scale=payload.get("scale"),
             )
             if "learning_archive_digest" not in payload:
                 return card

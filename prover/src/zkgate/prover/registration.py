@@ -13,6 +13,7 @@ deterministic, so a job queue must not retry them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -36,6 +37,7 @@ from zkgate.client.card import (
     SrsInfo,
     TensorSpec,
     Visibility,
+    serving_terms,
 )
 from zkgate.client.commitment import model_commitment
 from zkgate.client.srs import srs_identity, verifier_slice
@@ -63,8 +65,9 @@ DEFAULT_MAX_LOGROWS = 17
 DEFAULT_PARAM_VISIBILITY = "fixed"
 # Calibration tries many scales over every sample; more samples cost time, not much accuracy.
 CALIBRATION_SAMPLE_CAP = 64
-# Each fidelity sample is one witness (about 40 ms for a small MLP).
-FIDELITY_SAMPLE_CAP = 16
+# Fidelity is measured on this many inputs (each one witness: 6 ms for the digits MLP), so that
+# the tolerance it sets rejects an honest prediction with a chance of at most 1/(N+1).
+FIDELITY_SAMPLES = 256
 # (decomp_base, decomp_legs) candidates, see _calibrate: ezkl's default first, so it wins ties.
 DECOMPOSITIONS = ((16384, 2), (1024, 3))
 # A model's own circuit shows its inputs and outputs; a batch circuit shows only their hashes.
@@ -213,14 +216,46 @@ def read_signature(session: ort.InferenceSession) -> ModelSignature:
 def fidelity_tolerance(max_abs_diff: float, output_scale: int) -> float:
     """The served-vs-proven difference a client accepts by default.
 
-    The measured gap comes from a handful of calibration samples, and an unseen input can land
-    a little further from the float result: doubling the worst case seen covers that spread
-    (measured diffs stay within a factor of about two across samples). The quantization steps
-    keep a floor for models whose measured gap is close to zero, since rounding each input to
-    the circuit's grid alone moves outputs by a few steps.
+    For an input drawn like the N measured ones, the chance that its gap exceeds the largest of
+    the N is at most 1/(N+1) (the N+1 gaps are exchangeable, so any one is the largest with
+    probability 1/(N+1)). That is the bound the card states. Doubling the worst case, and a
+    floor of a few quantization steps for models whose measured gap is near zero, make the real
+    chance far smaller; neither is needed for the stated bound.
     """
     step = 2.0**-output_scale
     return TOLERANCE_DIFF_FACTOR * max_abs_diff + TOLERANCE_QUANTIZATION_STEPS * step
+
+
+def fidelity_inputs(samples: npt.NDArray[Any], count: int) -> npt.NDArray[Any]:
+    """The calibration samples, then inputs drawn uniformly from the box they span, `count` in
+    all. Calibration sets are often a few dozen rows, and a tolerance measured on 16 of them
+    rejected 1 honest prediction in 20 on random inputs; the box covers inputs a client sends
+    that are unlike the calibration rows without leaving the ranges the circuit was sized for.
+    The draw is seeded by the samples, so a registration is reproducible."""
+    real = samples[:count]
+    missing = count - len(real)
+    if missing <= 0:
+        return real
+    seed = int.from_bytes(hashlib.sha256(np.ascontiguousarray(samples).tobytes()).digest()[:8])
+    rng = np.random.default_rng(seed)
+    low, high = samples.min(axis=0), samples.max(axis=0)
+    size = (missing, *samples.shape[1:])
+    drawn: npt.NDArray[Any]
+    if samples.dtype.kind in "biu":
+        drawn = rng.integers(low.astype(np.int64), high.astype(np.int64), size, endpoint=True)
+    else:
+        drawn = rng.uniform(low.astype(np.float64), high.astype(np.float64), size)
+    return np.concatenate([real, drawn.astype(samples.dtype)])
+
+
+def fidelity_method(samples: int) -> str:
+    return (
+        f"tolerance = {TOLERANCE_DIFF_FACTOR:g} x the largest |served - proven| over {samples} "
+        f"inputs (the calibration samples, then inputs drawn uniformly from the box they span) "
+        f"+ {TOLERANCE_QUANTIZATION_STEPS} steps of the output scale; an honest prediction on "
+        f"an input like these exceeds the largest measured gap with probability at most "
+        f"1/{samples + 1}"
+    )
 
 
 def register_model(
@@ -235,12 +270,15 @@ def register_model(
     param_visibility: str = DEFAULT_PARAM_VISIBILITY,
     ceremony: CeremonySrs | None = None,
     batch_size: int = 1,
+    scale: int | None = None,
 ) -> ModelCard:
     """Builds, checks and stores the model's circuit, and returns its card.
 
     calibration holds N samples of the model's single input, shape (N, *input shape). scratch
     is an empty working directory on the store's file system; the caller removes it. A
     batch_size above 1 also builds the batch circuit over that many requests (batching.py).
+    A scale fixes the input and parameter scales (with rebase multiplier 1) instead of letting
+    calibration search them.
     """
     visibility = check_param_visibility(param_visibility)
     check_batch_size(batch_size)
@@ -264,6 +302,7 @@ def register_model(
                 ceremony=ceremony,
                 pinned=pinned,
                 batch_size=batch_size,
+                scale=scale,
             )
     except (ProvingError, SrsError, BatchError) as exc:
         raise RegistrationError(str(exc)) from exc
@@ -293,6 +332,7 @@ def _build(
     ceremony: CeremonySrs | None,
     pinned: ExitStack,
     batch_size: int,
+    scale: int | None,
 ) -> ModelCard:
     """pinned keeps the local copies of stored artifacts that ezkl uses until the card is
     made."""
@@ -308,13 +348,17 @@ def _build(
             files,
             max_logrows,
             visibility,
-            CircuitChoices(io_visibility=PUBLIC_IO, decompositions=DECOMPOSITIONS),
+            CircuitChoices(
+                io_visibility=PUBLIC_IO,
+                decompositions=DECOMPOSITIONS,
+                scales=None if scale is None else (scale, 1),
+            ),
         )
     _compile(name, onnx_path, files)
     settings_bytes = files.settings.read_bytes()
     settings = json.loads(settings_bytes)
     output_scales = [int(s) for s in settings["model_output_scales"]]
-    fidelity_samples = samples[:FIDELITY_SAMPLE_CAP]
+    fidelity_samples = fidelity_inputs(samples, FIDELITY_SAMPLES)
     for index, sample in enumerate(fidelity_samples):
         files.sample_input(index).write_bytes(
             witness_input_json([NamedTensor(input_spec.name, input_spec.datatype, sample)])
@@ -322,7 +366,8 @@ def _build(
     _mock(name, files)
     with _timed(name, "fidelity"):
         fidelity = _measure_fidelity(session, signature, fidelity_samples, output_scales, files)
-    keyed = _key_and_prove(name, files, store, srs_source, ceremony, pinned)
+    terms = serving_terms(signature.inputs, signature.outputs, fidelity)
+    keyed = _key_and_prove(name, files, store, srs_source, ceremony, pinned, terms)
     batch = None
     if batch_size > 1:
         batch = build_batch_circuit(
@@ -339,6 +384,7 @@ def _build(
             visibility=visibility,
             ceremony=ceremony,
             pinned=pinned,
+            terms=terms,
         )
     artifacts = {"onnx": store.put_file(onnx_path), **keyed.artifacts}
     return ModelCard(
@@ -377,6 +423,7 @@ def build_batch_circuit(
     visibility: str,
     ceremony: CeremonySrs | None,
     pinned: ExitStack,
+    terms: bytes,
 ) -> BatchCircuit:
     """The batch circuit, built with the model circuit's scales and decomposition, and checked
     to give every entry exactly the outputs the model's own circuit gives.
@@ -430,7 +477,7 @@ def build_batch_circuit(
                 "own circuit for the same input, so the model's measured fidelity would not "
                 "hold for batched proofs; register without batching"
             )
-    keyed = _key_and_prove(label, files, store, srs_source, ceremony, pinned)
+    keyed = _key_and_prove(label, files, store, srs_source, ceremony, pinned, terms)
     settings = json.loads(files.settings.read_bytes())
     return BatchCircuit(
         size=batch_size,
@@ -469,9 +516,11 @@ def _key_and_prove(
     srs_source: SrsSource,
     ceremony: CeremonySrs | None,
     pinned: ExitStack,
+    terms: bytes,
 ) -> KeyedCircuit:
     """Setup, one proof of sample 0 verified against the k=1 slice a client gets, and the
-    circuit's artifacts stored (all but its ONNX)."""
+    circuit's artifacts stored (all but its ONNX). terms are the card's serving terms, which
+    the commitment covers."""
     settings_bytes = files.settings.read_bytes()
     logrows = int(json.loads(settings_bytes)["run_args"]["logrows"])
     with _timed(label, "srs"):
@@ -523,6 +572,7 @@ def _key_and_prove(
             settings=settings_bytes,
             srs_identity=identity,
             ezkl_version=EZKL_VERSION,
+            serving_terms=terms,
         ),
         logrows=logrows,
         keys=KeySizes(proving_key_bytes=proving_key_bytes, verifying_key_bytes=len(verifying_key)),
@@ -732,6 +782,8 @@ def _measure_fidelity(
         max_abs_diff=max_abs_diff,
         argmax_agreement=agreeing / compared,
         tolerance=fidelity_tolerance(max_abs_diff, min(output_scales)),
+        method=fidelity_method(len(samples)),
+        false_rejection_bound=1 / (len(samples) + 1),
     )
 
 
