@@ -206,3 +206,32 @@ def test_a_deep_or_misshapen_proof_is_an_invalid_proof(client_world: ClientWorld
 def test_malformed_batch_entries_are_format_errors(text):
     with pytest.raises(BatchEntryFormatError):
         BatchEntry.from_json(text)
+
+
+def test_committed_settings_reading_inputs_at_another_scale_are_refused(
+    client_world: ClientWorld, tmp_path
+):
+    """Committed at registration, not edited afterwards: settings whose model_input_scales say 0
+    while the key was made at the run arguments' scale. The key is the same, every input would
+    be read as zeros, and a provider could serve a constant function under the model's name."""
+    import shutil
+
+    from tests.fixtures.client_fixtures import make_bundle
+
+    settings = json.loads(client_world.circuit.settings.read_bytes())
+    settings["model_input_scales"] = [0]
+    shutil.copytree(client_world.circuit.directory, tmp_path / "circuit")
+    degenerate = dataclasses.replace(client_world.circuit, directory=tmp_path / "circuit")
+    degenerate.settings.write_text(json.dumps(settings))
+    bundle = make_bundle(degenerate)
+    with pytest.raises(VerificationError) as info:
+        verify(
+            client_world.honest_prediction(),
+            client_world.proof,
+            bundle,
+            pinned_commitment=bundle.commitment(),
+            gateway_public_key=client_world.gateway_key,
+            allow_insecure_srs=True,
+        )
+    assert info.value.reason is Reason.COMMITMENT_MISMATCH
+    assert "scale" in info.value.detail

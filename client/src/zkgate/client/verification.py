@@ -40,6 +40,7 @@ from zkgate.client.instances import (
 from zkgate.client.prediction import Prediction
 from zkgate.client.reasoned_error import ReasonedError
 from zkgate.client.receipts import ReceiptError
+from zkgate.client.settings_consistency import SettingsInconsistent, check_settings_consistency
 from zkgate.client.tensors import NamedTensor, tensors_digest
 
 BATCH_ENTRY_FORMAT = "zkgate.batch-entry/1"
@@ -244,7 +245,9 @@ def _check_receipt(prediction: Prediction, pinned: str, gateway_public_key: byte
 
 def _circuit_layout(bundle: VerifierBundle, *, batch: bool = False) -> CircuitLayout:
     """A batch circuit must hash its inputs and outputs (or one client would see another's
-    data); a model circuit must show its outputs."""
+    data); a model circuit must show its outputs. Even committed, settings must read inputs at
+    the scale the key was made for: at input scale 0 every input in (-0.5, 0.5) reads as 0, and
+    a provider could serve a constant function under the model's name."""
     try:
         layout = CircuitLayout.from_settings(bundle.settings)
     except InstanceLayoutError as exc:
@@ -262,6 +265,17 @@ def _circuit_layout(bundle: VerifierBundle, *, batch: bool = False) -> CircuitLa
             "(ignore_range_check_inputs_outputs): the circuit would not constrain the values "
             "it is read for",
         )
+    copies = bundle.card.batch.size if batch and bundle.card.batch is not None else 1
+    try:
+        check_settings_consistency(
+            bundle.settings, [spec.datatype for spec in bundle.card.inputs] * copies
+        )
+    except SettingsInconsistent as exc:
+        raise VerificationError(
+            Reason.COMMITMENT_MISMATCH,
+            f"the committed settings read inputs or outputs at scales the circuit was not keyed "
+            f"at: {exc}",
+        ) from exc
     if batch:
         if (layout.input_visibility, layout.output_visibility) != (HASHED, HASHED):
             raise VerificationError(
