@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from zkgate.client.documents import quote
 from zkgate.prover.database import Database
 from zkgate.prover.sql import Row, Session
 from zkgate.prover.store import validate_digest
@@ -62,7 +63,7 @@ class StaleRegistration(RuntimeError):
 def validate_model_name(name: str) -> str:
     if not _MODEL_NAME.fullmatch(name):
         raise ValueError(
-            f"invalid model name {name!r}: use 1-128 characters from A-Z a-z 0-9 . _ -, "
+            f"invalid model name {quote(name)}: use 1-128 characters from A-Z a-z 0-9 . _ -, "
             "starting with a letter or digit"
         )
     return name
