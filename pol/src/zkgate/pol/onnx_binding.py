@@ -1,15 +1,16 @@
 """Binding the final checkpoint to the served ONNX file.
 
 A proof-of-learning about some weights says nothing about a served model unless the two are the
-same. Every float initializer in the ONNX graph must equal a parameter of the final checkpoint
-bit for bit (transposed, where the exporter stores a weight that way), each parameter must be
-used, and the graph must compute what the checkpoint computes on sample inputs, which catches an
-extra operator that no initializer reveals.
+same. The graph must be exactly the one the architecture exports to, holding exactly the final
+checkpoint's parameters (`onnx_graph`), and must then compute what the checkpoint computes on
+probes drawn from the verifier's nonce: training examples and synthetic inputs the prover could
+not know when it wrote the file, so no input-dependent gate can be aimed at them.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,15 @@ import numpy as np
 import numpy.typing as npt
 import onnx
 import torch
-from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 from torch import nn
 
-OPSET = 17
-INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
+from zkgate.pol.onnx_graph import INPUT_NAME, OPSET, OUTPUT_NAME, graph_problems
+from zkgate.pol.randomness import HashStream
+
+__all__ = ["INPUT_NAME", "OPSET", "OUTPUT_NAME", "binding_problems", "export_onnx", "probes"]
+
+_PROBE_DOMAIN = "zkgate.pol.probe/1"
 # The graph runs in numpy's float32 and torch in its own kernels: the same function agrees far
 # inside this bound, and a changed function lands far outside it.
 FUNCTIONAL_TOLERANCE = 1e-4
@@ -47,45 +50,40 @@ def export_onnx(model: nn.Module, input_width: int, path: Path) -> None:
         )
 
 
+def probes(features: npt.NDArray[np.float32], key: bytes, count: int) -> npt.NDArray[np.float32]:
+    """`count` training examples and `count` uniform inputs over the training range, drawn from
+    the verifier's randomness (`key`: its nonce and the manifest digest), so the prover cannot
+    know them when it writes the graph."""
+    stream = HashStream(_PROBE_DOMAIN, key)
+    chosen = features[stream.sample(range(len(features)), count)]
+    low, high = float(features.min()), float(features.max())
+    unit = np.array([stream.word() >> 11 for _ in range(count * features.shape[1])], np.float64)
+    synthetic = low + (high - low) * unit.reshape(count, -1) / float(1 << 53)
+    return np.concatenate([chosen, synthetic.astype(np.float32)])
+
+
 def binding_problems(
     onnx_bytes: bytes,
+    sizes: Sequence[int],
     params: dict[str, torch.Tensor],
     model: nn.Module,
     probe: npt.NDArray[np.float32],
 ) -> list[str]:
-    """Empty when the ONNX graph is the final checkpoint; else what differs. `model` holds the
-    final checkpoint's weights; `probe` is a few training inputs."""
+    """Empty when the ONNX graph is the final checkpoint; else what differs. `sizes`: the
+    policy's layer widths; `model` holds the final checkpoint's weights; `probe` comes from
+    `probes`."""
     try:
         graph = onnx.load_from_string(onnx_bytes)
     except Exception as exc:  # onnx raises DecodeError and others for garbage
         return [f"model.onnx is not an ONNX model: {exc}"]
-    initializers = {
-        init.name: numpy_helper.to_array(init)
-        for init in graph.graph.initializer
-        if init.data_type == onnx.TensorProto.FLOAT
-    }
-    problems = []
-    unmatched = dict(initializers)
-    for name, tensor in params.items():
-        value = tensor.detach().numpy()
-        match = next(
-            (
-                key
-                for key, array in unmatched.items()
-                if _same(array, value) or (value.ndim == 2 and _same(array, value.T))
-            ),
-            None,
-        )
-        if match is None:
-            problems.append(f"no ONNX initializer equals final checkpoint parameter {name}")
-        else:
-            del unmatched[match]
-    problems.extend(
-        f"ONNX initializer {name} is not a parameter of the final checkpoint"
-        for name in sorted(unmatched)
-    )
-    if problems:
-        return problems
+    return graph_problems(graph, sizes, params) or _functional_problems(graph, model, probe)
+
+
+def _functional_problems(
+    graph: onnx.ModelProto, model: nn.Module, probe: npt.NDArray[np.float32]
+) -> list[str]:
+    """Defence in depth behind the structural match: the operators' semantics as the reference
+    evaluator runs them, against torch's."""
     model.eval()
     with torch.no_grad():
         expected = model(torch.from_numpy(probe)).numpy()
@@ -95,21 +93,17 @@ def binding_problems(
             [_first_output(evaluator.run(None, {INPUT_NAME: row.reshape(1, -1)})) for row in probe]
         )
     except Exception as exc:  # the reference evaluator raises many kinds for a broken graph
-        return [f"model.onnx does not run on the training inputs: {exc}"]
+        return [f"model.onnx does not run on the verifier's probes: {exc}"]
     if actual.shape != expected.shape:
         return [f"model.onnx outputs shape {actual.shape}, the checkpoint {expected.shape}"]
     gap = float(np.max(np.abs(actual - expected)))
     if not gap <= FUNCTIONAL_TOLERANCE:
         return [
-            f"model.onnx computes another function than the final checkpoint: outputs differ "
-            f"by up to {gap:.3g} (tolerance {FUNCTIONAL_TOLERANCE})"
+            f"model.onnx computes another function than the final checkpoint on the verifier's "
+            f"probes: outputs differ by up to {gap:.3g} (tolerance {FUNCTIONAL_TOLERANCE})"
         ]
     return []
 
 
 def _first_output(outputs: Any) -> npt.NDArray[np.float32]:
     return np.asarray(outputs[0], dtype=np.float32)
-
-
-def _same(left: npt.NDArray[np.float32], right: npt.NDArray[np.float32]) -> bool:
-    return left.shape == right.shape and left.tobytes() == np.ascontiguousarray(right).tobytes()

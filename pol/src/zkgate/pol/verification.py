@@ -43,7 +43,7 @@ from zkgate.pol.checkpoints import (
 )
 from zkgate.pol.dataset import Dataset, DatasetError
 from zkgate.pol.manifest import Manifest, ManifestError
-from zkgate.pol.onnx_binding import binding_problems
+from zkgate.pol.onnx_binding import binding_problems, probes
 from zkgate.pol.policy import PolicyError, ReplayPlan, TrainingPolicy, differences
 from zkgate.pol.randomness import HashStream
 from zkgate.pol.replay import measure, replay, update_size
@@ -506,8 +506,12 @@ class _StructuralChecks:
         except (RuntimeError, KeyError) as exc:
             self._report.reject(f"final checkpoint does not fit the architecture: {exc}")
             return
-        probe = dataset.features[:_PROBE_EXAMPLES]
-        for problem in binding_problems(onnx_bytes, final.params, model, probe):
+        # The verifier's own randomness, as for the replay sample: the prover cannot aim a gate
+        # in the graph at probes it cannot know.
+        key = bytes.fromhex(self._report.verifier_nonce + self._report.manifest_digest)
+        probe = probes(dataset.features, key, _PROBE_EXAMPLES)
+        sizes = self._policy.architecture.sizes
+        for problem in binding_problems(onnx_bytes, sizes, final.params, model, probe):
             self._report.reject(f"final checkpoint vs model.onnx: {problem}")
 
     def timestamps(self, trusted: set[str]) -> None:
