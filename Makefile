@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway/pyproject.toml pol/pyproject.toml
 
-.PHONY: venv demo test lint format proto bench clean
+.PHONY: venv demo test lint format proto bench clean fuzz
 
 # torch is pinned to the CPU build (2.13.0) in pyproject.toml: an unpinned torch pulls a
 # multi-GB CUDA build.
@@ -41,6 +41,12 @@ proto: venv
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+# Coverage-guided fuzzing (atheris) of every parser, all targets in turn (fuzz/README.md).
+FUZZ_SECONDS ?= 600
+FUZZ_DIR ?= fuzz/out
+fuzz: venv
+	$(BIN)/python fuzz/run_all.py --seconds $(FUZZ_SECONDS) --out $(FUZZ_DIR)
 
 clean:
 	rm -rf demo-data .pytest_cache .mypy_cache .ruff_cache

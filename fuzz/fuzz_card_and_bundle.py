@@ -1,0 +1,15 @@
+"""Fuzz target: model cards, verifier bundles (card, settings, SRS slice), settings layouts.
+
+Run: python fuzz/fuzz_card_and_bundle.py CORPUS_DIR [libFuzzer flags]; see fuzz/README.md.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fuzz.harness import main
+from fuzz.targets import TARGETS
+
+if __name__ == "__main__":
+    main(TARGETS["card_and_bundle"])

@@ -1,0 +1,15 @@
+"""Fuzz target: contest statements and evidence bundles, and check_evidence.
+
+Run: python fuzz/fuzz_evidence.py CORPUS_DIR [libFuzzer flags]; see fuzz/README.md.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fuzz.harness import main
+from fuzz.targets import TARGETS
+
+if __name__ == "__main__":
+    main(TARGETS["evidence"])

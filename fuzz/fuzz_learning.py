@@ -1,0 +1,15 @@
+"""Fuzz target: proof-of-learning archives, manifests, policies, intents and timestamps.
+
+Run: python fuzz/fuzz_learning.py CORPUS_DIR [libFuzzer flags]; see fuzz/README.md.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fuzz.harness import main
+from fuzz.targets import TARGETS
+
+if __name__ == "__main__":
+    main(TARGETS["learning"])

@@ -1,0 +1,15 @@
+"""Fuzz target: saved predictions, receipts and batch entries, and verify over a mutated prediction.
+
+Run: python fuzz/fuzz_prediction_receipt.py CORPUS_DIR [libFuzzer flags]; see fuzz/README.md.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fuzz.harness import main
+from fuzz.targets import TARGETS
+
+if __name__ == "__main__":
+    main(TARGETS["prediction_receipt"])
