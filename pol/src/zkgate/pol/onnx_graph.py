@@ -203,7 +203,10 @@ def _tensor_value_problems(tensor: onnx.TensorProto, param: torch.Tensor) -> lis
     if tensor.data_location != onnx.TensorProto.DEFAULT:
         return [f"ONNX initializer {tensor.name} points to external data"]
     value = param.detach().numpy()
-    array = numpy_helper.to_array(tensor)
+    try:
+        array = numpy_helper.to_array(tensor)
+    except Exception as exc:  # onnx raises several kinds for a malformed tensor
+        return [f"ONNX initializer {tensor.name} cannot be read: {exc}"]
     if array.shape != value.shape or array.tobytes() != np.ascontiguousarray(value).tobytes():
         return [f"no ONNX initializer equals final checkpoint parameter {tensor.name}"]
     return []
