@@ -26,6 +26,7 @@ reasoned error of the protocol for checks):
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from zkgate.client.prediction import Prediction, PredictionFormatError
 from zkgate.client.receipts import Receipt, ReceiptError
 from zkgate.client.retrieval import (
     DatasetStatement,
+    RequesterRecord,
+    Retrieval,
     RetrievalFormatError,
     RetrievalResult,
     RetrievalStatement,
@@ -268,8 +271,17 @@ def retrieval_result_from_json(data: bytes, ctx: Seeds) -> object:
 
 
 def _verify_retrieval(result: RetrievalResult, dataset: DatasetStatement, ctx: Seeds) -> object:
+    """The (possibly mutated) result against the record an honest requester holds: the answer
+    as signed before the reveal, its nonce, sample size and scale."""
+    honest = RetrievalResult.from_json(ctx.documents["retrieval_result"])
+    record = RequesterRecord(
+        statement=honest.statement,
+        client_nonce=honest.client_nonce,
+        sample_size=honest.statement.sample_size,
+        scale=json.loads(ctx.bundle.settings)["run_args"]["input_scale"],
+    )
     return verify_retrieval(
-        result,
+        Retrieval(record=record, result=result),
         dataset,
         ctx.onnx,
         ctx.bundle,

@@ -8,6 +8,7 @@ position is in the leaf so that reordering changes the root: samples are drawn b
 from __future__ import annotations
 
 import io
+import tokenize
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -84,11 +85,16 @@ def load_npy(
                 f"its header declares shape {list(shape)} of {dtype}, "
                 f"{count * dtype.itemsize} bytes, but {body} bytes follow"
             )
-    except ValueError as exc:
+    except _NPY_HEADER_ERRORS as exc:
         raise error(f"{what} is not a .npy array ({exc}); save it with numpy.save") from exc
     flat = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
     # A copy: callers get a writable array, as np.load gives, not a view of the request bytes.
     return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+# numpy parses the header dict with Python's tokenizer and literal_eval: a malformed one raises
+# any of these (found by fuzzing), not only ValueError.
+_NPY_HEADER_ERRORS = (ValueError, SyntaxError, TypeError, tokenize.TokenError, MemoryError)
 
 
 def _npy_header(stream: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:

@@ -33,6 +33,10 @@ QUOTE_LIMIT = 80
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _OPENING = frozenset(b"[{")
+# A lone UTF-16 surrogate escape (\ud800 not followed by its pair) parses into a str that no
+# UTF-8 encoder takes; escapes of this range are rare, so only documents holding one are checked.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LARGEST_FLOAT_INTEGER = 2**1023
 
 T = TypeVar("T")
 
@@ -80,9 +84,16 @@ def parse_json(
     if depth > max_depth:
         raise DocumentError(f"{what} nests {depth} levels deep, more than the {max_depth} allowed")
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant)
+        if _SURROGATE_ESCAPE.search(raw):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
     except RecursionError:  # depth is checked above; this is the interpreter's own limit
         raise DocumentError(f"{what} nests too deeply to read") from None
+    except UnicodeEncodeError as exc:
+        raise DocumentError(
+            f"{what} holds a lone UTF-16 surrogate escape, which is not text"
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise DocumentError(f"{what} is not valid JSON (truncated?): {exc}") from exc
 
@@ -231,7 +242,10 @@ def is_integer(value: object) -> bool:
 
 
 def is_finite_number(value: object) -> bool:
-    return (is_integer(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
+    """A JSON number a float can hold: an integer past 2^1023 would overflow float()."""
+    if is_integer(value):
+        return abs(value) < _LARGEST_FLOAT_INTEGER  # type: ignore[arg-type]
+    return isinstance(value, float) and math.isfinite(value)
 
 
 D = TypeVar("D")

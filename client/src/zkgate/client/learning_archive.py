@@ -38,14 +38,18 @@ _CHUNK = 1 << 20
 # Fixed entry times make the archive a function of the files alone: packing the same proof twice
 # gives the same bytes, and so the same artifact digest.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-# What a corrupt or unsupported entry raises while it is decompressed.
-_ENTRY_ERRORS = (
+# What zipfile raises, opening or decompressing, for a corrupt or unsupported archive (found
+# by fuzzing: a bad central directory gives IndexError, a bad offset ValueError, an unknown
+# version NotImplementedError, a bad file name UnicodeDecodeError, a ValueError too).
+_ZIP_ERRORS = (
     zipfile.BadZipFile,
     zlib.error,
     EOFError,
     OSError,
     NotImplementedError,
     RuntimeError,
+    IndexError,
+    ValueError,
 )
 
 
@@ -56,7 +60,7 @@ class ArchiveError(ValueError):
 def _open(data: bytes) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise ArchiveError(f"not a zip archive ({len(data):,} bytes): {exc}") from exc
 
 
@@ -95,7 +99,9 @@ def _chunks(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> Iter
                         "this proof's size allows"
                     )
                 yield chunk
-    except _ENTRY_ERRORS as exc:
+    except ArchiveError:
+        raise
+    except _ZIP_ERRORS as exc:
         raise ArchiveError(f"archive entry {info.filename!r} is corrupt: {exc}") from exc
 
 

@@ -265,7 +265,9 @@ def _circuit_layout(bundle: VerifierBundle, *, batch: bool = False) -> CircuitLa
             "(ignore_range_check_inputs_outputs): the circuit would not constrain the values "
             "it is read for",
         )
-    copies = bundle.card.batch.size if batch and bundle.card.batch is not None else 1
+    # A batch circuit's inputs are the model's, once per entry; the count comes from the
+    # committed settings, not from the card's batch size, which nothing has bound yet.
+    copies = max(1, len(layout.input_scales) // len(bundle.card.inputs)) if batch else 1
     try:
         check_settings_consistency(
             bundle.settings, [spec.datatype for spec in bundle.card.inputs] * copies
