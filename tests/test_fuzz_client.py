@@ -20,6 +20,7 @@ import json
 import math
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +252,16 @@ def test_every_field_with_hostile_values(name: str, fuzz_seeds: Seeds) -> None:
     assert not failures, "\n".join(
         f"{kind} at {where} <- {example}" for (kind, where), example in failures.items()
     )
+
+
+REGRESSIONS = sorted((Path(__file__).parents[1] / "fuzz" / "regressions").glob("*.input"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.stem)
+def test_inputs_that_once_crashed_an_entry_point_raise_only_documented_errors(
+    path: Path, fuzz_seeds: Seeds
+) -> None:
+    """Every undocumented exception the coverage-guided run found (fuzz/regressions, named
+    `<entry>-<exception>-<digest>.input`), replayed through the entry point it crashed."""
+    entry = BY_NAME[path.name.split("-", 1)[0]]
+    call(entry, path.read_bytes(), fuzz_seeds)

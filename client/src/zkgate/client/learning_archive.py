@@ -71,6 +71,8 @@ def _entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         raise ArchiveError(f"archive has {len(infos):,} entries; the limit is {MAX_ENTRIES:,}")
     entries: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
+        if not info.filename:  # ZipInfo.is_dir() would index the empty name
+            raise ArchiveError("archive holds an entry without a name")
         name = info.filename.removesuffix("/") if info.is_dir() else info.filename
         if not _SAFE_NAME.match(name) or ".." in name.split("/"):
             raise ArchiveError(f"archive entry {quote(info.filename)} is not a plain relative path")
