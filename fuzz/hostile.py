@@ -66,16 +66,16 @@ def hostile_value(rng: random.Random, depth: int = 0) -> Any:
     return {rng.choice(("a", "format", "body", "data")): hostile_value(rng, depth + 1)}
 
 
-def _nodes(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def json_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     found = [path]
     if len(path) > 32:  # a document this deep is mutated at its upper levels only
         return found
     if isinstance(value, dict):
         for key, item in value.items():
-            found += _nodes(item, (*path, key))
+            found += json_paths(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value[:16]):
-            found += _nodes(item, (*path, index))
+            found += json_paths(item, (*path, index))
     return found
 
 
@@ -102,7 +102,7 @@ def _delete(root: Any, path: tuple[Any, ...]) -> Any:
 def mutate_json(value: Any, rng: random.Random) -> Any:
     """One edit at a random node: a hostile value, a deletion, a wrapping in a list or an
     object, a duplicated list item, or a number shifted to a neighbour."""
-    path = rng.choice(_nodes(value))
+    path = rng.choice(json_paths(value))
     parent: Any = value
     for step in path:
         parent = parent[step]

@@ -9,9 +9,14 @@ import grpc
 import numpy as np
 import pytest
 
-from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway, start_gateway
+from tests.fixtures.gateway_fixtures import (
+    DIGITS,
+    RegisteredModel,
+    RunningGateway,
+    model_infer,
+    start_gateway,
+)
 from zkgate.client import ProofJobFailed
-from zkgate.client.connection import OIP_PATH
 from zkgate.wire import open_inference_pb2 as oip
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
@@ -23,16 +28,6 @@ def channel(gateway: RunningGateway) -> Iterator[grpc.Channel]:
         gateway.target, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
     ) as ch:
         yield ch
-
-
-def model_infer(channel: grpc.Channel, request: oip.ModelInferRequest) -> oip.ModelInferResponse:
-    call = channel.unary_unary(
-        OIP_PATH + "ModelInfer",
-        request_serializer=oip.ModelInferRequest.SerializeToString,
-        response_deserializer=oip.ModelInferResponse.FromString,
-    )
-    response: oip.ModelInferResponse = call(request, timeout=30)
-    return response
 
 
 def raw_request(

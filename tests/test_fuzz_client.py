@@ -28,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuzz.entry_points import BY_NAME, ENTRY_POINTS, EntryPoint
+from fuzz.hostile import json_paths
 from fuzz.seeds import Seeds
 from zkgate.client.tensors import NamedTensor, TensorError
 
@@ -58,17 +59,6 @@ def hostile_json() -> st.SearchStrategy[Any]:
     )
 
 
-def _nodes(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _nodes(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value[:8]):
-            found += _nodes(item, (*path, index))
-    return found
-
-
 def _edit(root: Any, path: tuple[Any, ...], operation: str, new: Any) -> Any:
     if not path:
         return new if operation != "wrap" else [root]
@@ -89,7 +79,7 @@ def mutated_json(draw: st.DrawFn, seed: bytes) -> bytes:
     """The seed document with one to three fields replaced, deleted or wrapped in a list."""
     value = json.loads(seed)
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(_nodes(value)))
+        path = draw(st.sampled_from(json_paths(value)))
         operation = draw(st.sampled_from(["replace", "replace", "delete", "wrap"]))
         value = _edit(value, path, operation, draw(hostile_json()))
     return json.dumps(value, allow_nan=True).encode()
@@ -223,7 +213,7 @@ def _field_edits(seed: bytes) -> Iterator[tuple[str, bytes]]:
         value = json.loads(seed)
     except (ValueError, UnicodeDecodeError):
         return
-    for path in _nodes(value)[:MAX_FIELDS]:
+    for path in json_paths(value)[:MAX_FIELDS]:
         for new in FIELD_VALUES:
             edited = _edit(json.loads(seed), path, "replace", new)
             yield f"{'/'.join(map(str, path))} = {new!r:.20}", json.dumps(edited).encode()

@@ -20,7 +20,12 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway
+from tests.fixtures.gateway_fixtures import (
+    DIGITS,
+    RegisteredModel,
+    RunningGateway,
+    model_infer,
+)
 from zkgate.client import ProofJobFailed
 from zkgate.client.card import ModelCard
 from zkgate.client.connection import OIP_PATH
@@ -48,16 +53,6 @@ def channel(gateway: RunningGateway) -> Iterator[grpc.Channel]:
 def card(gateway: RunningGateway, digits: RegisteredModel) -> ModelCard:
     with gateway.client() as client:
         return client.bundle(digits.name).card
-
-
-def model_infer(channel: grpc.Channel, request: oip.ModelInferRequest) -> oip.ModelInferResponse:
-    call = channel.unary_unary(
-        OIP_PATH + "ModelInfer",
-        request_serializer=oip.ModelInferRequest.SerializeToString,
-        response_deserializer=oip.ModelInferResponse.FromString,
-    )
-    response: oip.ModelInferResponse = call(request, timeout=30)
-    return response
 
 
 def infer_request(
