@@ -37,6 +37,7 @@ from zkgate.client.attestations import (
     issue_training_intent,
     sign_timestamp_request,
 )
+from zkgate.client.batch_entry import BatchEntry
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.card import BatchCircuit as CardBatch
 from zkgate.client.card import KeySizes, ModelCard, SrsInfo
@@ -62,7 +63,6 @@ from zkgate.client.retrieval import (
 )
 from zkgate.client.srs import file_sha256, srs_identity, verifier_slice_of_file
 from zkgate.client.test_set import TestSet
-from zkgate.client.verification import BatchEntry
 from zkgate.wire import open_inference_pb2 as oip
 
 REPO = Path(__file__).resolve().parents[1]

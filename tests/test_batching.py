@@ -21,10 +21,11 @@ from tests.fixtures.batching_fixtures import (
 )
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
+from zkgate.client.batch_entry import BatchEntry
 from zkgate.client.cli import main
 from zkgate.client.connection import batch_entry_of
 from zkgate.client.prediction import Prediction
-from zkgate.client.verification import BatchEntry, Reason, VerificationError
+from zkgate.client.verification import Reason, VerificationError
 from zkgate.wire import zkgate_pb2 as pb
 
 

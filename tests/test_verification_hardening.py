@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 
 from tests.fixtures.client_fixtures import OUTPUT_NAME, ClientWorld, X, signed_prediction
+from zkgate.client.batch_entry import BatchEntry, BatchEntryFormatError
 from zkgate.client.bundle import BundleError, VerifierBundle
 from zkgate.client.prediction import Prediction
 from zkgate.client.receipts import Receipt
 from zkgate.client.tensors import NamedTensor, tensors_digest
 from zkgate.client.verification import (
-    BatchEntry,
-    BatchEntryFormatError,
     Reason,
     VerificationError,
     verify,

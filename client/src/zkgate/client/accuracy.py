@@ -24,11 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.client.array_rows import MAX_ROWS
 from zkgate.client.attestations import AttestationError, SignedStatement, check_digest
+from zkgate.client.batch_entry import are_felt_lists
 from zkgate.client.canonical import canonical_json, framed_digest, text_by_digest
 from zkgate.client.contest import nonce_commitment
 from zkgate.client.documents import DocumentError, Fields, parse_object, quote
 from zkgate.client.sampling import draw_sample
-from zkgate.client.verification import are_felt_lists
 
 ACCURACY_FORMAT = "zkgate.accuracy/1"
 CERTIFICATE_FORMAT = "zkgate.accuracy-certificate/1"

@@ -30,12 +30,12 @@ from zkgate.client.accuracy import (
     hoeffding_epsilon,
 )
 from zkgate.client.attestations import AttestationError
+from zkgate.client.batch_entry import BatchEntry
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.reasoned_error import ReasonedError
 from zkgate.client.test_set import TestSet
 from zkgate.client.verification import (
     AuthenticatedProof,
-    BatchEntry,
     Reason,
     VerificationError,
     authenticate_proof,

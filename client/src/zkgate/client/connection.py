@@ -37,6 +37,7 @@ from zkgate.client.attestations import (
     require_signed_before_reveal,
     sign_timestamp_request,
 )
+from zkgate.client.batch_entry import BatchEntry
 from zkgate.client.bundle import VerifierBundle
 from zkgate.client.canonical import sha256_hex
 from zkgate.client.card import ModelCard
@@ -66,7 +67,7 @@ from zkgate.client.retrieval_verification import VerifiedRetrieval, verify_retri
 from zkgate.client.signing import parse_public_key_hex, raw_public_key
 from zkgate.client.tensors import NamedTensor
 from zkgate.client.test_set import TestSet
-from zkgate.client.verification import BatchEntry, VerifiedPrediction, verify
+from zkgate.client.verification import VerifiedPrediction, verify
 from zkgate.wire import open_inference_pb2 as oip
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zkgate.client.arguments import hex_digest, non_negative_number
+from zkgate.client.batch_entry import BatchEntry, BatchEntryFormatError
 from zkgate.client.bundle import BundleError, VerifierBundle
 from zkgate.client.documents import DocumentError, parse_object
 from zkgate.client.prediction import Prediction, PredictionFormatError
 from zkgate.client.verification import (
-    BatchEntry,
-    BatchEntryFormatError,
     VerificationError,
     VerifiedPrediction,
     verify,
