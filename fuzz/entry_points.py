@@ -41,6 +41,7 @@ from zkgate.client.attestations import (
     SignedStatement,
     TrainingIntent,
 )
+from zkgate.client.batch_entry import BatchEntry, BatchEntryFormatError
 from zkgate.client.bundle import BundleError, VerifierBundle
 from zkgate.client.card import CardFormatError, ModelCard
 from zkgate.client.contest import ContestStatement
@@ -65,8 +66,6 @@ from zkgate.client.srs import SrsFormatError, srs_identity
 from zkgate.client.tensors import NamedTensor, TensorError
 from zkgate.client.test_set import TestSet, TestSetError
 from zkgate.client.verification import (
-    BatchEntry,
-    BatchEntryFormatError,
     VerificationError,
     check_proof,
     verify,
