@@ -90,12 +90,28 @@ def initializers(model_path: Path) -> dict[str, np.ndarray]:
     return {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
 
 
+# Training is deterministic on one CPU, but MKL's float kernels round differently on different
+# processors: 50 epochs on an AVX-512 machine land at most 1.4e-6 from weights trained on the
+# one that made the committed model. Data, metrics and graph stay byte-identical.
+WEIGHT_REPRODUCTION_TOLERANCE = 1e-5
+
+
 def test_rerun_with_the_same_seed_reproduces_committed_artifacts(
     training_script, tmp_path, metrics
 ):
     training_script.train_and_export(tmp_path, metrics["seed"])
     for name in ARTIFACTS:
-        assert (tmp_path / name).read_bytes() == (DIGITS_DIR / name).read_bytes(), name
+        if name != "model.onnx":
+            assert (tmp_path / name).read_bytes() == (DIGITS_DIR / name).read_bytes(), name
+    committed, retrained = (
+        initializers(DIGITS_DIR / "model.onnx"),
+        initializers(tmp_path / "model.onnx"),
+    )
+    assert committed.keys() == retrained.keys()
+    for name, weights in committed.items():
+        assert np.allclose(retrained[name], weights, rtol=0, atol=WEIGHT_REPRODUCTION_TOLERANCE)
+    structure = [onnx.load(str(d / "model.onnx")).graph.node for d in (DIGITS_DIR, tmp_path)]
+    assert structure[0] == structure[1]
 
 
 def test_another_seed_keeps_architecture_and_data_but_changes_weights(
