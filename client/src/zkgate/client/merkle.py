@@ -48,23 +48,6 @@ class InclusionProof:
     # Sibling hashes from the leaf upwards.
     path: tuple[bytes, ...]
 
-    def to_json_obj(self) -> dict[str, object]:
-        return {"index": self.index, "size": self.size, "path": [h.hex() for h in self.path]}
-
-    @classmethod
-    def from_json_obj(cls, raw: dict[str, object]) -> InclusionProof:
-        try:
-            index = raw["index"]
-            size = raw["size"]
-            path = raw["path"]
-            if not isinstance(index, int) or not isinstance(size, int):
-                raise TypeError("index and size must be integers")
-            if not isinstance(path, list):
-                raise TypeError("path must be a list")
-            return cls(index=index, size=size, path=tuple(bytes.fromhex(str(h)) for h in path))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MerkleError(f"malformed inclusion proof: {exc}") from exc
-
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> InclusionProof:
     """Proof that leaf hash `leaves[index]` is in the tree over `leaves`."""
