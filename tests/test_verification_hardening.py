@@ -234,3 +234,14 @@ def test_committed_settings_reading_inputs_at_another_scale_are_refused(
         )
     assert info.value.reason is Reason.COMMITMENT_MISMATCH
     assert "scale" in info.value.detail
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("size", [65_000, 650_000])
+def test_an_unterminated_string_of_escaped_quotes_is_read_in_linear_time(size):
+    """The depth pre-scan once backtracked on every escaped quote: 65,000 of them took 45 s, so
+    a 1 MB document would have held a verifier for most of an hour."""
+    from zkgate.client.documents import DocumentError, parse_json
+
+    with pytest.raises(DocumentError, match="not valid JSON"):
+        parse_json(b'["' + b'\\"' * size, what="proof")
