@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from zkgate.client.output_files import (
     OutputPathError,
@@ -19,6 +20,7 @@ from zkgate.client.output_files import (
     check_output_file,
 )
 
+N = TypeVar("N", int, float)
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -39,48 +41,29 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
-def positive_int(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
+def _checked(
+    parse: Callable[[str], N], holds: Callable[[N], bool], refusal: str
+) -> Callable[[str], N]:
+    """A `type=` that parses with `parse` and refuses a value for which `holds` is false;
+    `refusal` names what the value is not, after the value itself."""
+
+    def check(text: str) -> N:
+        value = parse(text)
+        if not holds(value):
+            raise argparse.ArgumentTypeError(f"{value:g} {refusal}")
+        return value
+
+    return check
 
 
-def non_negative_int(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value:g} is not a positive number of seconds")
-    return value
-
-
-def non_negative_number(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value:g} is negative")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """Strictly between 0 and 1: an epsilon or a delta, where both ends are meaningless."""
-    value = _number(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value:g} does not lie strictly between 0 and 1")
-    return value
-
-
-def closed_fraction(text: str) -> float:
-    """In [0, 1]: a rate."""
-    value = _number(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{value:g} does not lie between 0 and 1")
-    return value
+positive_int = _checked(_integer, lambda v: v >= 1, "is not a positive integer")
+non_negative_int = _checked(_integer, lambda v: v >= 0, "is negative")
+positive_seconds = _checked(_number, lambda v: v > 0, "is not a positive number of seconds")
+non_negative_number = _checked(_number, lambda v: v >= 0, "is negative")
+# Strictly between 0 and 1: an epsilon or a delta, where both ends are meaningless.
+open_fraction = _checked(_number, lambda v: 0 < v < 1, "does not lie strictly between 0 and 1")
+# In [0, 1]: a rate.
+closed_fraction = _checked(_number, lambda v: 0 <= v <= 1, "does not lie between 0 and 1")
 
 
 def hex_digest(text: str) -> str:
