@@ -1,6 +1,6 @@
 """Every parser and verification entry point of the client, with the errors each documents.
 
-One table serves the property tests (tests/test_fuzz_client.py) and the atheris targets
+One table serves the property tests (tests/client/test_fuzz_client.py) and the atheris targets
 (fuzz/fuzz_*.py): an entry point takes one untrusted document (bytes) and the verification
 context of a real committed circuit (`Seeds`), and may raise only its documented errors. Anything
 else (TypeError, IndexError, RecursionError, OverflowError, ...) is a bug in the entry point.

