@@ -27,7 +27,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from bench import batching
-from zkgate.client.accuracy import hoeffding_sample_size
+from zkgate.core.protocols.accuracy import hoeffding_sample_size
 
 DIGITS = batching.DIGITS
 ROUNDS = 3

@@ -19,19 +19,19 @@ from typing import Any
 import ezkl
 import numpy as np
 
-from zkgate.client.card import BatchCircuit
-from zkgate.client.tensors import NamedTensor
-from zkgate.prover.batching import batch_witness_input
-from zkgate.prover.proving import witness_input_json
-from zkgate.prover.registration import (
+from zkgate.core.card import BatchCircuit
+from zkgate.core.tensors import NamedTensor
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.batching import batch_witness_input
+from zkgate.prover.circuits.proving import witness_input_json
+from zkgate.prover.circuits.registration import (
     CircuitFiles,
     build_batch_circuit,
     load_calibration,
     read_signature,
     register_model,
 )
-from zkgate.prover.srs_source import SrsSource
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.circuits.srs_source import SrsSource
 
 DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits"
 BATCH_SIZES = (1, 4, 8)

@@ -10,9 +10,9 @@ import grpc
 import onnxruntime as ort
 
 from bench.harness import BenchSession, percentile_ms
-from zkgate.client.connection import OIP_PATH
-from zkgate.client.oip_codec import encode_input
-from zkgate.client.tensors import NamedTensor
+from zkgate.client.client import OIP_PATH
+from zkgate.core.oip_codec import encode_input
+from zkgate.core.tensors import NamedTensor
 from zkgate.wire import open_inference_pb2 as oip
 
 REQUESTS = 2000

@@ -21,9 +21,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import TrainingIntent, issue_training_intent
-from zkgate.client.learning_archive import build_archive
-from zkgate.client.signing import raw_public_key
+from zkgate.core.attestations import TrainingIntent, issue_training_intent
+from zkgate.core.learning.archive import build_archive
+from zkgate.core.signing import raw_public_key
 from zkgate.pol import proof_files, spoofs
 from zkgate.pol.calibration import calibrate
 from zkgate.pol.checkpoints import TrainingState, decode

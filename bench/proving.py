@@ -15,11 +15,11 @@ from pathlib import Path
 import ezkl
 
 from bench.harness import BenchSession
-from zkgate.client.card import ModelCard
-from zkgate.client.tensors import NamedTensor
-from zkgate.prover.layout import DataLayout
-from zkgate.prover.proving import witness_input_json
-from zkgate.prover.store import ArtifactStore
+from zkgate.core.card import ModelCard
+from zkgate.core.tensors import NamedTensor
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.proving import witness_input_json
+from zkgate.prover.data_directory import DataLayout
 from zkgate.wire import zkgate_pb2 as pb
 
 ROUNDS = 9

@@ -24,15 +24,15 @@ import numpy as np
 import torch
 
 from bench import batching
-from zkgate.client.predicate_circuit import rebuild_verifying_key
-from zkgate.client.retrieval import DEFAULT_OMISSION_SAMPLE
-from zkgate.client.sampling import chance_to_draw_any
-from zkgate.client.tensors import NamedTensor
+from zkgate.client.protocols.retrieval.predicate_circuit import rebuild_verifying_key
+from zkgate.core.protocols.retrieval import DEFAULT_OMISSION_SAMPLE
+from zkgate.core.sampling import chance_to_draw_any
+from zkgate.core.tensors import NamedTensor
 from zkgate.pol.onnx_binding import export_onnx
-from zkgate.prover.proving import witness_input_json
-from zkgate.prover.registration import register_model
-from zkgate.prover.srs_source import SrsSource
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.proving import witness_input_json
+from zkgate.prover.circuits.registration import register_model
+from zkgate.prover.circuits.srs_source import SrsSource
 
 DIGITS = batching.DIGITS
 TARGET_DIGIT = 7

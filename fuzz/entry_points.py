@@ -32,28 +32,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkgate.client.accuracy import AccuracyCertificate, AccuracyFormatError, AccuracyStatement
-from zkgate.client.accuracy_verification import AccuracyError, verify_accuracy
-from zkgate.client.array_rows import RowsError, load_npy
-from zkgate.client.attestations import (
+from zkgate.client.protocols.accuracy.verification import AccuracyError, verify_accuracy
+from zkgate.client.protocols.contest.evidence import EvidenceBundle, EvidenceError, check_evidence
+from zkgate.client.protocols.retrieval.verification import RetrievalError, verify_retrieval
+from zkgate.client.verification import (
+    VerificationError,
+    check_proof,
+    verify,
+)
+from zkgate.core.array_rows import RowsError, load_npy
+from zkgate.core.attestations import (
     AttestationError,
     CommitmentTimestamp,
     SignedStatement,
     TrainingIntent,
 )
-from zkgate.client.batch_entry import BatchEntry, BatchEntryFormatError
-from zkgate.client.bundle import BundleError, VerifierBundle
-from zkgate.client.card import CardFormatError, ModelCard
-from zkgate.client.contest import ContestStatement
-from zkgate.client.contest_evidence import EvidenceBundle, EvidenceError, check_evidence
-from zkgate.client.dataset import Dataset
-from zkgate.client.documents import DocumentError, parse_object
-from zkgate.client.instances import CircuitLayout, InstanceLayoutError
-from zkgate.client.learning_archive import ArchiveError, check_archive, extract_archive
-from zkgate.client.oip_codec import decode_tensors
-from zkgate.client.prediction import Prediction, PredictionFormatError
-from zkgate.client.receipts import Receipt, ReceiptError
-from zkgate.client.retrieval import (
+from zkgate.core.batch_entry import BatchEntry, BatchEntryFormatError
+from zkgate.core.bundle import BundleError, VerifierBundle
+from zkgate.core.card import CardFormatError, ModelCard
+from zkgate.core.dataset import Dataset
+from zkgate.core.documents import DocumentError, parse_object
+from zkgate.core.held_out_set import TestSet, TestSetError
+from zkgate.core.instances import CircuitLayout, InstanceLayoutError
+from zkgate.core.learning.archive import ArchiveError, check_archive, extract_archive
+from zkgate.core.oip_codec import decode_tensors
+from zkgate.core.prediction import Prediction, PredictionFormatError
+from zkgate.core.protocols.accuracy import (
+    AccuracyCertificate,
+    AccuracyFormatError,
+    AccuracyStatement,
+)
+from zkgate.core.protocols.contest import ContestStatement
+from zkgate.core.protocols.retrieval import (
     DatasetStatement,
     RequesterRecord,
     Retrieval,
@@ -61,15 +71,9 @@ from zkgate.client.retrieval import (
     RetrievalResult,
     RetrievalStatement,
 )
-from zkgate.client.retrieval_verification import RetrievalError, verify_retrieval
-from zkgate.client.srs import SrsFormatError, srs_identity
-from zkgate.client.tensors import NamedTensor, TensorError
-from zkgate.client.test_set import TestSet, TestSetError
-from zkgate.client.verification import (
-    VerificationError,
-    check_proof,
-    verify,
-)
+from zkgate.core.receipts import Receipt, ReceiptError
+from zkgate.core.srs import SrsFormatError, srs_identity
+from zkgate.core.tensors import NamedTensor, TensorError
 from zkgate.pol.manifest import Manifest, ManifestError
 from zkgate.pol.policy import PolicyError, TrainingPolicy
 from zkgate.wire import open_inference_pb2 as oip

@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 with atheris.instrument_imports(include=["zkgate"]):
-    import zkgate.client.documents  # noqa: F401  (instrumented before anything imports it)
+    import zkgate.core.documents  # noqa: F401  (instrumented before anything imports it)
     from fuzz.entry_points import BY_NAME, EntryPoint
 
 from fuzz.hostile import mutate_document  # noqa: E402

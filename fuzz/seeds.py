@@ -25,35 +25,36 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from zkgate.client.accuracy import (
+from zkgate.client.protocols.contest.evidence import EvidenceBundle, Failure, FailureKind
+from zkgate.core.attestations import (
+    issue_commitment_timestamp,
+    issue_training_intent,
+    sign_timestamp_request,
+)
+from zkgate.core.batch_entry import BatchEntry
+from zkgate.core.bundle import VerifierBundle
+from zkgate.core.card import BatchCircuit as CardBatch
+from zkgate.core.card import KeySizes, ModelCard, SrsInfo
+from zkgate.core.dataset import Dataset
+from zkgate.core.held_out_set import TestSet
+from zkgate.core.learning.archive import build_archive
+from zkgate.core.merkle import inclusion_proof
+from zkgate.core.oip_codec import encode_input
+from zkgate.core.prediction import Prediction
+from zkgate.core.protocols.accuracy import (
     AccuracyCertificate,
     AccuracyRequest,
     CertificateEntry,
     accuracy_sample,
     issue_accuracy_statement,
 )
-from zkgate.client.attestations import (
-    issue_commitment_timestamp,
-    issue_training_intent,
-    sign_timestamp_request,
-)
-from zkgate.client.batch_entry import BatchEntry
-from zkgate.client.bundle import VerifierBundle
-from zkgate.client.card import BatchCircuit as CardBatch
-from zkgate.client.card import KeySizes, ModelCard, SrsInfo
-from zkgate.client.contest import (
+from zkgate.core.protocols.contest import (
     ContestRequest,
     issue_contest_statement,
     nonce_commitment,
     receipt_set_digest,
 )
-from zkgate.client.contest_evidence import EvidenceBundle, Failure, FailureKind
-from zkgate.client.dataset import Dataset
-from zkgate.client.learning_archive import build_archive
-from zkgate.client.merkle import inclusion_proof
-from zkgate.client.oip_codec import encode_input
-from zkgate.client.prediction import Prediction
-from zkgate.client.retrieval import (
+from zkgate.core.protocols.retrieval import (
     RetrievalRequest,
     RetrievalResult,
     RetrievedRecord,
@@ -61,8 +62,7 @@ from zkgate.client.retrieval import (
     issue_retrieval_statement,
     retrieval_sample,
 )
-from zkgate.client.srs import file_sha256, srs_identity, verifier_slice_of_file
-from zkgate.client.test_set import TestSet
+from zkgate.core.srs import file_sha256, srs_identity, verifier_slice_of_file
 from zkgate.wire import open_inference_pb2 as oip
 
 REPO = Path(__file__).resolve().parents[1]

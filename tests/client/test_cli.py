@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from zkgate.client.cli import build_parser, main
-from zkgate.prover.process import config_from_args
+from zkgate.client.cli.main import build_parser, main
+from zkgate.prover.worker.process import config_from_args
 
 
 def test_prover_subcommand_takes_the_worker_flags() -> None:

@@ -20,7 +20,24 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fixtures.client_fixtures import ClientWorld, X, signed_prediction
-from zkgate.client.accuracy import (
+from zkgate.client.cli.main import main, run_guarded
+from zkgate.client.protocols.accuracy.verification import (
+    AccuracyError,
+    AccuracyReason,
+    verify_accuracy,
+)
+from zkgate.client.protocols.contest.evidence import (
+    EvidenceBundle,
+    EvidenceError,
+    EvidenceReason,
+    Failure,
+    FailureKind,
+)
+from zkgate.core.attestations import AttestationError, CommitmentTimestamp, TrainingIntent
+from zkgate.core.held_out_set import TestSet
+from zkgate.core.output_files import write_atomic
+from zkgate.core.prediction import Prediction, PredictionFormatError
+from zkgate.core.protocols.accuracy import (
     AccuracyCertificate,
     AccuracyFormatError,
     AccuracyRequest,
@@ -30,27 +47,14 @@ from zkgate.client.accuracy import (
     issue_accuracy_statement,
     new_client_nonce,
 )
-from zkgate.client.accuracy_verification import AccuracyError, AccuracyReason, verify_accuracy
-from zkgate.client.attestations import AttestationError, CommitmentTimestamp, TrainingIntent
-from zkgate.client.cli import main, run_guarded
-from zkgate.client.contest import (
+from zkgate.core.protocols.contest import (
     ContestRequest,
     ContestStatement,
     issue_contest_statement,
     nonce_commitment,
     receipt_set_digest,
 )
-from zkgate.client.contest_evidence import (
-    EvidenceBundle,
-    EvidenceError,
-    EvidenceReason,
-    Failure,
-    FailureKind,
-)
-from zkgate.client.output_files import write_atomic
-from zkgate.client.prediction import Prediction, PredictionFormatError
-from zkgate.client.receipts import Receipt, ReceiptError
-from zkgate.client.test_set import TestSet
+from zkgate.core.receipts import Receipt, ReceiptError
 
 # Far past the interpreter's recursion limit: json.loads raises RecursionError on it.
 DEEP = b"[" * 100_000

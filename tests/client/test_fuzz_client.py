@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from fuzz.entry_points import BY_NAME, ENTRY_POINTS, EntryPoint
 from fuzz.hostile import json_paths
 from fuzz.seeds import Seeds
-from zkgate.client.tensors import NamedTensor, TensorError
+from zkgate.core.tensors import NamedTensor, TensorError
 
 # Entry points that rebuild a circuit or check several proofs per call get fewer examples.
 SLOW = {"verify_retrieval", "verify_retrieval_dataset"}

@@ -6,7 +6,7 @@ import numpy as np
 import tritonclient.grpc as triton
 
 from tests.fixtures.gateway_fixtures import RegisteredModel, RunningGateway
-from zkgate.client.receipts import Receipt
+from zkgate.core.receipts import Receipt
 
 
 def test_tritonclient_speaks_to_the_gateway(

@@ -28,18 +28,18 @@ from tests.fixtures.client_fixtures import (
     signed_prediction,
 )
 from tests.fixtures.tampering import flip_proof_byte, forge_receipt_output
-from zkgate.client.bundle import BundleError, VerifierBundle
-from zkgate.client.card import SRS_ORIGIN_CEREMONY
-from zkgate.client.instances import (
+from zkgate.client.cli.verify import add_verify_command
+from zkgate.client.verification import Reason, VerificationError, verify
+from zkgate.core.bundle import BundleError, VerifierBundle
+from zkgate.core.card import SRS_ORIGIN_CEREMONY
+from zkgate.core.instances import (
     CircuitLayout,
     InstanceLayoutError,
     expected_input_felts,
     split_instances,
 )
-from zkgate.client.prediction import Prediction, PredictionFormatError
-from zkgate.client.tensors import NamedTensor, tensors_digest
-from zkgate.client.verification import Reason, VerificationError, verify
-from zkgate.client.verify_command import add_verify_command
+from zkgate.core.prediction import Prediction, PredictionFormatError
+from zkgate.core.tensors import NamedTensor, tensors_digest
 
 
 def check(world: ClientWorld, prediction: Prediction, proof: bytes, *, bundle=None, **options):
@@ -317,7 +317,7 @@ def test_verifying_imports_neither_onnxruntime_nor_torch(world, tmp_path):
     script = textwrap.dedent(
         """
         import argparse, json, sys
-        from zkgate.client.verify_command import add_verify_command
+        from zkgate.client.cli.verify import add_verify_command
         parser = argparse.ArgumentParser()
         add_verify_command(parser.add_subparsers())
         args = parser.parse_args(sys.argv[1:])

@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 
 from tests.fixtures.client_fixtures import OUTPUT_NAME, ClientWorld, X, signed_prediction
-from zkgate.client.batch_entry import BatchEntry, BatchEntryFormatError
-from zkgate.client.bundle import BundleError, VerifierBundle
-from zkgate.client.prediction import Prediction
-from zkgate.client.receipts import Receipt
-from zkgate.client.tensors import NamedTensor, tensors_digest
 from zkgate.client.verification import (
     Reason,
     VerificationError,
     verify,
 )
+from zkgate.core.batch_entry import BatchEntry, BatchEntryFormatError
+from zkgate.core.bundle import BundleError, VerifierBundle
+from zkgate.core.prediction import Prediction
+from zkgate.core.receipts import Receipt
+from zkgate.core.tensors import NamedTensor, tensors_digest
 
 
 def check(world: ClientWorld, prediction: Prediction, proof: bytes, *, bundle=None, **options):
@@ -241,7 +241,7 @@ def test_committed_settings_reading_inputs_at_another_scale_are_refused(
 def test_an_unterminated_string_of_escaped_quotes_is_read_in_linear_time(size):
     """The depth pre-scan once backtracked on every escaped quote: 65,000 of them took 45 s, so
     a 1 MB document would have held a verifier for most of an hour."""
-    from zkgate.client.documents import DocumentError, parse_json
+    from zkgate.core.documents import DocumentError, parse_json
 
     with pytest.raises(DocumentError, match="not valid JSON"):
         parse_json(b'["' + b'\\"' * size, what="proof")

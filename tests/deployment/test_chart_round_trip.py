@@ -28,7 +28,7 @@ from tests.fixtures.helm_fixtures import PodOnHost, find, pod_on_host, render
 from tests.fixtures.metrics_fixtures import sample, scrape
 from tests.fixtures.postgres_fixtures import PostgresServer
 from zkgate.client import Client
-from zkgate.client.signing import raw_public_key
+from zkgate.core.signing import raw_public_key
 from zkgate.gateway.access import api_key_digest
 from zkgate.gateway.certificate_metrics import EXPIRY_METRIC
 

@@ -21,7 +21,7 @@ from tests.fixtures.helm_fixtures import (
     run_tool,
 )
 from zkgate.gateway.config import GatewayConfig
-from zkgate.prover.process import add_worker_arguments
+from zkgate.prover.worker.process import add_worker_arguments
 
 ALERTS = CHART / "files" / "alerts.yaml"
 ALERT_TESTS = CI_VALUES / "alerts-test.yaml"

@@ -22,7 +22,16 @@ from tests.fixtures.batching_fixtures import BatchedModel
 from tests.fixtures.gateway_fixtures import DIGITS
 from tests.fixtures.tampering import ReplyRewriter, resigned_later
 from zkgate.client import Client
-from zkgate.client.accuracy import (
+from zkgate.client.cli.main import main
+from zkgate.client.protocols.accuracy.verification import (
+    AccuracyError,
+    AccuracyReason,
+    VerifiedAccuracy,
+)
+from zkgate.core.attestations import AttestationError
+from zkgate.core.held_out_set import TestSet, TestSetError
+from zkgate.core.keys import load_or_create_private_key
+from zkgate.core.protocols.accuracy import (
     AccuracyCertificate,
     AccuracyFormatError,
     AccuracyRequest,
@@ -31,17 +40,8 @@ from zkgate.client.accuracy import (
     hoeffding_sample_size,
     new_client_nonce,
 )
-from zkgate.client.accuracy_verification import (
-    AccuracyError,
-    AccuracyReason,
-    VerifiedAccuracy,
-)
-from zkgate.client.attestations import AttestationError
-from zkgate.client.cli import main
-from zkgate.client.contest import nonce_commitment
-from zkgate.client.keys import load_or_create_private_key
-from zkgate.client.sampling import draw_sample
-from zkgate.client.test_set import TestSet, TestSetError
+from zkgate.core.protocols.contest import nonce_commitment
+from zkgate.core.sampling import draw_sample
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 

@@ -17,8 +17,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway
 from zkgate.client import Client, Prediction, Reason
-from zkgate.client.cli import main
-from zkgate.client.contest import (
+from zkgate.client.cli.main import main
+from zkgate.client.protocols.contest.evidence import (
+    EvidenceBundle,
+    EvidenceError,
+    EvidenceReason,
+    check_evidence,
+)
+from zkgate.client.protocols.contest.session import ContestResult, OutcomeKind
+from zkgate.core.protocols.contest import (
     ContestError,
     ContestRequest,
     ContestStatement,
@@ -26,13 +33,6 @@ from zkgate.client.contest import (
     issue_contest_statement,
     nonce_commitment,
 )
-from zkgate.client.contest_evidence import (
-    EvidenceBundle,
-    EvidenceError,
-    EvidenceReason,
-    check_evidence,
-)
-from zkgate.client.contest_session import ContestResult, OutcomeKind
 from zkgate.wire import zkgate_pb2 as pb
 
 GENEROUS_DEADLINE = 300.0

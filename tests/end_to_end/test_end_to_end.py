@@ -172,8 +172,8 @@ def test_a_pinned_ceremony_srs_is_trusted_without_the_insecure_opt_in(
     import ezkl
 
     from tests.fixtures.gateway_fixtures import DIGITS
-    from zkgate.client.cli import main
-    from zkgate.client.srs import file_sha256, srs_identity, verifier_slice_of_file
+    from zkgate.client.cli.main import main
+    from zkgate.core.srs import file_sha256, srs_identity, verifier_slice_of_file
 
     with gateway.client() as client:
         logrows = client.bundle(digits.name).card.logrows

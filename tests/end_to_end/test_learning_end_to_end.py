@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fixtures.gateway_fixtures import DIGITS
-from zkgate.client.canonical import sha256_hex
-from zkgate.client.card import ModelCard
-from zkgate.client.learning_archive import build_archive
-from zkgate.client.signing import raw_public_key
+from zkgate.core.canonical import sha256_hex
+from zkgate.core.card import ModelCard
+from zkgate.core.learning.archive import build_archive
+from zkgate.core.signing import raw_public_key
 from zkgate.pol import proof_files
 from zkgate.pol.recorder import record_training
 from zkgate.wire import zkgate_pb2 as pb

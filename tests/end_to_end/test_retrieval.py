@@ -24,15 +24,20 @@ from torch import nn
 from tests.fixtures.retrieval_fixtures import RECORDS, SAMPLE, RetrievalWorld, held
 from tests.fixtures.tampering import ReplyRewriter, flip_proof_byte, resigned_later
 from zkgate.client import Client
-from zkgate.client.array_rows import RowsError
-from zkgate.client.attestations import AttestationError
-from zkgate.client.canonical import sha256_hex
-from zkgate.client.cli import main
-from zkgate.client.connection import ProofJobFailed, RetrievalRefused
-from zkgate.client.contest import nonce_commitment
-from zkgate.client.dataset import Dataset
-from zkgate.client.keys import load_or_create_private_key
-from zkgate.client.retrieval import (
+from zkgate.client.cli.main import main
+from zkgate.client.client import ProofJobFailed, RetrievalRefused
+from zkgate.client.protocols.retrieval.verification import (
+    RetrievalError,
+    RetrievalReason,
+    verify_retrieval,
+)
+from zkgate.core.array_rows import RowsError
+from zkgate.core.attestations import AttestationError
+from zkgate.core.canonical import sha256_hex
+from zkgate.core.dataset import Dataset
+from zkgate.core.keys import load_or_create_private_key
+from zkgate.core.protocols.contest import nonce_commitment
+from zkgate.core.protocols.retrieval import (
     DatasetStatement,
     RequesterRecord,
     Retrieval,
@@ -42,13 +47,8 @@ from zkgate.client.retrieval import (
     omission_sample_size,
     retrieval_sample,
 )
-from zkgate.client.retrieval_verification import (
-    RetrievalError,
-    RetrievalReason,
-    verify_retrieval,
-)
-from zkgate.client.signing import raw_public_key
-from zkgate.client.srs import srs_logrows
+from zkgate.core.signing import raw_public_key
+from zkgate.core.srs import srs_logrows
 from zkgate.pol.onnx_binding import export_onnx
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc

@@ -21,30 +21,30 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fixtures.retrieval_fixtures import SAMPLE, RetrievalWorld, held, predicate_onnx
-from zkgate.client.bundle import VerifierBundle
-from zkgate.client.canonical import sha256_hex
-from zkgate.client.cli import main
-from zkgate.client.contest import nonce_commitment
-from zkgate.client.dataset import Dataset
-from zkgate.client.keys import load_or_create_private_key
-from zkgate.client.merkle import inclusion_proof
-from zkgate.client.predicate_circuit import derive_settings
-from zkgate.client.retrieval import (
+from zkgate.client.cli.main import main
+from zkgate.client.protocols.retrieval.predicate_circuit import derive_settings
+from zkgate.client.protocols.retrieval.verification import (
+    RetrievalError,
+    RetrievalReason,
+    verify_retrieval,
+)
+from zkgate.core.bundle import VerifierBundle
+from zkgate.core.canonical import sha256_hex
+from zkgate.core.dataset import Dataset
+from zkgate.core.keys import load_or_create_private_key
+from zkgate.core.merkle import inclusion_proof
+from zkgate.core.protocols.contest import nonce_commitment
+from zkgate.core.protocols.retrieval import (
     Retrieval,
     RetrievalFormatError,
     RetrievalResult,
     RetrievedRecord,
     retrieval_sample,
 )
-from zkgate.client.retrieval_verification import (
-    RetrievalError,
-    RetrievalReason,
-    verify_retrieval,
-)
-from zkgate.client.sampling import chance_to_draw_any
-from zkgate.client.settings_consistency import SettingsInconsistent, check_settings_consistency
-from zkgate.client.tensors import NamedTensor
-from zkgate.prover.proving import witness_input_json
+from zkgate.core.sampling import chance_to_draw_any
+from zkgate.core.settings_consistency import SettingsInconsistent, check_settings_consistency
+from zkgate.core.tensors import NamedTensor
+from zkgate.prover.circuits.proving import witness_input_json
 
 
 def _gateway_key(world: RetrievalWorld) -> Ed25519PrivateKey:

@@ -13,7 +13,7 @@ import torch
 from tests.fixtures.access_fixtures import ADMIN_KEY, ALICE_KEY, BOB_KEY, SLOW_KEY
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
-from zkgate.client.dataset import Dataset
+from zkgate.core.dataset import Dataset
 from zkgate.gateway.access import (
     AccessControl,
     RateLimited,

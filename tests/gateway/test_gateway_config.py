@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zkgate.gateway.config import GatewayConfig, add_config_arguments, load_config
-from zkgate.prover.catalog import ProofPolicy
+from zkgate.prover.queue.catalog import ProofPolicy
 
 
 def _args(*argv: str) -> argparse.Namespace:

@@ -27,13 +27,13 @@ from tests.fixtures.gateway_fixtures import (
     model_infer,
 )
 from zkgate.client import ProofJobFailed
-from zkgate.client.card import ModelCard
-from zkgate.client.connection import OIP_PATH
+from zkgate.client.client import OIP_PATH
+from zkgate.core.card import ModelCard
 from zkgate.gateway.inference import quantizable_bound
 from zkgate.gateway.status import MAX_STATUS_MESSAGE_BYTES
-from zkgate.prover.artifact_backend import DirectoryBackend
-from zkgate.prover.local_cache import CacheAccess, LocalCache
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.artifacts.backend import DirectoryBackend
+from zkgate.prover.artifacts.local_cache import CacheAccess, LocalCache
+from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.wire import open_inference_pb2 as oip
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc

@@ -21,19 +21,19 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway
 from zkgate.client import Client
-from zkgate.client.attestations import (
+from zkgate.client.client import LearningReportMismatch
+from zkgate.core.attestations import (
     AttestationError,
     CommitmentTimestamp,
     TrainingIntent,
     issue_training_intent,
     sign_timestamp_request,
 )
-from zkgate.client.canonical import sha256_hex
-from zkgate.client.card import CardFormatError, LearningSummary, ModelCard
-from zkgate.client.connection import LearningReportMismatch
-from zkgate.client.signing import raw_public_key
-from zkgate.prover.learning import check_proof_of_learning
-from zkgate.prover.registration import RegistrationError
+from zkgate.core.canonical import sha256_hex
+from zkgate.core.card import CardFormatError, LearningSummary, ModelCard
+from zkgate.core.signing import raw_public_key
+from zkgate.prover.circuits.registration import RegistrationError
+from zkgate.prover.worker.learning_check import check_proof_of_learning
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 

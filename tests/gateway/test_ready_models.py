@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zkgate.gateway.ready_models import ReadyModels
-from zkgate.prover.catalog import ModelNotFound, ModelRecord, ModelState, ProofPolicy
+from zkgate.prover.queue.catalog import ModelNotFound, ModelRecord, ModelState, ProofPolicy
 
 
 def _record(state: ModelState) -> ModelRecord:

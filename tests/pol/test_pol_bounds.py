@@ -16,19 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from zkgate.client.cli import main
-from zkgate.client.learning_archive import (
+from zkgate.client.cli.main import main
+from zkgate.core.learning.archive import (
     ArchiveError,
     build_archive,
     check_archive,
     extract_archive,
 )
-from zkgate.client.learning_layout import ProofShape, manifest_shape
-from zkgate.client.signing import sign_body
+from zkgate.core.learning.layout import ProofShape, manifest_shape
+from zkgate.core.signing import sign_body
 from zkgate.pol import proof_files, spoofs
 from zkgate.pol.checkpoints import decode, encode
 from zkgate.pol.verification import verify_archive
-from zkgate.prover.learning import check_proof_of_learning
+from zkgate.prover.worker.learning_check import check_proof_of_learning
 
 BOMB_BYTES = 64 << 20
 DEEP = 100_000

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from zkgate.client.cli import main
-from zkgate.client.keys import load_or_create_private_key
-from zkgate.client.signing import raw_public_key
+from zkgate.client.cli.main import main
+from zkgate.core.keys import load_or_create_private_key
+from zkgate.core.signing import raw_public_key
 from zkgate.pol import proof_files
 
 

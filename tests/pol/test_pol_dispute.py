@@ -7,8 +7,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import issue_commitment_timestamp, sign_timestamp_request
-from zkgate.client.signing import raw_public_key, sign_body
+from zkgate.core.attestations import issue_commitment_timestamp, sign_timestamp_request
+from zkgate.core.signing import raw_public_key, sign_body
 from zkgate.pol import proof_files
 from zkgate.pol.dispute import Claim, Verdict, VerdictError, check_verdict, resolve_dispute
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.learning_archive import ArchiveError, build_archive, check_archive
-from zkgate.client.merkle import inclusion_proof, leaf_hash, verify_inclusion
+from zkgate.core.learning.archive import ArchiveError, build_archive, check_archive
+from zkgate.core.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from zkgate.pol.architecture import initial_model
 from zkgate.pol.checkpoints import CheckpointError, decode, encode
 from zkgate.pol.dataset import Dataset

@@ -8,9 +8,9 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import issue_training_intent
-from zkgate.client.canonical import canonical_json
-from zkgate.client.signing import raw_public_key
+from zkgate.core.attestations import issue_training_intent
+from zkgate.core.canonical import canonical_json
+from zkgate.core.signing import raw_public_key
 from zkgate.pol.recorder import record_training
 
 

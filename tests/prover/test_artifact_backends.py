@@ -18,10 +18,11 @@ import pytest
 from tests.fixtures.gateway_fixtures import DIGITS, register, start_gateway
 from tests.fixtures.s3_fixtures import S3_REGION, S3Server
 from zkgate.client import verify
-from zkgate.client.card import Fidelity, KeySizes, ModelCard, SrsInfo, TensorSpec, Visibility
+from zkgate.core.card import Fidelity, KeySizes, ModelCard, SrsInfo, TensorSpec, Visibility
 from zkgate.gateway.config import load_config
-from zkgate.prover.artifact_backend import DirectoryBackend
-from zkgate.prover.artifact_location import (
+from zkgate.prover.artifacts.backend import DirectoryBackend
+from zkgate.prover.artifacts.local_cache import CacheAccess, LocalCache
+from zkgate.prover.artifacts.location import (
     ArtifactSettings,
     S3Location,
     add_artifact_arguments,
@@ -30,14 +31,13 @@ from zkgate.prover.artifact_location import (
     open_key_cache,
     parse_artifact_store,
 )
-from zkgate.prover.catalog import ModelCatalog, ProofPolicy
-from zkgate.prover.database import Database
-from zkgate.prover.jobs import JobKind, SqlJobQueue
-from zkgate.prover.key_affinity import CachedKeyModels
-from zkgate.prover.local_cache import CacheAccess, LocalCache
-from zkgate.prover.process import ConfigError, add_worker_arguments, config_from_args
-from zkgate.prover.s3_backend import S3Backend
-from zkgate.prover.store import ArtifactCorrupt, ArtifactNotFound, ArtifactStore
+from zkgate.prover.artifacts.s3_backend import S3Backend
+from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactNotFound, ArtifactStore
+from zkgate.prover.queue.catalog import ModelCatalog, ProofPolicy
+from zkgate.prover.queue.database import Database
+from zkgate.prover.queue.jobs import JobKind, SqlJobQueue
+from zkgate.prover.worker.key_affinity import CachedKeyModels
+from zkgate.prover.worker.process import ConfigError, add_worker_arguments, config_from_args
 
 DATA = b"proving key bytes \x00\x01\x02" * 1000
 DIGEST = hashlib.sha256(DATA).hexdigest()
@@ -277,7 +277,7 @@ def test_cache_pins_hold_across_processes(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys; from pathlib import Path; "
-            "from zkgate.prover.local_cache import LocalCache; "
+            "from zkgate.prover.artifacts.local_cache import LocalCache; "
             f"cache = LocalCache(Path({str(tmp_path)!r}), max_bytes=1000); "
             f"pin = cache.pinned({a!r}, size=None, fetch=None); pin.__enter__(); "
             "print('pinned', flush=True); sys.stdin.readline()",

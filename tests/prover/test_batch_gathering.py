@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from zkgate.prover.database import Database
-from zkgate.prover.jobs import Job, JobKind, JobState, SqlJobQueue
-from zkgate.prover.worker import Batching, DeterministicJobError, run_worker
+from zkgate.prover.queue.database import Database
+from zkgate.prover.queue.jobs import Job, JobKind, JobState, SqlJobQueue
+from zkgate.prover.worker.loop import Batching, DeterministicJobError, run_worker
 
 KEY = "mlp:commitment-a"
 

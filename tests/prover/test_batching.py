@@ -21,11 +21,11 @@ from tests.fixtures.batching_fixtures import (
 )
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
-from zkgate.client.batch_entry import BatchEntry
-from zkgate.client.cli import main
-from zkgate.client.connection import batch_entry_of
-from zkgate.client.prediction import Prediction
+from zkgate.client.cli.main import main
+from zkgate.client.client import batch_entry_of
 from zkgate.client.verification import Reason, VerificationError
+from zkgate.core.batch_entry import BatchEntry
+from zkgate.core.prediction import Prediction
 from zkgate.wire import zkgate_pb2 as pb
 
 

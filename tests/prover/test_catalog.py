@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zkgate.prover.catalog import (
+from zkgate.prover.queue.catalog import (
     ModelCatalog,
     ModelExists,
     ModelNotFound,
@@ -15,7 +15,7 @@ from zkgate.prover.catalog import (
     ProofPolicy,
     StaleRegistration,
 )
-from zkgate.prover.database import Database
+from zkgate.prover.queue.database import Database
 
 ONNX = "0" * 64
 CALIBRATION = "1" * 64

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from zkgate.prover.database import Database
-from zkgate.prover.isolation import ChildProcessHandlers, HandlerProcessDied
-from zkgate.prover.jobs import Job, JobKind, JobState, SqlJobQueue
-from zkgate.prover.worker import JobHandler, run_worker
+from zkgate.prover.queue.database import Database
+from zkgate.prover.queue.jobs import Job, JobKind, JobState, SqlJobQueue
+from zkgate.prover.worker.isolation import ChildProcessHandlers, HandlerProcessDied
+from zkgate.prover.worker.loop import JobHandler, run_worker
 
 LEASE = 0.6
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from zkgate.prover.database import MIGRATIONS, Database, SchemaTooNew
-from zkgate.prover.jobs import (
+from zkgate.prover.queue.database import MIGRATIONS, Database, SchemaTooNew
+from zkgate.prover.queue.jobs import (
     JobKind,
     JobNotFound,
     JobState,

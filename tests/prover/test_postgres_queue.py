@@ -17,11 +17,11 @@ import pytest
 
 from tests.fixtures.postgres_fixtures import PostgresServer
 from zkgate.gateway.config import GatewayConfig, add_config_arguments, load_config
-from zkgate.prover.database import MIGRATIONS, Database
-from zkgate.prover.database_settings import child_environment
-from zkgate.prover.jobs import JobKind, JobState, SqlJobQueue
-from zkgate.prover.process import ConfigError, add_worker_arguments, config_from_args
-from zkgate.prover.sql import DatabaseUnavailable
+from zkgate.prover.queue.database import MIGRATIONS, Database
+from zkgate.prover.queue.database_settings import child_environment
+from zkgate.prover.queue.jobs import JobKind, JobState, SqlJobQueue
+from zkgate.prover.queue.sql_session import DatabaseUnavailable
+from zkgate.prover.worker.process import ConfigError, add_worker_arguments, config_from_args
 
 PASSWORD = "s3cret-pw"
 

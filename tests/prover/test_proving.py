@@ -17,16 +17,16 @@ import onnxruntime as ort
 import pytest
 
 from tests.fixtures.prover_fixtures import DIGITS_DIR, PROVER_MODEL, ProverNode
-from zkgate.client.card import ModelCard
-from zkgate.client.tensors import NamedTensor, TensorError
-from zkgate.prover.jobs import Job, JobKind, JobState
-from zkgate.prover.proving import (
+from zkgate.core.card import ModelCard
+from zkgate.core.tensors import NamedTensor, TensorError
+from zkgate.prover.circuits.proving import (
     ArtifactVersionMismatch,
     ProvingError,
     prove,
     witness_input_json,
 )
-from zkgate.prover.worker import DeterministicJobError
+from zkgate.prover.queue.jobs import Job, JobKind, JobState
+from zkgate.prover.worker.loop import DeterministicJobError
 
 
 def _enqueue_proof(node: ProverNode, commitment: str, sample: np.ndarray) -> Job:

@@ -15,15 +15,15 @@ import pytest
 from onnx import TensorProto, helper
 
 from tests.fixtures.prover_fixtures import DIGITS_DIR, ProverNode
-from zkgate.client.card import SRS_ORIGIN_DEV, ModelCard
-from zkgate.client.commitment import model_commitment
-from zkgate.client.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
-from zkgate.prover.catalog import ModelState
-from zkgate.prover.jobs import JobKind
-from zkgate.prover.registration import FIDELITY_SAMPLES, RegistrationError, register_model
-from zkgate.prover.srs_source import CeremonySrs, SrsError, SrsSource
-from zkgate.prover.store import ArtifactStore
-from zkgate.prover.worker import DeterministicJobError
+from zkgate.core.card import SRS_ORIGIN_DEV, ModelCard
+from zkgate.core.commitment import model_commitment
+from zkgate.core.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.registration import FIDELITY_SAMPLES, RegistrationError, register_model
+from zkgate.prover.circuits.srs_source import CeremonySrs, SrsError, SrsSource
+from zkgate.prover.queue.catalog import ModelState
+from zkgate.prover.queue.jobs import JobKind
+from zkgate.prover.worker.loop import DeterministicJobError
 
 
 def _register(tmp_path: Path, **overrides: object) -> ModelCard:

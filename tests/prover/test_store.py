@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from zkgate.prover.store import CHUNK_BYTES, ArtifactCorrupt, ArtifactNotFound, ArtifactStore
+from zkgate.prover.artifacts.store import (
+    CHUNK_BYTES,
+    ArtifactCorrupt,
+    ArtifactNotFound,
+    ArtifactStore,
+)
 
 DATA = b"proving key bytes \x00\x01\x02" * 1000
 DIGEST = hashlib.sha256(DATA).hexdigest()

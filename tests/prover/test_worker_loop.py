@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from zkgate.prover.database import Database
-from zkgate.prover.jobs import Job, JobKind, JobState, SqlJobQueue
-from zkgate.prover.worker import DeterministicJobError, JobHandler, run_worker
+from zkgate.prover.queue.database import Database
+from zkgate.prover.queue.jobs import Job, JobKind, JobState, SqlJobQueue
+from zkgate.prover.worker.loop import DeterministicJobError, JobHandler, run_worker
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_outcome_of_a_lost_job_is_dropped(
     handlers: dict[JobKind, JobHandler] = {
         JobKind.PROVE: lambda j: {} if j.id == follow_up.id else cancelled_midway(j)
     }
-    with caplog.at_level(logging.WARNING, logger="zkgate.prover.worker"):
+    with caplog.at_level(logging.WARNING, logger="zkgate.prover.worker.loop"):
         worker = RunningWorker(queue, handlers)
         try:
             _wait_until(_all_terminal(queue, [job, follow_up]))

@@ -4,13 +4,17 @@ Trust is established only in `verify`, against a model commitment the caller pin
 gateway returns is believed before that.
 """
 
-from zkgate.client.accuracy import AccuracyCertificate
-from zkgate.client.accuracy_verification import AccuracyError, VerifiedAccuracy, verify_accuracy
-from zkgate.client.bundle import VerifierBundle
-from zkgate.client.connection import Client, ProofJobFailed
-from zkgate.client.prediction import Prediction
-from zkgate.client.test_set import TestSet
+from zkgate.client.client import Client, ProofJobFailed
+from zkgate.client.protocols.accuracy.verification import (
+    AccuracyError,
+    VerifiedAccuracy,
+    verify_accuracy,
+)
 from zkgate.client.verification import Reason, VerificationError, VerifiedPrediction, verify
+from zkgate.core.bundle import VerifierBundle
+from zkgate.core.held_out_set import TestSet
+from zkgate.core.prediction import Prediction
+from zkgate.core.protocols.accuracy import AccuracyCertificate
 
 __all__ = [
     "AccuracyCertificate",

@@ -2,6 +2,6 @@
 
 import sys
 
-from zkgate.client.cli import main
+from zkgate.client.cli.main import main
 
 sys.exit(main())

@@ -22,11 +22,11 @@ from typing import Any
 import ezkl
 import numpy as np
 
-from zkgate.client.batch_entry import BatchEntry
-from zkgate.client.bundle import VerifierBundle
-from zkgate.client.card import SRS_ORIGIN_DEV
-from zkgate.client.documents import DocumentError, parse_object, quote
-from zkgate.client.instances import (
+from zkgate.core.batch_entry import BatchEntry
+from zkgate.core.bundle import VerifierBundle
+from zkgate.core.card import SRS_ORIGIN_DEV
+from zkgate.core.documents import DocumentError, parse_object, quote
+from zkgate.core.instances import (
     HASHED,
     PUBLIC,
     CircuitLayout,
@@ -38,11 +38,11 @@ from zkgate.client.instances import (
     expected_input_felts,
     split_instances,
 )
-from zkgate.client.prediction import Prediction
-from zkgate.client.reasoned_error import ReasonedError
-from zkgate.client.receipts import ReceiptError
-from zkgate.client.settings_consistency import SettingsInconsistent, check_settings_consistency
-from zkgate.client.tensors import NamedTensor, tensors_digest
+from zkgate.core.prediction import Prediction
+from zkgate.core.reasoned_error import ReasonedError
+from zkgate.core.receipts import ReceiptError
+from zkgate.core.settings_consistency import SettingsInconsistent, check_settings_consistency
+from zkgate.core.tensors import NamedTensor, tensors_digest
 
 # The version of the installed wheel; the ezkl module itself does not declare one in its stubs.
 INSTALLED_EZKL_VERSION = importlib.metadata.version("ezkl")

@@ -531,7 +531,7 @@ class TimestampCommitmentRequest(_message.Message):
     commitment: _builtins.str
     """SHA-256 (hex) being timestamped."""
     request_signature: _builtins.bytes
-    """The owner's Ed25519 signature over the request statement (see zkgate.client.attestations)."""
+    """The owner's Ed25519 signature over the request statement (see zkgate.core.attestations)."""
     def __init__(
         self,
         *,
@@ -619,7 +619,7 @@ class OpenContestRequest(_message.Message):
     SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
     DEADLINE_MS_FIELD_NUMBER: _builtins.int
     receipt_set_digest: _builtins.str
-    """framed SHA-256 over the contested receipts' canonical JSON, sorted (zkgate.client.contest)."""
+    """framed SHA-256 over the contested receipts' canonical JSON, sorted (zkgate.core.protocols.contest)."""
     receipt_count: _builtins.int
     client_nonce_sha256: _builtins.str
     """SHA-256 of the client's secret nonce, revealed only after the gateway has answered."""
@@ -661,7 +661,7 @@ class OpenEvaluationRequest(_message.Message):
     """The model and batch-circuit commitments the consumer pinned; refused unless served."""
     batch_commitment: _builtins.str
     test_set_commitment: _builtins.str
-    """Merkle root over the test set's examples and labels (zkgate.client.test_set), hex."""
+    """Merkle root over the test set's examples and labels (zkgate.core.held_out_set), hex."""
     test_set_size: _builtins.int
     sample_size: _builtins.int
     """How many examples are proven; Hoeffding's n = ln(1/delta) / (2 epsilon^2) by default."""
@@ -752,7 +752,7 @@ class Evaluation(_message.Message):
     proven: _builtins.int
     failed: _builtins.int
     certificate_json: _builtins.str
-    """The accuracy certificate's JSON (zkgate.client.accuracy), once every job has succeeded."""
+    """The accuracy certificate's JSON (zkgate.core.protocols.accuracy), once every job has succeeded."""
     @_builtins.property
     def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """One prove job per sampled example, in draw order."""
@@ -851,7 +851,7 @@ class Dataset(_message.Message):
     dataset_id: _builtins.str
     """Names the stored dataset in later calls; the statement is what the requester keeps."""
     statement_json: _builtins.str
-    """The signed dataset statement (zkgate.client.retrieval.DatasetStatement)."""
+    """The signed dataset statement (zkgate.core.protocols.retrieval.DatasetStatement)."""
     def __init__(
         self,
         *,
@@ -994,7 +994,7 @@ class Retrieval(_message.Message):
     proven: _builtins.int
     failed: _builtins.int
     result_json: _builtins.str
-    """The retrieval result's JSON (zkgate.client.retrieval), once every job has succeeded."""
+    """The retrieval result's JSON (zkgate.core.protocols.retrieval), once every job has succeeded."""
     @_builtins.property
     def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """One prove job per returned record: the matches, then the drawn left-out records."""

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.accuracy import (
+from zkgate.client.protocols.accuracy.verification import predicted_class
+from zkgate.core.attestations import AttestationError
+from zkgate.core.canonical import sha256_hex
+from zkgate.core.card import ModelCard
+from zkgate.core.held_out_set import TestSet, TestSetError
+from zkgate.core.instances import dequantize
+from zkgate.core.protocols.accuracy import (
     AccuracyCertificate,
     AccuracyFormatError,
     AccuracyRequest,
@@ -22,18 +28,12 @@ from zkgate.client.accuracy import (
     accuracy_sample,
     issue_accuracy_statement,
 )
-from zkgate.client.accuracy_verification import predicted_class
-from zkgate.client.attestations import AttestationError
-from zkgate.client.canonical import sha256_hex
-from zkgate.client.card import ModelCard
-from zkgate.client.instances import dequantize
-from zkgate.client.signing import raw_public_key
-from zkgate.client.test_set import TestSet, TestSetError
+from zkgate.core.signing import raw_public_key
 from zkgate.gateway.access import PermissionDenied, Tenant
 from zkgate.gateway.errors import InvalidRequest, NotReady
 from zkgate.gateway.stored_records import put_record, read_record
-from zkgate.prover.jobs import JobState
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.queue.jobs import JobState
 
 if TYPE_CHECKING:
     from zkgate.gateway.service import GatewayService

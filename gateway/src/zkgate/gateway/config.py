@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from zkgate.prover.artifact_location import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
-from zkgate.prover.catalog import ProofPolicy
-from zkgate.prover.database_settings import (
+from zkgate.prover.artifacts.location import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
+from zkgate.prover.queue.catalog import ProofPolicy
+from zkgate.prover.queue.database_settings import (
     DATABASE_URL_ENV,
     DATABASE_URL_FILE_ENV,
     add_database_arguments,

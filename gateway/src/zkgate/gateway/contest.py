@@ -13,7 +13,7 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.contest import (
+from zkgate.core.protocols.contest import (
     ContestError,
     ContestRequest,
     ContestStatement,

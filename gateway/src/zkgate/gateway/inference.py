@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 import onnxruntime as ort
 
-from zkgate.client.card import ModelCard, TensorSpec
-from zkgate.client.documents import quote
-from zkgate.client.tensors import NamedTensor, numpy_dtype, oip_datatype
+from zkgate.core.card import ModelCard, TensorSpec
+from zkgate.core.documents import quote
+from zkgate.core.tensors import NamedTensor, numpy_dtype, oip_datatype
 from zkgate.gateway.errors import InvalidRequest
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.artifacts.store import ArtifactStore
 
 # ezkl quantizes an input x at scale s to round(x * 2^s) held in an i128. Measured with
 # ezkl.float_to_felt on ezkl 23.0.5 at scales 0, 7 and 13: |x| * 2^s up to 2^127 quantizes,
@@ -89,14 +89,14 @@ class LoadedModel:
         return [s.name for s in self.inputs]
 
     def check_inputs(self, inputs: Sequence[NamedTensor]) -> None:
-        """Inputs in declared order (see `zkgate.client.tensors.ordered`) must match the card
+        """Inputs in declared order (see `zkgate.core.tensors.ordered`) must match the card
         and be values the circuit can prove."""
         for spec, tensor in zip(self.inputs, inputs, strict=True):
             check_input(spec, tensor)
             check_provable_values(tensor, self.input_scale)
 
     def run(self, inputs: Sequence[NamedTensor]) -> list[NamedTensor]:
-        """Inputs must already be in declared order (see `zkgate.client.tensors.ordered`)."""
+        """Inputs must already be in declared order (see `zkgate.core.tensors.ordered`)."""
         self.check_inputs(inputs)
         feeds = {t.name: np.asarray(t.array, dtype=numpy_dtype(t.datatype)) for t in inputs}
         results = self._session.run([s.name for s in self.outputs], feeds)

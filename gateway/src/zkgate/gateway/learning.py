@@ -16,18 +16,18 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import (
+from zkgate.core.attestations import (
     AttestationError,
     CommitmentTimestamp,
     TrainingIntent,
     issue_commitment_timestamp,
     issue_training_intent,
 )
-from zkgate.client.card import LEARNING_REPORT_ARTIFACT, ModelCard
-from zkgate.client.learning_archive import ArchiveError, check_archive
+from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
+from zkgate.core.learning.archive import ArchiveError, check_archive
 from zkgate.gateway.errors import InvalidRequest, NotReady
-from zkgate.prover.catalog import ModelRecord
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.queue.catalog import ModelRecord
 
 
 class NoProofOfLearning(NotReady):
@@ -77,7 +77,7 @@ class LearningAttestor:
         except AttestationError as exc:
             raise InvalidRequest(
                 f"timestamp refused: {exc}; sign the request with "
-                "zkgate.client.attestations.sign_timestamp_request(owner_key, commitment)"
+                "zkgate.core.attestations.sign_timestamp_request(owner_key, commitment)"
             ) from exc
 
 

@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from zkgate.gateway.errors import NotFound
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers.call_interceptor import CallInterceptor, Context
-from zkgate.prover.metrics_exposition import JobCountsCollector, MetricsServer, metrics_registry
+from zkgate.prover.metrics_endpoint import JobCountsCollector, MetricsServer, metrics_registry
 
 UNKNOWN_MODEL = "unknown"
 _LABELS = ("service", "method", "model", "code")

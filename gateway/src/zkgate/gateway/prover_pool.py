@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from zkgate.prover.artifact_location import ArtifactSettings
-from zkgate.prover.database_settings import child_environment
+from zkgate.prover.artifacts.location import ArtifactSettings
+from zkgate.prover.queue.database_settings import child_environment
 
 log = logging.getLogger("zkgate.gateway.provers")
 

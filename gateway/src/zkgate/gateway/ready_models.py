@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from zkgate.prover.catalog import ModelRecord, ModelState
+from zkgate.prover.queue.catalog import ModelRecord, ModelState
 
 # Bounds how long a record edited behind the gateway's back (an operator, a migration) is served.
 MAX_AGE_SECONDS = 2.0

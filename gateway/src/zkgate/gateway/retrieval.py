@@ -16,15 +16,16 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.accuracy_verification import predicted_class
-from zkgate.client.array_rows import RowsError, save_npy
-from zkgate.client.attestations import AttestationError
-from zkgate.client.canonical import framed_digest, sha256_hex
-from zkgate.client.card import ModelCard
-from zkgate.client.dataset import Dataset
-from zkgate.client.merkle import inclusion_proof
-from zkgate.client.predicate_circuit import check_predicate_scale
-from zkgate.client.retrieval import (
+from zkgate.client.protocols.accuracy.verification import predicted_class
+from zkgate.client.protocols.retrieval.predicate_circuit import check_predicate_scale
+from zkgate.client.protocols.retrieval.verification import HOLDS
+from zkgate.core.array_rows import RowsError, save_npy
+from zkgate.core.attestations import AttestationError
+from zkgate.core.canonical import framed_digest, sha256_hex
+from zkgate.core.card import ModelCard
+from zkgate.core.dataset import Dataset
+from zkgate.core.merkle import inclusion_proof
+from zkgate.core.protocols.retrieval import (
     MAX_RETRIEVAL_PROOFS,
     DatasetStatement,
     RetrievalFormatError,
@@ -36,16 +37,15 @@ from zkgate.client.retrieval import (
     issue_retrieval_statement,
     retrieval_sample,
 )
-from zkgate.client.retrieval_verification import HOLDS
-from zkgate.client.signing import raw_public_key
-from zkgate.client.tensors import NamedTensor
+from zkgate.core.signing import raw_public_key
+from zkgate.core.tensors import NamedTensor
 from zkgate.gateway.access import PermissionDenied, Tenant
 from zkgate.gateway.errors import InvalidRequest, NotReady
 from zkgate.gateway.stored_records import put_record, read_record
-from zkgate.prover.catalog import ProofPolicy
-from zkgate.prover.jobs import JobState
-from zkgate.prover.registration import DEFAULT_PARAM_VISIBILITY
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.registration import DEFAULT_PARAM_VISIBILITY
+from zkgate.prover.queue.catalog import ProofPolicy
+from zkgate.prover.queue.jobs import JobState
 
 if TYPE_CHECKING:
     from zkgate.gateway.service import GatewayService, Registration

@@ -30,11 +30,11 @@ from zkgate.gateway.servicers.registry import ServiceRegistry
 from zkgate.gateway.servicers.request_decoding import RequestDecodingInterceptor
 from zkgate.gateway.servicers.retrieval import RetrievalServicer
 from zkgate.gateway.signer import ReceiptSigner
-from zkgate.prover.artifact_location import open_artifact_store
-from zkgate.prover.catalog import ModelCatalog
-from zkgate.prover.database_settings import open_database
-from zkgate.prover.jobs import SqlJobQueue
-from zkgate.prover.layout import DataLayout
+from zkgate.prover.artifacts.location import open_artifact_store
+from zkgate.prover.data_directory import DataLayout
+from zkgate.prover.queue.catalog import ModelCatalog
+from zkgate.prover.queue.database_settings import open_database
+from zkgate.prover.queue.jobs import SqlJobQueue
 from zkgate.wire import open_inference_pb2_grpc, zkgate_pb2_grpc
 
 log = logging.getLogger("zkgate.gateway")

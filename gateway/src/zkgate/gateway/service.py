@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkgate.client.bundle import VerifierBundle
-from zkgate.client.card import ModelCard
-from zkgate.client.documents import quote
-from zkgate.client.receipts import Receipt, ReceiptBody, ReceiptError
-from zkgate.client.tensors import NamedTensor, ordered, tensors_digest
+from zkgate.core.bundle import VerifierBundle
+from zkgate.core.card import ModelCard
+from zkgate.core.documents import quote
+from zkgate.core.receipts import Receipt, ReceiptBody, ReceiptError
+from zkgate.core.tensors import NamedTensor, ordered, tensors_digest
 from zkgate.gateway.access import ANONYMOUS, PermissionDenied, Tenant
 from zkgate.gateway.accuracy import AccuracyEvaluator
 from zkgate.gateway.contest import ContestNotary
@@ -36,7 +36,17 @@ from zkgate.gateway.retrieval import (
     tenant_predicate_prefix,
 )
 from zkgate.gateway.signer import ReceiptSigner
-from zkgate.prover.catalog import (
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.proving import witness_input_json
+from zkgate.prover.circuits.registration import (
+    DEFAULT_PARAM_VISIBILITY,
+    RegistrationError,
+    check_batch_size,
+    check_param_visibility,
+    load_calibration,
+)
+from zkgate.prover.circuits.srs_source import SrsError, requested_ceremony
+from zkgate.prover.queue.catalog import (
     ModelCatalog,
     ModelNotFound,
     ModelRecord,
@@ -44,17 +54,7 @@ from zkgate.prover.catalog import (
     ProofPolicy,
     validate_model_name,
 )
-from zkgate.prover.jobs import Job, JobKind, JobNotFound, JobQueue, JobState
-from zkgate.prover.proving import witness_input_json
-from zkgate.prover.registration import (
-    DEFAULT_PARAM_VISIBILITY,
-    RegistrationError,
-    check_batch_size,
-    check_param_visibility,
-    load_calibration,
-)
-from zkgate.prover.srs_source import SrsError, requested_ceremony
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.queue.jobs import Job, JobKind, JobNotFound, JobQueue, JobState
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.keys import load_or_create_private_key
-from zkgate.client.receipts import Receipt, ReceiptBody
-from zkgate.client.signing import raw_public_key
+from zkgate.core.keys import load_or_create_private_key
+from zkgate.core.receipts import Receipt, ReceiptBody
+from zkgate.core.signing import raw_public_key
 
 
 class ReceiptSigner:

@@ -15,12 +15,12 @@ from typing import Any, TypeVar, cast
 
 import grpc
 
-from zkgate.client.tensors import TensorError
+from zkgate.core.tensors import TensorError
 from zkgate.gateway.access import PermissionDenied, RateLimited, Unauthenticated
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
-from zkgate.prover.catalog import ModelExists
-from zkgate.prover.jobs import QueueFull
-from zkgate.prover.sql import DatabaseUnavailable
+from zkgate.prover.queue.catalog import ModelExists
+from zkgate.prover.queue.jobs import QueueFull
+from zkgate.prover.queue.sql_session import DatabaseUnavailable
 
 log = logging.getLogger("zkgate.gateway")
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from zkgate.client.attestations import AttestationError, check_digest
-from zkgate.client.canonical import canonical_json
+from zkgate.core.attestations import AttestationError, check_digest
+from zkgate.core.canonical import canonical_json
 from zkgate.gateway.errors import InvalidRequest, NotFound
-from zkgate.prover.store import ArtifactStore
+from zkgate.prover.artifacts.store import ArtifactStore
 
 _MAX_RECORD_BYTES = 16 * 1024 * 1024
 

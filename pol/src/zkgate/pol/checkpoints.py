@@ -15,8 +15,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from zkgate.client.canonical import framed_digest
-from zkgate.client.documents import DocumentError, quote
+from zkgate.core.canonical import framed_digest
+from zkgate.core.documents import DocumentError, quote
 from zkgate.pol.architecture import build_model
 from zkgate.pol.policy import Architecture, OptimizerSpec
 from zkgate.pol.safetensors_header import safetensors_metadata

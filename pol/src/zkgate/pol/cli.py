@@ -19,18 +19,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from zkgate.client.attestations import AttestationError, TrainingIntent, issue_training_intent
-from zkgate.client.cli import add_connection_arguments, connect
-from zkgate.client.keys import KeyFileError, load_or_create_private_key, load_private_key
-from zkgate.client.learning_archive import ArchiveError, build_archive, extract_archive
-from zkgate.client.signing import raw_public_key
-from zkgate.client.verify_command import (
+from zkgate.client.cli.main import add_connection_arguments, connect
+from zkgate.client.cli.verify import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
     InputError,
     read_input,
 )
+from zkgate.core.attestations import AttestationError, TrainingIntent, issue_training_intent
+from zkgate.core.keys import KeyFileError, load_or_create_private_key, load_private_key
+from zkgate.core.learning.archive import ArchiveError, build_archive, extract_archive
+from zkgate.core.signing import raw_public_key
 from zkgate.pol.calibration import DEFAULT_MARGIN, DEFAULT_SEEDS, calibrate
 from zkgate.pol.dataset import digits_dataset
 from zkgate.pol.digits_example import digits_policy

@@ -14,9 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import safetensors.numpy
 
-from zkgate.client.canonical import framed_digest
-from zkgate.client.documents import DocumentError, quote
-from zkgate.client.merkle import leaf_hash, root_of_leaf_hashes
+from zkgate.core.canonical import framed_digest
+from zkgate.core.documents import DocumentError, quote
+from zkgate.core.merkle import leaf_hash, root_of_leaf_hashes
 from zkgate.pol.safetensors_header import safetensors_metadata
 
 _EXAMPLE_DOMAIN = "zkgate.pol.example/1"

@@ -25,10 +25,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import AttestationError, CommitmentTimestamp
-from zkgate.client.canonical import canonical_json, sha256_hex
-from zkgate.client.documents import parse_object
-from zkgate.client.signing import (
+from zkgate.core.attestations import AttestationError, CommitmentTimestamp
+from zkgate.core.canonical import canonical_json, sha256_hex
+from zkgate.core.documents import parse_object
+from zkgate.core.signing import (
     SignatureError,
     parse_public_key_hex,
     raw_public_key,

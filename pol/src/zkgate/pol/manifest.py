@@ -13,11 +13,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import AttestationError, TrainingIntent
-from zkgate.client.canonical import canonical_json, framed_digest
-from zkgate.client.documents import DocumentError, Fields, parse_object, quote
-from zkgate.client.learning_layout import MANIFEST_NAME, MAX_MANIFEST_BYTES
-from zkgate.client.signing import SignatureError, sign_body, verify_body
+from zkgate.core.attestations import AttestationError, TrainingIntent
+from zkgate.core.canonical import canonical_json, framed_digest
+from zkgate.core.documents import DocumentError, Fields, parse_object, quote
+from zkgate.core.learning.layout import MANIFEST_NAME, MAX_MANIFEST_BYTES
+from zkgate.core.signing import SignatureError, sign_body, verify_body
 from zkgate.pol.policy import PolicyError, TrainingPolicy
 
 MANIFEST_FORMAT = "zkgate.pol.manifest/1"

@@ -13,9 +13,9 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from zkgate.client.canonical import canonical_json, framed_digest
-from zkgate.client.documents import DocumentError, Fields, parse_json, quote
-from zkgate.client.learning_layout import (
+from zkgate.core.canonical import canonical_json, framed_digest
+from zkgate.core.documents import DocumentError, Fields, parse_json, quote
+from zkgate.core.learning.layout import (
     MAX_EXAMPLES,
     MAX_LAYERS,
     MAX_PARAMETERS,

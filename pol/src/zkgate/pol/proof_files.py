@@ -3,7 +3,7 @@ gateway can check an upload against it without torch)."""
 
 from __future__ import annotations
 
-from zkgate.client.learning_layout import (
+from zkgate.core.learning.layout import (
     DATASET_NAME,
     MANIFEST_NAME,
     MODEL_NAME,

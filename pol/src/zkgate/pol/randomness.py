@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from zkgate.client.canonical import framed_digest
+from zkgate.core.canonical import framed_digest
 
 _ORDER_DOMAIN = "zkgate.pol.order/1"
 _INIT_DOMAIN = "zkgate.pol.init/1"

@@ -15,9 +15,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from torch import nn
 
-from zkgate.client.attestations import CommitmentTimestamp, TrainingIntent
-from zkgate.client.canonical import sha256_hex
-from zkgate.client.signing import raw_public_key
+from zkgate.core.attestations import CommitmentTimestamp, TrainingIntent
+from zkgate.core.canonical import sha256_hex
+from zkgate.core.signing import raw_public_key
 from zkgate.pol import proof_files
 from zkgate.pol.checkpoints import TrainingState, chain_link, encode
 from zkgate.pol.dataset import Dataset

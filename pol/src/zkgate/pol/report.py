@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from zkgate.client.canonical import canonical_json, sha256_hex
+from zkgate.core.canonical import canonical_json, sha256_hex
 
 REPORT_FORMAT = "zkgate.pol.report/1"
 

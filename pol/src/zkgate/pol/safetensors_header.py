@@ -7,7 +7,7 @@ file that is free-form text from the prover. Reading it here first refuses a hea
 
 from __future__ import annotations
 
-from zkgate.client.documents import DocumentError, parse_object
+from zkgate.core.documents import DocumentError, parse_object
 
 # A header lists each tensor's name, dtype, shape and offsets: a few hundred bytes per tensor.
 HEADER_LIMIT = 1 << 20

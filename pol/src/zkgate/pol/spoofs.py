@@ -18,8 +18,8 @@ import numpy.typing as npt
 import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.attestations import TrainingIntent
-from zkgate.client.canonical import sha256_hex
+from zkgate.core.attestations import TrainingIntent
+from zkgate.core.canonical import sha256_hex
 from zkgate.pol import proof_files
 from zkgate.pol.architecture import build_model, initial_model
 from zkgate.pol.checkpoints import TrainingState, chain_link, decode, encode

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from zkgate.client.attestations import AttestationError, CommitmentTimestamp
-from zkgate.client.canonical import canonical_json, sha256_hex
-from zkgate.client.documents import DocumentError, parse_json, quote
-from zkgate.client.learning_archive import ArchiveError, extract_archive
-from zkgate.client.learning_layout import (
+from zkgate.core.attestations import AttestationError, CommitmentTimestamp
+from zkgate.core.canonical import canonical_json, sha256_hex
+from zkgate.core.documents import DocumentError, parse_json, quote
+from zkgate.core.learning.archive import ArchiveError, extract_archive
+from zkgate.core.learning.layout import (
     MAX_MANIFEST_BYTES,
     MAX_PARAMETERS,
     LayoutError,

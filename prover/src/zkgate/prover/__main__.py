@@ -1,5 +1,5 @@
 import sys
 
-from zkgate.prover.process import main
+from zkgate.prover.worker.process import main
 
 sys.exit(main())

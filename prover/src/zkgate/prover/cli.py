@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from zkgate.prover.process import add_worker_arguments, run_command
+from zkgate.prover.worker.process import add_worker_arguments, run_command
 
 
 def register_commands(commands: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from zkgate.client.accuracy import AccuracyRequest
+from zkgate.core.protocols.accuracy import AccuracyRequest
 from zkgate.gateway.access import current_tenant
 from zkgate.gateway.accuracy import EvaluationProgress, parse_test_set
 from zkgate.gateway.service import GatewayService

@@ -12,13 +12,13 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from zkgate.client.oip_codec import decode_tensors, encode_output
+from zkgate.core.oip_codec import decode_tensors, encode_output
 from zkgate.gateway import __version__
 from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers import parameters
 from zkgate.gateway.status import grpc_errors
-from zkgate.prover.catalog import ModelState
+from zkgate.prover.queue.catalog import ModelState
 from zkgate.wire import open_inference_pb2 as oip
 
 OIP_SERVICE = "inference.GRPCInferenceService"

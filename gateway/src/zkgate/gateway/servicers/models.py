@@ -12,7 +12,7 @@ from zkgate.gateway import __version__
 from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService, Registration
 from zkgate.gateway.status import grpc_errors
-from zkgate.prover.catalog import ModelRecord, ModelState, ProofPolicy
+from zkgate.prover.queue.catalog import ModelRecord, ModelState, ProofPolicy
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import grpc
 
-from zkgate.client.contest import ContestRequest
-from zkgate.client.oip_codec import decode_tensors
+from zkgate.core.oip_codec import decode_tensors
+from zkgate.core.protocols.contest import ContestRequest
 from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService, JobStatus
 from zkgate.gateway.status import grpc_errors
-from zkgate.prover.jobs import JobKind, JobState
+from zkgate.prover.queue.jobs import JobKind, JobState
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 

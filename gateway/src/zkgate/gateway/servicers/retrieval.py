@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from zkgate.client.retrieval import RetrievalRequest
+from zkgate.core.protocols.retrieval import RetrievalRequest
 from zkgate.gateway.access import current_tenant
 from zkgate.gateway.retrieval import CommittedDataset, RetrievalProgress
 from zkgate.gateway.service import GatewayService

@@ -1,0 +1,1 @@
+"""The `zkgate` command: one module per command group, assembled in main.py."""

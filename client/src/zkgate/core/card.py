@@ -1,0 +1,209 @@
+"""The model card: what a provider publishes about a registered model.
+
+A card is the provider's claim. The client trusts nothing in it until the verifier bundle that
+came with it hashes to the commitment the client pinned; after that, the fields that matter for
+soundness (SRS identity, ezkl version) are checked against the bundle. The serving terms (tensor
+signature and fidelity tolerance) are covered by the commitment itself; the rest (costs, times)
+are informative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from zkgate.core.canonical import canonical_json
+from zkgate.core.documents import DocumentError, parse_object, quote, read_dataclass
+
+CARD_FORMAT = "zkgate.model-card/2"
+SRS_ORIGIN_DEV = "insecure-dev"
+SRS_ORIGIN_CEREMONY = "ceremony"
+# The key in `artifacts` naming the proof-of-learning report, when the card has one.
+LEARNING_REPORT_ARTIFACT = "learning_report"
+LEARNING_ACCEPTED = "accepted"
+LEARNING_REJECTED = "rejected"
+
+
+class CardFormatError(ValueError):
+    """A card that cannot be read: wrong format tag, missing or mistyped fields."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+@dataclass(frozen=True)
+class Visibility:
+    input: str
+    output: str
+    param: str
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """Gap between the float model (onnxruntime) and the quantized circuit, measured at
+    registration on `samples` inputs.
+
+    `tolerance` is the largest served-vs-proven difference a client accepts by default; the
+    model commitment covers it (see `serving_terms`). `method` says how it was derived, and
+    `false_rejection_bound` bounds the chance that an honest prediction on an input like the
+    measured ones is rejected by it.
+    """
+
+    samples: int
+    max_abs_diff: float
+    argmax_agreement: float
+    tolerance: float
+    method: str
+    false_rejection_bound: float
+
+    def check(self) -> None:
+        if not (self.max_abs_diff >= 0 and self.tolerance >= 0):
+            raise CardFormatError(
+                f"malformed model card: fidelity tolerance {self.tolerance} and max_abs_diff "
+                f"{self.max_abs_diff} must be non-negative"
+            )
+        for name in ("argmax_agreement", "false_rejection_bound"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise CardFormatError(f"malformed model card: fidelity {name} is not in [0, 1]")
+
+
+@dataclass(frozen=True)
+class SrsInfo:
+    origin: str
+    logrows: int
+    file_sha256: str
+    identity: str
+
+
+@dataclass(frozen=True)
+class KeySizes:
+    proving_key_bytes: int
+    verifying_key_bytes: int
+
+
+@dataclass(frozen=True)
+class LearningSummary:
+    """The prover's verdict on the proof-of-learning sent with the registration.
+
+    Evidence that the owner trained the served weights, not proof: a verifier replays a sample of
+    the run (see the report, in `artifacts["learning_report"]`, for what was checked). A rejected
+    proof does not stop the model from serving; the card says so and why.
+    """
+
+    decision: str
+    reasons: list[str]
+    report_digest: str
+    manifest_digest: str
+    owner_public_key: str
+    intent_issuer_public_key: str
+    earliest_timestamp_ms: int | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.decision == LEARNING_ACCEPTED
+
+
+@dataclass(frozen=True)
+class BatchCircuit:
+    """A second circuit of the same model over `size` requests at once, with hashed inputs and
+    outputs, so that requests of different clients share one proof without any of them seeing
+    another's data. Its keys and settings have their own commitment, which a client pins
+    alongside the model's."""
+
+    size: int
+    commitment: str
+    logrows: int
+    input_scale: int
+    output_scale: int
+    keys: KeySizes
+    prove_seconds: float
+    srs: SrsInfo
+    artifacts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    commitment: str
+    ezkl_version: str
+    visibility: Visibility
+    logrows: int
+    input_scale: int
+    output_scale: int
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    fidelity: Fidelity
+    keys: KeySizes
+    prove_seconds: float
+    srs: SrsInfo
+    onnx_sha256: str
+    artifacts: dict[str, str]
+    created_at: float
+    format: str = field(default=CARD_FORMAT)
+    proof_of_learning: LearningSummary | None = None
+    batch: BatchCircuit | None = None
+
+    @property
+    def insecure_srs(self) -> bool:
+        return self.srs.origin == SRS_ORIGIN_DEV
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        # Optional sections are absent rather than null, so a card without them has the same
+        # bytes as before they existed.
+        for section in ("proof_of_learning", "batch"):
+            if body[section] is None:
+                del body[section]
+        return canonical_json(body).decode("utf-8")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelCard:
+        try:
+            fields = parse_object(text, what="model card")
+            if fields.raw.get("format") != CARD_FORMAT:
+                raise CardFormatError(
+                    f"not a zkgate model card: format {quote(fields.raw.get('format'))}, "
+                    f"want {CARD_FORMAT!r}"
+                )
+            card = read_dataclass(cls, fields)
+        except DocumentError as exc:
+            raise CardFormatError(f"malformed model card: {exc}") from exc
+        card.check()
+        return card
+
+    def check(self) -> None:
+        """What the types alone do not say; a card failing these could not have come from a
+        registration, and the verifier would otherwise read nonsense out of it."""
+        if not self.inputs or not self.outputs:
+            raise CardFormatError("malformed model card: a model has at least one input and output")
+        self.fidelity.check()
+        if self.proof_of_learning is not None and self.proof_of_learning.decision not in (
+            LEARNING_ACCEPTED,
+            LEARNING_REJECTED,
+        ):
+            raise CardFormatError(
+                f"proof_of_learning.decision is {quote(self.proof_of_learning.decision)}, want "
+                f"{LEARNING_ACCEPTED!r} or {LEARNING_REJECTED!r}"
+            )
+
+    def terms(self) -> bytes:
+        """The card's part of the model commitment (see `serving_terms`)."""
+        return serving_terms(self.inputs, self.outputs, self.fidelity)
+
+
+def serving_terms(inputs: list[TensorSpec], outputs: list[TensorSpec], fidelity: Fidelity) -> bytes:
+    """The promises a verifier holds a served prediction to, beyond the circuit itself: the
+    tensors' names, datatypes and shapes, and the default tolerance between served and proven
+    outputs. They are the provider's words, so the model commitment covers them: a provider who
+    edits its card after a client pinned the commitment (to widen the tolerance, or to rename
+    and reshape an output) no longer matches it."""
+    return canonical_json(
+        {
+            "inputs": [asdict(spec) for spec in inputs],
+            "outputs": [asdict(spec) for spec in outputs],
+            "fidelity": asdict(fidelity),
+        }
+    )

@@ -1,0 +1,119 @@
+"""Content-addressed artifact store shared by the gateway and the provers.
+
+Artifacts are named by their SHA-256, so a name can never point at other bytes, a writer never
+needs a lock (two writers of the same name write the same bytes), and a copy never goes stale.
+The bytes live in a backend (artifact_backend.py: a local or shared directory; s3_backend.py:
+a bucket); what must not differ between backends is here: naming, the no-op when a name is
+already stored, and checking bytes against their name when they are read.
+
+ezkl works on file paths, hence local_file(): the stored file itself for a directory without a
+cache, else a copy in the node's LocalCache, pinned while in use; either is checked against its
+name before ezkl sees it, once per copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from zkgate.prover.artifacts.backend import ArtifactBackend, DirectoryBackend
+from zkgate.prover.artifacts.digests import (
+    CHUNK_BYTES,
+    ArtifactCorrupt,
+    ArtifactNotFound,
+    CheckedFiles,
+    check_digest,
+    hash_chunks,
+    hash_file,
+    validate_digest,
+    written_stamp,
+)
+from zkgate.prover.artifacts.local_cache import LocalCache
+
+__all__ = [
+    "CHUNK_BYTES",
+    "ArtifactCorrupt",
+    "ArtifactNotFound",
+    "ArtifactStore",
+    "validate_digest",
+]
+
+
+class ArtifactStore:
+    def __init__(self, backend: ArtifactBackend | Path, *, cache: LocalCache | None = None) -> None:
+        """A Path stands for a DirectoryBackend there: the single-node default. A backend whose
+        objects are not local files needs a cache for local_file()."""
+        self.backend = DirectoryBackend(backend) if isinstance(backend, Path) else backend
+        self.cache = cache
+        # The directory's own files, handed to ezkl without a copy; they are replaced by a
+        # rename, never written in place, so a changed modification time means damage.
+        self._checked = CheckedFiles(written_stamp)
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if self.backend.stored_size(digest) != len(data):
+            self.backend.write_bytes(digest, data)
+        return digest
+
+    def put_file(self, path: Path, *, move: bool = False) -> str:
+        """Stores a copy of path, or, with move=True, takes the file itself: a rename into a
+        directory on the same file system (which saves copying a multi-gigabyte proving key),
+        else, after the upload, into this node's cache, where the next proof finds it."""
+        digest = hash_file(path)
+        if self.backend.stored_size(digest) != path.stat().st_size:
+            self.backend.write_file(digest, path, move=move)
+        if move and path.exists():
+            if self.cache is not None:
+                self.cache.adopt(digest, path)
+            else:
+                path.unlink()
+        return digest
+
+    def read_bytes(self, digest: str) -> bytes:
+        data = self.backend.read_bytes(validate_digest(digest))
+        check_digest(digest, hashlib.sha256(data).hexdigest())
+        return data
+
+    def verify(self, digest: str) -> None:
+        """Rehashes the stored object itself in bounded memory (local_file checks the copy that
+        ezkl is given, which for a cached store is another file)."""
+        check_digest(digest, hash_chunks(self.backend.read_chunks(validate_digest(digest))))
+
+    def exists(self, digest: str) -> bool:
+        return self.backend.stored_size(validate_digest(digest)) is not None
+
+    def size(self, digest: str) -> int:
+        size = self.backend.stored_size(validate_digest(digest))
+        if size is None:
+            raise ArtifactNotFound(f"no artifact {digest} in {self.backend.describe()}")
+        return size
+
+    @contextmanager
+    def local_file(self, digest: str) -> Iterator[Path]:
+        """A local file holding the artifact, valid until the block ends, checked against its
+        name once per copy (see CheckedFiles); raises ArtifactCorrupt for a damaged one."""
+        if self.cache is None:
+            path = self.path(digest)
+            self._checked.check(digest, path, "stored artifact")
+            yield path
+            return
+        with self.cache.pinned(
+            digest,
+            size=lambda: self.size(digest),
+            fetch=lambda target: self.backend.download(digest, target),
+        ) as path:
+            yield path
+
+    def path(self, digest: str) -> Path:
+        """The stored file itself, for a directory store without a cache (one node's tools and
+        tests); code that may run against a remote store uses local_file()."""
+        if not isinstance(self.backend, DirectoryBackend) or self.cache is not None:
+            raise TypeError(
+                f"artifacts in {self.backend.describe()} are reached through local_file()"
+            )
+        target = self.backend.object_path(digest)
+        if not target.is_file():
+            raise ArtifactNotFound(f"no artifact {digest}")
+        return target

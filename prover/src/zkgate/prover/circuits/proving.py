@@ -1,0 +1,222 @@
+"""Making a proof for one request with a registered model's stored artifacts.
+
+The gateway stores a prove job's input as witness_input_json bytes and the prover feeds those
+same bytes to ezkl, so what is proven is exactly what was enqueued. Every proof is verified
+against the model's k=1 verifier slice before it is handed out: that is the check a client
+makes, and a proof that fails it points at damaged keys, not at the request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from math import prod
+from pathlib import Path
+
+import ezkl
+import numpy as np
+
+from zkgate.client.verification import INSTALLED_EZKL_VERSION
+from zkgate.core.canonical import canonical_json
+from zkgate.core.card import ModelCard
+from zkgate.core.tensors import NamedTensor, TensorError
+from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactStore
+from zkgate.prover.circuits.batching import (
+    BatchError,
+    batch_witness_input,
+    entry_outputs,
+    read_witness,
+)
+
+# What the artifacts record, and what the client compares against.
+EZKL_VERSION = INSTALLED_EZKL_VERSION
+
+
+class ProvingError(Exception):
+    """The request cannot be proven with this model, however often it is retried."""
+
+
+class ArtifactVersionMismatch(ProvingError):
+    """Keys and circuits are only valid for the ezkl version that made them."""
+
+
+def witness_input_json(tensors: Sequence[NamedTensor]) -> bytes:
+    """ezkl's data file for one request: one flat list per input, in the order given (the
+    model's input order). Canonical JSON, so equal inputs give equal bytes and digests."""
+    input_data: list[list[float]] = []
+    for tensor in tensors:
+        values = np.asarray(tensor.array, dtype=np.float64).ravel()
+        if not np.isfinite(values).all():
+            raise TensorError(f"input {tensor.name!r} holds NaN or infinity; it cannot be proven")
+        input_data.append(values.tolist())
+    return canonical_json({"input_data": input_data})
+
+
+def check_ezkl_version(card: ModelCard) -> None:
+    if card.ezkl_version != EZKL_VERSION:
+        raise ArtifactVersionMismatch(
+            f"model {card.name!r} was built with ezkl {card.ezkl_version}, this prover runs "
+            f"ezkl {EZKL_VERSION}: its keys cannot be used; run the prover with "
+            f"ezkl=={card.ezkl_version} or register the model again"
+        )
+
+
+def run_ezkl(what: str, call: Callable[[], object]) -> None:
+    """Runs one ezkl call, turning its failure (or a False result) into ProvingError.
+
+    ezkl's errors depend only on its inputs, so they are deterministic; OSError (a full disk, a
+    missing file) is left alone, since it may pass.
+    """
+    try:
+        outcome = call()
+    except OSError:
+        raise
+    except Exception as exc:
+        raise ProvingError(f"{what} failed: {exc}") from exc
+    if outcome is False:
+        raise ProvingError(f"{what} failed")
+
+
+def verify_proof(proof: Path, *, settings: Path, verifying_key: Path, srs_slice: Path) -> None:
+    run_ezkl(
+        "verifying the proof against the verifier slice",
+        lambda: ezkl.verify(
+            str(proof), str(settings), str(verifying_key), str(srs_slice), reduced_srs=False
+        ),
+    )
+
+
+def prove(
+    card: ModelCard,
+    store: ArtifactStore,
+    *,
+    srs_path: Path,
+    witness_input: bytes,
+    scratch: Path,
+) -> bytes:
+    """The proof JSON for witness_input (witness_input_json bytes) under card's model.
+
+    srs_path must be the SRS file the proving key was made with (card.srs.file_sha256).
+    """
+    check_ezkl_version(card)
+    _check_witness_input(card, witness_input)
+    return _prove_circuit(
+        card.artifacts, store, srs_path=srs_path, witness_input=witness_input, scratch=scratch
+    )
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    """One proof over a batch, and each request's proven outputs (felts per output tensor), in
+    the order the requests were given; padding entries are left out."""
+
+    proof: bytes
+    entry_outputs: list[list[list[str]]]
+
+
+def prove_batch(
+    card: ModelCard,
+    store: ArtifactStore,
+    *,
+    srs_path: Path,
+    witness_inputs: Sequence[bytes],
+    scratch: Path,
+) -> BatchProof:
+    """One proof of card's batch circuit over the requests' witness inputs (at most the batch
+    size). srs_path must be the batch circuit's SRS file (card.batch.srs.file_sha256)."""
+    check_ezkl_version(card)
+    if card.batch is None:
+        raise ProvingError(f"model {card.name!r} has no batch circuit")
+    for witness_input in witness_inputs:
+        _check_witness_input(card, witness_input)
+    try:
+        batch_input = batch_witness_input(witness_inputs, card.batch.size)
+    except BatchError as exc:
+        raise ProvingError(str(exc)) from exc
+    proof = _prove_circuit(
+        card.batch.artifacts, store, srs_path=srs_path, witness_input=batch_input, scratch=scratch
+    )
+    witness = read_witness(scratch / "witness.json")
+    return BatchProof(
+        proof=proof,
+        entry_outputs=[
+            entry_outputs(witness, index, len(card.outputs)) for index in range(len(witness_inputs))
+        ],
+    )
+
+
+def _prove_circuit(
+    artifacts: Mapping[str, str],
+    store: ArtifactStore,
+    *,
+    srs_path: Path,
+    witness_input: bytes,
+    scratch: Path,
+) -> bytes:
+    with ExitStack() as pinned:
+        local = {
+            kind: pinned.enter_context(local_artifact(store, kind, artifacts[kind]))
+            for kind in ("compiled", "pk", "settings", "vk", "srs_slice")
+        }
+        return _prove(local, srs_path=srs_path, witness_input=witness_input, scratch=scratch)
+
+
+@contextmanager
+def local_artifact(store: ArtifactStore, kind: str, digest: str) -> Iterator[Path]:
+    """store.local_file, failing as a ProvingError that names the artifact when the copy is
+    damaged: ezkl would take a flipped bit in a proving key and fail only at the proof's
+    self-check, as an unsatisfied circuit, on every proof of the model."""
+    with ExitStack() as pinned:
+        try:
+            path = pinned.enter_context(store.local_file(digest))
+        except ArtifactCorrupt as exc:
+            raise ProvingError(
+                f"the model's {kind} artifact {digest} is corrupted ({exc}); restore it from a "
+                "backup of the artifact store, or register the model again"
+            ) from exc
+        yield path
+
+
+def _prove(local: dict[str, Path], *, srs_path: Path, witness_input: bytes, scratch: Path) -> bytes:
+    """A proof with a circuit's artifacts as local files, by card.artifacts name; the witness
+    stays in scratch as witness.json."""
+    compiled = str(local["compiled"])
+    data = scratch / "input.json"
+    witness = scratch / "witness.json"
+    proof = scratch / "proof.json"
+    data.write_bytes(witness_input)
+    run_ezkl(
+        "computing the witness",
+        lambda: ezkl.gen_witness(str(data), compiled, str(witness), vk_path=None, srs_path=None),
+    )
+    run_ezkl(
+        "proving",
+        lambda: ezkl.prove(
+            str(witness),
+            compiled,
+            str(local["pk"]),
+            str(proof),
+            srs_path=str(srs_path),
+        ),
+    )
+    verify_proof(
+        proof,
+        settings=local["settings"],
+        verifying_key=local["vk"],
+        srs_slice=local["srs_slice"],
+    )
+    return proof.read_bytes()
+
+
+def _check_witness_input(card: ModelCard, witness_input: bytes) -> None:
+    try:
+        got = [len(values) for values in json.loads(witness_input)["input_data"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProvingError(f"the stored witness input is not ezkl input data: {exc}") from exc
+    expected = [prod(spec.shape) for spec in card.inputs]
+    if got != expected:
+        raise ProvingError(
+            f"model {card.name!r} takes inputs of {expected} values, the witness input holds {got}"
+        )

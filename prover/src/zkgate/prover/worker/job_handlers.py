@@ -1,0 +1,185 @@
+"""Job handlers: what a prover worker does with a register or prove job.
+
+Errors are sorted here for the queue: what retrying cannot change (a RegistrationError, a
+ProvingError, a model replaced since the job was enqueued) becomes DeterministicJobError;
+anything else is left to propagate, and the worker retries it while attempts remain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.proving import ProvingError, local_artifact, prove, prove_batch
+from zkgate.prover.circuits.registration import RegistrationError, load_calibration, register_model
+from zkgate.prover.circuits.srs_source import CeremonySrs, SrsSource
+from zkgate.prover.data_directory import DataLayout
+from zkgate.prover.queue.catalog import ModelCatalog, ModelNotFound, StaleRegistration
+from zkgate.prover.queue.jobs import Job, JobKind
+from zkgate.prover.worker.learning_check import check_proof_of_learning
+from zkgate.prover.worker.loop import BatchHandler, DeterministicJobError, JobHandler
+
+
+def make_handlers(
+    layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs_source: SrsSource
+) -> dict[JobKind, JobHandler]:
+    handlers = _Handlers(layout, store, catalog, srs_source)
+    return {JobKind.REGISTER: handlers.register, JobKind.PROVE: handlers.prove}
+
+
+def make_batch_handler(
+    layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs_source: SrsSource
+) -> BatchHandler:
+    return _Handlers(layout, store, catalog, srs_source).prove_batch
+
+
+class _Handlers:
+    def __init__(
+        self, layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs: SrsSource
+    ) -> None:
+        self._layout = layout
+        self._store = store
+        self._catalog = catalog
+        self._srs = srs
+
+    def register(self, job: Job) -> dict[str, Any]:
+        """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
+        param_visibility, srs_path and srs_sha256 (empty for a development SRS), batch_size; with a
+        proof-of-learning, also learning_archive_digest and trusted_intent_issuers (hex keys)."""
+        try:
+            card = self._register(job)
+        except RegistrationError as exc:
+            self._catalog.mark_failed(job.model_name, str(exc), job_id=job.id)
+            raise DeterministicJobError(str(exc)) from exc
+        except Exception as exc:
+            if job.attempts >= job.max_attempts:
+                # No retry will follow: the model must not stay "registering" forever.
+                self._catalog.mark_failed(
+                    job.model_name, f"{type(exc).__name__}: {exc}", job_id=job.id
+                )
+            raise
+        try:
+            self._catalog.mark_ready(
+                job.model_name, commitment=card.commitment, card_json=card.to_json(), job_id=job.id
+            )
+        except StaleRegistration as exc:
+            raise DeterministicJobError(str(exc)) from exc
+        return {"commitment": card.commitment}
+
+    def _register(self, job: Job) -> ModelCard:
+        payload = job.payload
+        onnx_digest = payload["onnx_digest"]
+        with self._scratch(job) as scratch, self._store.local_file(onnx_digest) as onnx_path:
+            card = register_model(
+                job.model_name,
+                onnx_path=onnx_path,
+                calibration=load_calibration(self._store.read_bytes(payload["calibration_digest"])),
+                store=self._store,
+                srs_source=self._srs,
+                scratch=scratch,
+                max_logrows=int(payload["max_logrows"]),
+                param_visibility=payload["param_visibility"],
+                ceremony=_ceremony(payload),
+                batch_size=int(payload.get("batch_size", 1)),
+                scale=payload.get("scale"),
+            )
+            if "learning_archive_digest" not in payload:
+                return card
+            return self._with_learning(card, payload, scratch / "learning")
+
+    def _with_learning(self, card: ModelCard, payload: dict[str, Any], scratch: Path) -> ModelCard:
+        """The card plus the verdict on the proof-of-learning, checked against the ONNX that the
+        card's circuit was built from."""
+        verdict = check_proof_of_learning(
+            self._store.read_bytes(payload["learning_archive_digest"]),
+            onnx=self._store.read_bytes(payload["onnx_digest"]),
+            trusted_issuers=payload["trusted_intent_issuers"],
+            scratch=scratch,
+        )
+        report_digest = self._store.put_bytes(verdict.report_json.encode("utf-8"))
+        return dataclasses.replace(
+            card,
+            artifacts={**card.artifacts, LEARNING_REPORT_ARTIFACT: report_digest},
+            proof_of_learning=verdict.summary,
+        )
+
+    def prove(self, job: Job) -> dict[str, Any]:
+        """Payload: commitment, input_digest, witness_input_digest (witness_input_json bytes)."""
+        payload = job.payload
+        card = self._card(job.model_name, payload["commitment"])
+        witness_input = self._store.read_bytes(payload["witness_input_digest"])
+        with self._proving(job, card.artifacts["srs"]) as (scratch, srs_path):
+            proof = prove(
+                card, self._store, srs_path=srs_path, witness_input=witness_input, scratch=scratch
+            )
+        return {"proof_digest": self._store.put_bytes(proof)}
+
+    def prove_batch(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+        """Prove jobs of one batch key (see worker.py) in one proof of the model's batch
+        circuit. Each job's result names the shared proof, its own entry and its own proven
+        outputs, and nothing of the other entries."""
+        first = jobs[0]
+        card = self._card(first.model_name, first.payload["commitment"])
+        if card.batch is None:
+            raise DeterministicJobError(f"model {card.name!r} has no batch circuit")
+        witness_inputs = [self._store.read_bytes(j.payload["witness_input_digest"]) for j in jobs]
+        with self._proving(first, card.batch.artifacts["srs"]) as (scratch, srs_path):
+            batch = prove_batch(
+                card, self._store, srs_path=srs_path, witness_inputs=witness_inputs, scratch=scratch
+            )
+        proof_digest = self._store.put_bytes(batch.proof)
+        return [
+            {
+                "proof_digest": proof_digest,
+                "batch_index": index,
+                "batch_size": card.batch.size,
+                "batch_outputs": outputs,
+            }
+            for index, outputs in enumerate(batch.entry_outputs)
+        ]
+
+    def _card(self, name: str, commitment: str) -> ModelCard:
+        """The card of the model the job was enqueued for; a model registered anew since then
+        has other keys, and a proof under them would not be the one the requester expects."""
+        try:
+            record = self._catalog.get(name)
+        except ModelNotFound as exc:
+            raise DeterministicJobError(f"model {name!r} no longer exists") from exc
+        if record.commitment != commitment or record.card_json is None:
+            raise DeterministicJobError(
+                f"model {name!r} now has commitment {record.commitment}, not the job's "
+                f"{commitment}: it was registered again after the proof was requested"
+            )
+        return ModelCard.from_json(record.card_json)
+
+    @contextmanager
+    def _proving(self, job: Job, srs_digest: str) -> Iterator[tuple[Path, Path]]:
+        """(scratch directory, local SRS file) for proving; a ProvingError raised within (a
+        damaged SRS copy included) is deterministic."""
+        with self._scratch(job) as scratch:
+            try:
+                with local_artifact(self._store, "srs", srs_digest) as srs_path:
+                    yield scratch, srs_path
+            except ProvingError as exc:
+                raise DeterministicJobError(str(exc)) from exc
+
+    @contextmanager
+    def _scratch(self, job: Job) -> Iterator[Path]:
+        self._layout.scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(
+            dir=self._layout.scratch, prefix=f"{job.kind}-{job.id}-"
+        ) as directory:
+            yield Path(directory)
+
+
+def _ceremony(payload: dict[str, Any]) -> CeremonySrs | None:
+    path = payload.get("srs_path") or ""
+    if not path:
+        return None
+    return CeremonySrs(path=Path(path), sha256=payload.get("srs_sha256") or "")

@@ -1,0 +1,59 @@
+"""Checking a proof-of-learning during a registration job.
+
+The verifier lives in zkgate-pol, which needs torch; a prover that never sees such proofs should
+not carry it, so it is imported only when a registration brings an archive. The verifier's
+nonce is drawn here, at job time: the owner committed to the run before it existed, so the
+owner could not have known which training segments would be replayed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkgate.core.card import LEARNING_ACCEPTED, LEARNING_REJECTED, LearningSummary
+from zkgate.prover.circuits.registration import RegistrationError
+
+VERIFIER_NONCE_BYTES = 32
+
+
+@dataclass(frozen=True)
+class LearningVerdict:
+    summary: LearningSummary
+    # The verifier's full report (canonical JSON); `summary.report_digest` is its SHA-256.
+    report_json: str
+
+
+def check_proof_of_learning(
+    archive: bytes, *, onnx: bytes, trusted_issuers: Collection[str], scratch: Path
+) -> LearningVerdict:
+    """A rejected proof is a verdict, not an error: the card reports it and the model still
+    serves. Only a prover unable to verify at all raises RegistrationError."""
+    try:
+        from zkgate.pol.verification import verify_archive
+    except ImportError as exc:
+        raise RegistrationError(
+            "this registration carries a proof-of-learning, and this prover cannot verify one "
+            f"({exc}); install the verifier on the prover nodes: "
+            "pip install 'zkgate-prover[learning]'"
+        ) from exc
+    report = verify_archive(
+        archive,
+        onnx=onnx,
+        trusted_issuers=trusted_issuers,
+        verifier_nonce=os.urandom(VERIFIER_NONCE_BYTES),
+        scratch=scratch,
+    )
+    report_json = report.to_json()
+    summary = LearningSummary(
+        decision=LEARNING_ACCEPTED if report.accepted else LEARNING_REJECTED,
+        reasons=list(report.reasons),
+        report_digest=report.digest(),
+        manifest_digest=report.manifest_digest,
+        owner_public_key=report.owner_public_key,
+        intent_issuer_public_key=report.intent_issuer_public_key,
+        earliest_timestamp_ms=report.earliest_timestamp_ms,
+    )
+    return LearningVerdict(summary=summary, report_json=report_json)
