@@ -103,8 +103,14 @@ class Seeds:
 
 
 def _training_policy_and_manifest(key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+    from zkgate.core.learning.policy import (
+        Architecture,
+        OptimizerSpec,
+        Schedule,
+        Thresholds,
+        TrainingPolicy,
+    )
     from zkgate.pol.manifest import CheckpointEntry, Manifest
-    from zkgate.pol.policy import Architecture, OptimizerSpec, Schedule, Thresholds, TrainingPolicy
 
     policy = TrainingPolicy(
         architecture=Architecture("mlp", (64, 16, 10)),

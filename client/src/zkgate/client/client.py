@@ -42,6 +42,7 @@ from zkgate.core.canonical import sha256_hex
 from zkgate.core.card import ModelCard
 from zkgate.core.dataset import Dataset
 from zkgate.core.held_out_set import TestSet
+from zkgate.core.learning.policy import TrainingPolicy
 from zkgate.core.oip_codec import decode_tensors, encode_input
 from zkgate.core.prediction import Prediction
 from zkgate.core.protocols.accuracy import (
@@ -578,12 +579,19 @@ class Client:
 
     # -- proof-of-learning --------------------------------------------------------------------
 
-    def issue_training_intent(self, owner_public_key: str, policy_digest: str) -> TrainingIntent:
-        """A fresh intent from the gateway; the run's seed derives from it. Raises
-        AttestationError unless the gateway's identity key signed it for this owner and policy."""
+    def issue_training_intent(
+        self, owner_public_key: str, policy: TrainingPolicy
+    ) -> TrainingIntent:
+        """A fresh intent from the gateway; the run's seed derives from it. The gateway keeps
+        the policy itself, so a later registration is verified against what it agreed to.
+        Raises AttestationError unless the gateway's identity key signed it for this owner and
+        policy."""
+        policy_digest = policy.digest()
         response: pb.SignedStatement = self._learning.IssueTrainingIntent(
             pb.IssueTrainingIntentRequest(
-                owner_public_key=owner_public_key, policy_digest=policy_digest
+                owner_public_key=owner_public_key,
+                policy_digest=policy_digest,
+                policy_json=policy.to_json(),
             ),
             timeout=self._timeout,
         )

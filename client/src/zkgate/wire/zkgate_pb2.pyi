@@ -502,19 +502,27 @@ class IssueTrainingIntentRequest(_message.Message):
 
     OWNER_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     POLICY_DIGEST_FIELD_NUMBER: _builtins.int
+    POLICY_JSON_FIELD_NUMBER: _builtins.int
     owner_public_key: _builtins.str
     """The owner's Ed25519 public key (32 bytes, hex): only its holder can sign the manifest."""
     policy_digest: _builtins.str
-    """SHA-256 (hex) of the canonical training policy JSON."""
+    """The policy's digest (zkgate.core.learning.policy: TrainingPolicy.digest), as the owner
+    computed it; the gateway refuses the request if policy_json does not hash to it.
+    """
+    policy_json: _builtins.str
+    """The training policy itself. The gateway checks it against its admission bounds, keeps it
+    with the intent it signs, and registration verifies proofs against the kept copy.
+    """
     def __init__(
         self,
         *,
         owner_public_key: _builtins.str = ...,
         policy_digest: _builtins.str = ...,
+        policy_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_public_key", b"owner_public_key", "policy_digest", b"policy_digest"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_public_key", b"owner_public_key", "policy_digest", b"policy_digest", "policy_json", b"policy_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

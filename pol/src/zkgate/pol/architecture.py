@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zkgate.pol.policy import Architecture, PolicyError
+from zkgate.core.learning.policy import Architecture, PolicyError
 from zkgate.pol.randomness import uniform_stream
 
 

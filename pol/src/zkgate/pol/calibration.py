@@ -14,8 +14,8 @@ import math
 import os
 from collections.abc import Sequence
 
+from zkgate.core.learning.policy import CalibrationRecord, Thresholds, TrainingPolicy
 from zkgate.pol.dataset import Dataset
-from zkgate.pol.policy import CalibrationRecord, Thresholds, TrainingPolicy
 from zkgate.pol.replay import measure, replay, update_size
 from zkgate.pol.training import TrainingRun, deterministic
 

@@ -20,9 +20,9 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
+from zkgate.core.learning.policy import CalibrationRecord, Thresholds
 from zkgate.pol.calibration import DISTANCE_FLOOR, FLOORS_ABSOLUTE
 from zkgate.pol.checkpoints import TrainingState
-from zkgate.pol.policy import CalibrationRecord, Thresholds
 from zkgate.pol.replay import measure, replay, update_size
 from zkgate.pol.training import TrainingRun, deterministic
 

@@ -17,8 +17,8 @@ from torch import nn
 
 from zkgate.core.canonical import framed_digest
 from zkgate.core.documents import DocumentError, quote
+from zkgate.core.learning.policy import Architecture, OptimizerSpec
 from zkgate.pol.architecture import build_model
-from zkgate.pol.policy import Architecture, OptimizerSpec
 from zkgate.pol.safetensors_header import safetensors_metadata
 
 CHECKPOINT_FORMAT = "zkgate.pol.checkpoint/1"

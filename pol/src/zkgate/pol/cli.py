@@ -30,12 +30,12 @@ from zkgate.client.cli.verify import (
 from zkgate.core.attestations import AttestationError, TrainingIntent, issue_training_intent
 from zkgate.core.keys import KeyFileError, load_or_create_private_key, load_private_key
 from zkgate.core.learning.archive import ArchiveError, build_archive, extract_archive
+from zkgate.core.learning.policy import PolicyError, TrainingPolicy
 from zkgate.core.signing import raw_public_key
 from zkgate.pol.calibration import DEFAULT_MARGIN, DEFAULT_SEEDS, calibrate
 from zkgate.pol.dataset import digits_dataset
 from zkgate.pol.digits_example import digits_policy
 from zkgate.pol.dispute import Claim, Verdict, VerdictError, check_verdict, resolve_dispute
-from zkgate.pol.policy import PolicyError, TrainingPolicy
 from zkgate.pol.recorder import RecordingError, Timestamper, record_training
 from zkgate.pol.report import LearningReport
 from zkgate.pol.verification import verify_proof
@@ -113,7 +113,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         timestamper: Timestamper | None = None
         if args.gateway:
             client = stack.enter_context(connect(args.gateway, args))
-            intent: TrainingIntent = client.issue_training_intent(owner_hex, policy.digest())
+            intent: TrainingIntent = client.issue_training_intent(owner_hex, policy)
             timestamper = partial(client.timestamp_commitment, owner)
         else:
             intent = issue_training_intent(

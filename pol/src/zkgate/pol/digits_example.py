@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from zkgate.pol.dataset import Dataset
-from zkgate.pol.policy import (
+from zkgate.core.learning.policy import (
     Architecture,
     OptimizerSpec,
     ReplayPlan,
@@ -17,6 +16,7 @@ from zkgate.pol.policy import (
     Thresholds,
     TrainingPolicy,
 )
+from zkgate.pol.dataset import Dataset
 
 HIDDEN = 16
 # Before calibration: bit-exact replay, which deterministic torch gives on one machine. Run

@@ -17,8 +17,8 @@ from zkgate.core.attestations import AttestationError, TrainingIntent
 from zkgate.core.canonical import canonical_json, framed_digest
 from zkgate.core.documents import DocumentError, Fields, parse_object, quote
 from zkgate.core.learning.layout import MANIFEST_NAME, MAX_MANIFEST_BYTES
+from zkgate.core.learning.policy import PolicyError, TrainingPolicy
 from zkgate.core.signing import SignatureError, sign_body, verify_body
-from zkgate.pol.policy import PolicyError, TrainingPolicy
 
 MANIFEST_FORMAT = "zkgate.pol.manifest/1"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from zkgate.core.learning.policy import Thresholds
 from zkgate.pol.checkpoints import TrainingState
-from zkgate.pol.policy import Thresholds
 from zkgate.pol.training import TrainingRun
 
 

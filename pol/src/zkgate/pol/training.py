@@ -16,10 +16,10 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from zkgate.core.learning.policy import TrainingPolicy
 from zkgate.pol.architecture import build_model, initialize
 from zkgate.pol.checkpoints import TrainingState, capture, restore
 from zkgate.pol.dataset import Dataset
-from zkgate.pol.policy import TrainingPolicy
 from zkgate.pol.randomness import data_order
 
 

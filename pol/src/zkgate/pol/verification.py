@@ -28,6 +28,7 @@ from zkgate.core.learning.layout import (
     LayoutError,
     ProofShape,
 )
+from zkgate.core.learning.policy import PolicyError, ReplayPlan, TrainingPolicy, differences
 from zkgate.pol import proof_files
 from zkgate.pol.architecture import initial_model
 from zkgate.pol.ceilings import NOISE_SEGMENTS, effective, measure_noise, threshold_problems
@@ -44,7 +45,6 @@ from zkgate.pol.checkpoints import (
 from zkgate.pol.dataset import Dataset, DatasetError
 from zkgate.pol.manifest import Manifest, ManifestError
 from zkgate.pol.onnx_binding import binding_problems, probes
-from zkgate.pol.policy import PolicyError, ReplayPlan, TrainingPolicy, differences
 from zkgate.pol.randomness import HashStream
 from zkgate.pol.replay import measure, replay, update_size
 from zkgate.pol.report import LearningReport, SegmentReport

@@ -22,7 +22,7 @@ from zkgate.core.learning.layout import (
     parameter_count,
 )
 
-POLICY_FORMAT = "zkgate.pol.policy/1"
+POLICY_FORMAT = "zkgate.core.learning.policy/1"
 ARCHITECTURES = ("mlp",)
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step")
