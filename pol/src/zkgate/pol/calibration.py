@@ -10,10 +10,10 @@ gets a floor relative to the update size, so thresholds never demand bit-equalit
 from __future__ import annotations
 
 import itertools
-import math
 import os
 from collections.abc import Sequence
 
+from zkgate.core.learning.admission import noise_floors
 from zkgate.core.learning.policy import CalibrationRecord, Thresholds, TrainingPolicy
 from zkgate.pol.dataset import Dataset
 from zkgate.pol.replay import measure, replay, update_size
@@ -22,10 +22,6 @@ from zkgate.pol.training import TrainingRun, deterministic
 DEFAULT_MARGIN = 10.0
 DEFAULT_SEEDS = 3
 DEFAULT_THREAD_COUNTS = (1, 2)
-# Floors, as fractions of the median honest segment update (or absolute, for the unitless
-# cosine distance and update ratio). The verifier's own ceilings use the same floors.
-DISTANCE_FLOOR = 1e-6
-FLOORS_ABSOLUTE = {"cosine": 1e-9, "update_ratio": 1e-6}
 _METRICS = ("l1", "l2", "linf", "cosine", "update_ratio", "state_linf")
 
 
@@ -58,15 +54,8 @@ def calibrate(
                     observed = {**vars(gap), "update_ratio": abs(gap.update_ratio - 1.0)}
                     for metric in _METRICS:
                         noise[metric] = max(noise[metric], observed[metric])
-    scale = sorted(sizes)[len(sizes) // 2] * DISTANCE_FLOOR
-    count = sum(t.numel() for t in states[0].params.values())
-    floors = {
-        "l1": scale * math.sqrt(count),
-        "l2": scale,
-        "linf": scale,
-        "state_linf": scale,
-        **FLOORS_ABSOLUTE,
-    }
+    median = sorted(sizes)[len(sizes) // 2]
+    floors = noise_floors(median, sum(t.numel() for t in states[0].params.values()))
     limits = {metric: margin * max(noise[metric], floors[metric]) for metric in _METRICS}
     thresholds = Thresholds(**limits, min_update_l2=min(sizes) / margin)
     record = CalibrationRecord(
@@ -75,5 +64,6 @@ def calibrate(
         thread_counts=tuple(thread_counts),
         honest_max=noise,
         smallest_honest_update_l2=min(sizes),
+        median_honest_update_l2=median,
     )
     return policy.with_thresholds(thresholds, record)

@@ -15,13 +15,12 @@ segment goes, so it is as much the prover's choice as the weights.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
+from zkgate.core.learning.admission import noise_floors
 from zkgate.core.learning.policy import CalibrationRecord, Thresholds
-from zkgate.pol.calibration import DISTANCE_FLOOR, FLOORS_ABSOLUTE
 from zkgate.pol.checkpoints import TrainingState
 from zkgate.pol.replay import measure, replay, update_size
 from zkgate.pol.training import TrainingRun, deterministic
@@ -30,8 +29,6 @@ from zkgate.pol.training import TrainingRun, deterministic
 # the verifier's sample did not meet, and is still far below what an attack leaves (above 0.05
 # in l2 for every attack measured, against honest noise of 1e-6 and less).
 CEILING_MARGIN = 100.0
-# A calibration record may state a margin up to this; above it, thresholds are not calibrated.
-MAX_MARGIN = CEILING_MARGIN
 # The segments the verifier measures noise on: enough to see the noise, few enough to cost
 # little next to the replay itself.
 NOISE_SEGMENTS = 3
@@ -49,14 +46,7 @@ class OwnCalibration:
     threads: tuple[int, int]
 
     def ceilings(self) -> Thresholds:
-        scale = self.update_l2 * DISTANCE_FLOOR
-        floors = {
-            "l1": scale * math.sqrt(self.parameters),
-            "l2": scale,
-            "linf": scale,
-            "state_linf": scale,
-            **FLOORS_ABSOLUTE,
-        }
+        floors = noise_floors(self.update_l2, self.parameters)
         limits = {m: CEILING_MARGIN * max(self.noise[m], floors[m]) for m in floors}
         # min_update_l2 bounds from below: its loosest acceptable value is a floor.
         return Thresholds(**limits, min_update_l2=self.update_l2 / (CEILING_MARGIN * 10))
@@ -108,9 +98,12 @@ def threshold_problems(
             f"{CEILING_MARGIN * 10:g})"
         )
     if record is not None:
-        if not 1 <= record.margin <= MAX_MARGIN:
+        if not record.median_honest_update_l2 <= CEILING_MARGIN * own.update_l2:
+            # Its noise floors scale with this figure, so an inflated one loosens every floor.
             problems.append(
-                f"the calibration margin {record.margin:g} is outside 1 to {MAX_MARGIN:g}"
+                f"the calibration record claims a median honest update of "
+                f"{record.median_honest_update_l2:.3g}; this verifier measures "
+                f"{own.update_l2:.3g} and accepts at most {CEILING_MARGIN:g}x that"
             )
         problems += [
             f"the calibration record claims honest {name} noise {claimed:.3g}; this verifier "

@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from zkgate.client.cli.arguments import positive_int
 from zkgate.client.cli.main import add_connection_arguments, connect
 from zkgate.client.cli.verify import (
     EXIT_BAD_INPUT,
@@ -29,8 +30,9 @@ from zkgate.client.cli.verify import (
 )
 from zkgate.core.attestations import AttestationError, TrainingIntent, issue_training_intent
 from zkgate.core.keys import KeyFileError, load_or_create_private_key, load_private_key
+from zkgate.core.learning.admission import MINIMUM_REPLAY
 from zkgate.core.learning.archive import ArchiveError, build_archive, extract_archive
-from zkgate.core.learning.policy import PolicyError, TrainingPolicy
+from zkgate.core.learning.policy import PolicyError, ReplayPlan, TrainingPolicy
 from zkgate.core.signing import raw_public_key
 from zkgate.pol.calibration import DEFAULT_MARGIN, DEFAULT_SEEDS, calibrate
 from zkgate.pol.dataset import digits_dataset
@@ -155,6 +157,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             onnx=onnx,
             registered_policy=registered,
             threads=args.threads,
+            minimum_replay=_replay_plan(args),
         )
     print(report.summary())
     if args.report:
@@ -192,6 +195,7 @@ def cmd_dispute(args: argparse.Namespace) -> int:
                 verifier_nonce=os.urandom(32),
                 now_ms=_now_ms(),
                 first_public_ms=args.first_public_ms,
+                minimum_replay=_replay_plan(args),
             )
         except ValueError as exc:
             raise InputError(str(exc)) from exc
@@ -220,6 +224,31 @@ def cmd_check_verdict(args: argparse.Namespace) -> int:
         return EXIT_REJECTED
     print(f"verdict holds: winner {verdict.winner or 'none'}: {verdict.body['explanation']}")
     return EXIT_ACCEPTED
+
+
+def _replay_plan(args: argparse.Namespace) -> ReplayPlan:
+    return ReplayPlan(top_q=args.top_q, random_segments=args.random_segments)
+
+
+def _add_replay_plan(parser: argparse.ArgumentParser) -> None:
+    """The verifier's own minimum plan: the policy's plan is raised to it, never lowered."""
+    parser.add_argument(
+        "--random-segments",
+        type=positive_int,
+        default=MINIMUM_REPLAY.random_segments,
+        metavar="N",
+        help="replay at least N segments drawn from this verifier's nonce (never fewer than "
+        f"{MINIMUM_REPLAY.random_segments}); more catches a partial spoof more often, see "
+        "docs/proof-of-learning.md",
+    )
+    parser.add_argument(
+        "--top-q",
+        type=positive_int,
+        default=MINIMUM_REPLAY.top_q,
+        metavar="Q",
+        help="replay at least the Q largest updates of each epoch (never fewer than "
+        f"{MINIMUM_REPLAY.top_q})",
+    )
 
 
 def _add_trust(parser: argparse.ArgumentParser) -> None:
@@ -269,6 +298,7 @@ def register_commands(commands: Any) -> None:
     ver.add_argument("--policy", type=Path, help="the registered policy (default: the intent's)")
     ver.add_argument("--threads", type=int, help="replay thread count (default: the policy's)")
     ver.add_argument("--report", type=Path, help="write the full report here")
+    _add_replay_plan(ver)
     _add_trust(ver)
     ver.set_defaults(func=_guarded(cmd_verify))
 
@@ -283,6 +313,7 @@ def register_commands(commands: Any) -> None:
         help="when the model first became public (its registration): evidence older than this "
         "outranks a claim without timestamps",
     )
+    _add_replay_plan(dis)
     _add_trust(dis)
     dis.set_defaults(func=_guarded(cmd_dispute))
 

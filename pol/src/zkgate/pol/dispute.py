@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zkgate.core.attestations import AttestationError, CommitmentTimestamp
 from zkgate.core.canonical import canonical_json, sha256_hex
 from zkgate.core.documents import parse_object
+from zkgate.core.learning.admission import MINIMUM_REPLAY
+from zkgate.core.learning.policy import ReplayPlan
 from zkgate.core.signing import (
     SignatureError,
     parse_public_key_hex,
@@ -91,9 +93,11 @@ def resolve_dispute(
     verifier_nonce: bytes,
     now_ms: int,
     first_public_ms: int | None = None,
+    minimum_replay: ReplayPlan = MINIMUM_REPLAY,
 ) -> Verdict:
     """`first_public_ms`: when the disputed model first became public (its registration), if
-    known; evidence older than that outranks a claim without timestamps."""
+    known; evidence older than that outranks a claim without timestamps. `minimum_replay`: the
+    least each claim's verification replays."""
     labels = [claim.label for claim in claims]
     if len(claims) < 2 or len(set(labels)) != len(labels):
         raise ValueError("a dispute needs two or more claims with distinct labels")
@@ -104,6 +108,7 @@ def resolve_dispute(
             trusted_issuers=trusted_issuers,
             verifier_nonce=verifier_nonce,
             onnx=onnx,
+            minimum_replay=minimum_replay,
         )
         evidence.append({"label": claim.label, "report": report.to_json_obj()})
     winner, explanation = decide(evidence, first_public_ms)

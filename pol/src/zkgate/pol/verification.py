@@ -21,6 +21,7 @@ import torch
 from zkgate.core.attestations import AttestationError, CommitmentTimestamp
 from zkgate.core.canonical import canonical_json, sha256_hex
 from zkgate.core.documents import DocumentError, parse_json, quote
+from zkgate.core.learning.admission import MINIMUM_REPLAY, admission_problems, stronger_plan
 from zkgate.core.learning.archive import ArchiveError, extract_archive
 from zkgate.core.learning.layout import (
     MAX_MANIFEST_BYTES,
@@ -52,12 +53,6 @@ from zkgate.pol.training import TrainingRun, deterministic, make_optimizer
 
 _SEGMENT_DOMAIN = "zkgate.pol.replay/1"
 _PROBE_EXAMPLES = 16
-# The verifier's own floor, whatever a policy says. The trainer writes the policy, and a spoofer
-# would write loose thresholds and no random replay into it; the unitless thresholds are capped
-# (honest calibration gives about 1e-8 and 1e-5), and the replay plan is at least this.
-MAX_COSINE_THRESHOLD = 0.01
-MAX_UPDATE_RATIO_THRESHOLD = 0.01
-MINIMUM_REPLAY = ReplayPlan(top_q=1, random_segments=8)
 # Policies come from the trainer; one claiming a run of 10^7 epochs must not make the verifier
 # replay anything of that size before saying no. The replay plan is bounded before any replay:
 # in training steps (each costs a fixed overhead, about 0.3 ms for a small MLP), and in
@@ -115,10 +110,13 @@ def verify_archive(
     trusted_issuers: Collection[str],
     verifier_nonce: bytes,
     scratch: Path,
+    registered_policy: TrainingPolicy | None = None,
+    minimum_replay: ReplayPlan = MINIMUM_REPLAY,
 ) -> LearningReport:
-    """The gateway's entry point: unpack, then `verify_proof` against the registered ONNX. The
-    ONNX holds every parameter as a float32 initializer, so a proof claiming more parameters
-    than fit in it is refused before it is unpacked."""
+    """The gateway's entry point: unpack, then `verify_proof` against the registered ONNX and
+    the policy the gateway kept when it signed the intent. The ONNX holds every parameter as a
+    float32 initializer, so a proof claiming more parameters than fit in it is refused before
+    it is unpacked."""
     try:
         proof_dir = extract_archive(
             archive,
@@ -130,7 +128,12 @@ def verify_archive(
         report.cannot_verify(f"proof-of-learning archive refused: {exc}")
         return report
     return verify_proof(
-        proof_dir, trusted_issuers=trusted_issuers, verifier_nonce=verifier_nonce, onnx=onnx
+        proof_dir,
+        trusted_issuers=trusted_issuers,
+        verifier_nonce=verifier_nonce,
+        onnx=onnx,
+        registered_policy=registered_policy,
+        minimum_replay=minimum_replay,
     )
 
 
@@ -142,11 +145,14 @@ def verify_proof(
     onnx: bytes | None = None,
     registered_policy: TrainingPolicy | None = None,
     threads: int | None = None,
+    minimum_replay: ReplayPlan = MINIMUM_REPLAY,
 ) -> LearningReport:
     """`trusted_issuers`: gateway keys (hex) whose intents and timestamps are believed.
     `onnx`: the served model the proof must be about (default: the proof's own model.onnx).
     `registered_policy`: the policy the verifier knows was registered (default: the one the
     intent pins by digest). `threads`: replay thread count (default: the policy's).
+    `minimum_replay`: the least this verifier replays, whatever the policy's plan; raise it
+    where the stakes call for it (each random segment is one segment of replay).
 
     Never raises: whatever the proof holds, the answer is a report, and a failure of the
     verifier itself is reported as such (`unverifiable`), never as a rejection."""
@@ -160,6 +166,7 @@ def verify_proof(
             onnx,
             registered_policy,
             threads,
+            minimum_replay,
         )
     except Exception as exc:  # the verifier answers with a reason, whatever the proof holds
         report.cannot_verify(
@@ -177,6 +184,7 @@ def _verify(
     onnx: bytes | None,
     registered_policy: TrainingPolicy | None,
     threads: int | None,
+    minimum_replay: ReplayPlan,
 ) -> None:
     started = time.perf_counter()
     try:
@@ -195,10 +203,7 @@ def _verify(
     report.total_steps = policy.total_steps
     report.segments_total = max(len(manifest.checkpoints) - 1, 0)
     report.chain_head = manifest.chain_head if manifest.checkpoints else ""
-    plan = ReplayPlan(
-        top_q=max(policy.replay.top_q, MINIMUM_REPLAY.top_q),
-        random_segments=max(policy.replay.random_segments, MINIMUM_REPLAY.random_segments),
-    )
+    plan = stronger_plan(policy.replay, stronger_plan(minimum_replay, MINIMUM_REPLAY))
     refusals = workload_problems(policy, plan)
     refusals += layout_problems(proof_dir, policy, len(manifest.checkpoints))
     for refusal in refusals:
@@ -363,19 +368,8 @@ class _StructuralChecks:
                 "the proof's training policy differs from the registered one: "
                 + "; ".join(differences(manifest.policy, registered))
             )
-        limits = self._policy.thresholds
-        if self._policy.calibration is None:
-            report.reject("the policy's thresholds were never calibrated against honest replay")
-        if not limits.cosine <= MAX_COSINE_THRESHOLD:
-            report.reject(
-                f"the policy's cosine threshold {limits.cosine:.3g} is looser than this verifier "
-                f"accepts ({MAX_COSINE_THRESHOLD})"
-            )
-        if not limits.update_ratio <= MAX_UPDATE_RATIO_THRESHOLD:
-            report.reject(
-                f"the policy's update-ratio threshold {limits.update_ratio:.3g} is looser than "
-                f"this verifier accepts ({MAX_UPDATE_RATIO_THRESHOLD})"
-            )
+        for problem in admission_problems(self._policy):
+            report.reject(problem)
         recorded = manifest.policy.versions.get("torch")
         if recorded and recorded != torch.__version__:
             report.notes.append(

@@ -94,6 +94,8 @@ class CalibrationRecord:
     # Largest honest replay discrepancy measured, per metric.
     honest_max: dict[str, float]
     smallest_honest_update_l2: float
+    # The scale of the noise floors (zkgate.core.learning.admission.noise_floors).
+    median_honest_update_l2: float
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ def _calibration(raw: Fields) -> CalibrationRecord:
         thread_counts=tuple(raw.counts("thread_counts")),
         honest_max={key: _value(noise, key) for key in noise.raw},
         smallest_honest_update_l2=_value(raw, "smallest_honest_update_l2"),
+        median_honest_update_l2=_value(raw, "median_honest_update_l2"),
     )
 
 
