@@ -23,7 +23,7 @@ from zkgate.gateway.accuracy import AccuracyEvaluator
 from zkgate.gateway.contest import ContestNotary
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.gateway.inference import LoadedModel, ModelRuntime
-from zkgate.gateway.learning import (
+from zkgate.gateway.protocols.learning import (
     LearningAttestor,
     StoredReport,
     check_uploaded_archive,
