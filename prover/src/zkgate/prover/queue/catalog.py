@@ -73,6 +73,11 @@ class ModelCatalog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def database(self) -> Database:
+        """The shared database, for records that live beside the catalogue's."""
+        return self._db
+
     def create(
         self, name: str, *, policy: ProofPolicy, onnx_digest: str, calibration_digest: str
     ) -> ModelRecord:

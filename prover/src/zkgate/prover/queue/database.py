@@ -116,6 +116,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN batch_key TEXT",
         "CREATE INDEX jobs_batchable ON jobs (batch_key, state, available_at)",
     ),
+    # Proof-of-learning: the training policies the gateway signed intents for, and the proofs
+    # its provers rejected, so a resubmission after a rejection is visible (learning_ledger.py).
+    (
+        """
+        CREATE TABLE training_policies (
+            policy_digest TEXT PRIMARY KEY,
+            policy_json TEXT NOT NULL,
+            kept_at DOUBLE PRECISION NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE learning_rejections (
+            job_id TEXT PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            owner_public_key TEXT NOT NULL,
+            manifest_digest TEXT NOT NULL,
+            report_digest TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            rejected_at DOUBLE PRECISION NOT NULL
+        )
+        """,
+        "CREATE INDEX learning_rejections_by_owner ON learning_rejections (model_name, "
+        "owner_public_key)",
+    ),
 )
 
 _SCHEMA_VERSION_TABLE = """

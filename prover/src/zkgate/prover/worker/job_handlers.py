@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,8 @@ from zkgate.prover.circuits.srs_source import CeremonySrs, SrsSource
 from zkgate.prover.data_directory import DataLayout
 from zkgate.prover.queue.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.queue.jobs import Job, JobKind
-from zkgate.prover.worker.learning_check import check_proof_of_learning
+from zkgate.prover.queue.learning_ledger import LearningLedger, LearningRejection
+from zkgate.prover.worker.learning_check import LearningTerms, check_proof_of_learning
 from zkgate.prover.worker.loop import BatchHandler, DeterministicJobError, JobHandler
 
 
@@ -46,12 +48,15 @@ class _Handlers:
         self._layout = layout
         self._store = store
         self._catalog = catalog
+        self._ledger = LearningLedger(catalog.database)
         self._srs = srs
 
     def register(self, job: Job) -> dict[str, Any]:
         """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
         param_visibility, srs_path and srs_sha256 (empty for a development SRS), batch_size; with a
-        proof-of-learning, also learning_archive_digest and trusted_intent_issuers (hex keys)."""
+        proof-of-learning, also learning_archive_digest, trusted_intent_issuers (hex keys),
+        learning_replay (the least to replay) and learning_policy_json (the policy the gateway
+        kept with the intent, when it issued it)."""
         try:
             card = self._register(job)
         except RegistrationError as exc:
@@ -91,22 +96,40 @@ class _Handlers:
             )
             if "learning_archive_digest" not in payload:
                 return card
-            return self._with_learning(card, payload, scratch / "learning")
+            return self._with_learning(job, card, scratch / "learning")
 
-    def _with_learning(self, card: ModelCard, payload: dict[str, Any], scratch: Path) -> ModelCard:
+    def _with_learning(self, job: Job, card: ModelCard, scratch: Path) -> ModelCard:
         """The card plus the verdict on the proof-of-learning, checked against the ONNX that the
-        card's circuit was built from."""
+        card's circuit was built from, and the count of this owner's proofs for this model that
+        were rejected before (a rejection is recorded for the next one to count)."""
+        payload = job.payload
         verdict = check_proof_of_learning(
             self._store.read_bytes(payload["learning_archive_digest"]),
             onnx=self._store.read_bytes(payload["onnx_digest"]),
-            trusted_issuers=payload["trusted_intent_issuers"],
+            terms=LearningTerms.from_payload(payload),
             scratch=scratch,
         )
         report_digest = self._store.put_bytes(verdict.report_json.encode("utf-8"))
+        summary = verdict.summary
+        earlier = self._ledger.rejections(
+            job.model_name, summary.owner_public_key, excluding_job=job.id
+        )
+        if not summary.accepted:
+            self._ledger.record_rejection(
+                LearningRejection(
+                    job_id=job.id,
+                    model_name=job.model_name,
+                    owner_public_key=summary.owner_public_key,
+                    manifest_digest=summary.manifest_digest,
+                    report_digest=report_digest,
+                    reason=summary.reasons[0] if summary.reasons else "",
+                    rejected_at=time.time(),
+                )
+            )
         return dataclasses.replace(
             card,
             artifacts={**card.artifacts, LEARNING_REPORT_ARTIFACT: report_digest},
-            proof_of_learning=verdict.summary,
+            proof_of_learning=dataclasses.replace(summary, rejected_before=len(earlier)),
         )
 
     def prove(self, job: Job) -> dict[str, Any]:

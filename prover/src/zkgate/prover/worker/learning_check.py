@@ -9,11 +9,12 @@ owner could not have known which training segments would be replayed.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zkgate.core.card import LEARNING_ACCEPTED, LEARNING_REJECTED, LearningSummary
+from zkgate.core.learning.policy import ReplayPlan, TrainingPolicy
 from zkgate.prover.circuits.registration import RegistrationError
 
 VERIFIER_NONCE_BYTES = 32
@@ -26,8 +27,28 @@ class LearningVerdict:
     report_json: str
 
 
+@dataclass(frozen=True)
+class LearningTerms:
+    """What the gateway fixed for a registration's proof-of-learning, from the job payload:
+    whose intents to believe, the policy it kept when it signed the intent (absent for an intent
+    from elsewhere, whose policy only the intent's digest binds), and the least to replay."""
+
+    trusted_issuers: list[str]
+    registered_policy_json: str | None
+    minimum_replay: tuple[int, int]
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> LearningTerms:
+        replay = payload.get("learning_replay", {})
+        return cls(
+            trusted_issuers=list(payload["trusted_intent_issuers"]),
+            registered_policy_json=payload.get("learning_policy_json"),
+            minimum_replay=(int(replay.get("top_q", 0)), int(replay.get("random_segments", 0))),
+        )
+
+
 def check_proof_of_learning(
-    archive: bytes, *, onnx: bytes, trusted_issuers: Collection[str], scratch: Path
+    archive: bytes, *, onnx: bytes, terms: LearningTerms, scratch: Path
 ) -> LearningVerdict:
     """A rejected proof is a verdict, not an error: the card reports it and the model still
     serves. Only a prover unable to verify at all raises RegistrationError."""
@@ -39,14 +60,20 @@ def check_proof_of_learning(
             f"({exc}); install the verifier on the prover nodes: "
             "pip install 'zkgate-prover[learning]'"
         ) from exc
+    top_q, random_segments = terms.minimum_replay
     report = verify_archive(
         archive,
         onnx=onnx,
-        trusted_issuers=trusted_issuers,
+        trusted_issuers=terms.trusted_issuers,
         verifier_nonce=os.urandom(VERIFIER_NONCE_BYTES),
         scratch=scratch,
+        registered_policy=(
+            None
+            if terms.registered_policy_json is None
+            else TrainingPolicy.from_json(terms.registered_policy_json)
+        ),
+        minimum_replay=ReplayPlan(top_q=top_q, random_segments=random_segments),
     )
-    report_json = report.to_json()
     summary = LearningSummary(
         decision=LEARNING_ACCEPTED if report.accepted else LEARNING_REJECTED,
         reasons=list(report.reasons),
@@ -56,4 +83,4 @@ def check_proof_of_learning(
         intent_issuer_public_key=report.intent_issuer_public_key,
         earliest_timestamp_ms=report.earliest_timestamp_ms,
     )
-    return LearningVerdict(summary=summary, report_json=report_json)
+    return LearningVerdict(summary=summary, report_json=report.to_json())
