@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.core.attestations import TrainingIntent, issue_training_intent
 from zkgate.core.learning.archive import build_archive
+from zkgate.core.learning.manifest import Manifest
 from zkgate.core.learning.policy import CalibrationRecord, ReplayPlan, TrainingPolicy
 from zkgate.core.signing import raw_public_key
 from zkgate.pol import proof_files, spoofs
@@ -30,7 +31,6 @@ from zkgate.pol.calibration import calibrate
 from zkgate.pol.checkpoints import TrainingState, decode
 from zkgate.pol.dataset import Dataset, digits_dataset
 from zkgate.pol.digits_example import digits_policy
-from zkgate.pol.manifest import Manifest
 from zkgate.pol.recorder import record_training
 from zkgate.pol.report import LearningReport, SegmentReport
 from zkgate.pol.training import TrainingRun

@@ -55,6 +55,7 @@ from zkgate.core.documents import DocumentError, parse_object
 from zkgate.core.held_out_set import TestSet, TestSetError
 from zkgate.core.instances import CircuitLayout, InstanceLayoutError
 from zkgate.core.learning.archive import ArchiveError, check_archive, extract_archive
+from zkgate.core.learning.manifest import Manifest, ManifestError
 from zkgate.core.learning.policy import PolicyError, TrainingPolicy
 from zkgate.core.oip_codec import decode_tensors
 from zkgate.core.prediction import Prediction, PredictionFormatError
@@ -75,7 +76,6 @@ from zkgate.core.protocols.retrieval import (
 from zkgate.core.receipts import Receipt, ReceiptError
 from zkgate.core.srs import SrsFormatError, srs_identity
 from zkgate.core.tensors import NamedTensor, TensorError
-from zkgate.pol.manifest import Manifest, ManifestError
 from zkgate.wire import open_inference_pb2 as oip
 
 from .seeds import Seeds

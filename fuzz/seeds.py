@@ -103,6 +103,7 @@ class Seeds:
 
 
 def _training_policy_and_manifest(key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+    from zkgate.core.learning.manifest import CheckpointEntry, Manifest
     from zkgate.core.learning.policy import (
         Architecture,
         OptimizerSpec,
@@ -110,7 +111,6 @@ def _training_policy_and_manifest(key: Ed25519PrivateKey) -> tuple[bytes, bytes]
         Thresholds,
         TrainingPolicy,
     )
-    from zkgate.pol.manifest import CheckpointEntry, Manifest
 
     policy = TrainingPolicy(
         architecture=Architecture("mlp", (64, 16, 10)),

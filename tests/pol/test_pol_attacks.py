@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.core.attestations import issue_commitment_timestamp, sign_timestamp_request
+from zkgate.core.learning.manifest import Manifest
 from zkgate.core.signing import raw_public_key
 from zkgate.pol import proof_files, spoofs
 from zkgate.pol.dataset import Dataset
-from zkgate.pol.manifest import Manifest
 from zkgate.pol.training import TrainingRun
 
 

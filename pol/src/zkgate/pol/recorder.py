@@ -17,12 +17,12 @@ from torch import nn
 
 from zkgate.core.attestations import CommitmentTimestamp, TrainingIntent
 from zkgate.core.canonical import sha256_hex
+from zkgate.core.learning.manifest import CheckpointEntry, Manifest
 from zkgate.core.learning.policy import TrainingPolicy
 from zkgate.core.signing import raw_public_key
 from zkgate.pol import proof_files
 from zkgate.pol.checkpoints import TrainingState, chain_link, encode
 from zkgate.pol.dataset import Dataset
-from zkgate.pol.manifest import CheckpointEntry, Manifest
 from zkgate.pol.onnx_binding import export_onnx
 from zkgate.pol.training import TrainingRun, deterministic
 

@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.core.attestations import TrainingIntent
 from zkgate.core.canonical import sha256_hex
+from zkgate.core.learning.manifest import CheckpointEntry, Manifest
 from zkgate.core.learning.policy import TrainingPolicy
 from zkgate.pol import proof_files
 from zkgate.pol.architecture import build_model, initial_model
 from zkgate.pol.checkpoints import TrainingState, chain_link, decode, encode
 from zkgate.pol.dataset import Dataset
-from zkgate.pol.manifest import CheckpointEntry, Manifest
 from zkgate.pol.recorder import ProofWriter
 from zkgate.pol.training import TrainingRun, deterministic
 

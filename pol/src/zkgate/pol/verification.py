@@ -29,6 +29,7 @@ from zkgate.core.learning.layout import (
     LayoutError,
     ProofShape,
 )
+from zkgate.core.learning.manifest import Manifest, ManifestError
 from zkgate.core.learning.policy import PolicyError, ReplayPlan, TrainingPolicy, differences
 from zkgate.pol import proof_files
 from zkgate.pol.architecture import initial_model
@@ -44,7 +45,6 @@ from zkgate.pol.checkpoints import (
     state_layout,
 )
 from zkgate.pol.dataset import Dataset, DatasetError
-from zkgate.pol.manifest import Manifest, ManifestError
 from zkgate.pol.onnx_binding import binding_problems, probes
 from zkgate.pol.randomness import HashStream
 from zkgate.pol.replay import measure, replay, update_size

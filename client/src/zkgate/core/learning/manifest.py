@@ -20,7 +20,7 @@ from zkgate.core.learning.layout import MANIFEST_NAME, MAX_MANIFEST_BYTES
 from zkgate.core.learning.policy import PolicyError, TrainingPolicy
 from zkgate.core.signing import SignatureError, sign_body, verify_body
 
-MANIFEST_FORMAT = "zkgate.pol.manifest/1"
+MANIFEST_FORMAT = "zkgate.core.learning.manifest/1"
 
 
 class ManifestError(ValueError):
