@@ -140,6 +140,13 @@ def check_archive(data: bytes, *, max_parameters: int = MAX_PARAMETERS) -> Proof
         return _shape(archive, _entries(archive), max_parameters)
 
 
+def archive_manifest(data: bytes) -> bytes:
+    """The manifest's bytes, under its fixed cap, for a caller that needs what the manifest says
+    (a gateway reads the training intent) without unpacking the rest."""
+    with _open(data) as archive:
+        return _read_manifest(archive, _entries(archive))
+
+
 def extract_archive(
     data: bytes, destination: Path, *, max_parameters: int = MAX_PARAMETERS
 ) -> Path:
