@@ -21,11 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.client.channel import TlsSettings, open_channel
 from zkgate.client.protocols.accuracy.verification import VerifiedAccuracy, verify_accuracy
-from zkgate.client.protocols.retrieval.predicate_circuit import (
-    DEFAULT_PREDICATE_SCALE,
-    check_predicate_scale,
-    check_served_scale,
-)
+from zkgate.client.protocols.retrieval.predicate_circuit import check_served_scale
 from zkgate.client.protocols.retrieval.verification import VerifiedRetrieval, verify_retrieval
 from zkgate.client.verification import VerifiedPrediction, verify
 from zkgate.core.attestations import (
@@ -55,6 +51,7 @@ from zkgate.core.protocols.accuracy import (
     new_client_nonce,
 )
 from zkgate.core.protocols.contest import ContestRequest, ContestStatement, nonce_commitment
+from zkgate.core.protocols.predicate import DEFAULT_PREDICATE_SCALE, check_predicate_scale
 from zkgate.core.protocols.retrieval import (
     DEFAULT_OMISSION_SAMPLE,
     DatasetStatement,

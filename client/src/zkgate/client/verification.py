@@ -8,7 +8,6 @@ number is read.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
 import tempfile
@@ -26,6 +25,7 @@ from zkgate.core.batch_entry import BatchEntry
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.card import SRS_ORIGIN_DEV
 from zkgate.core.documents import DocumentError, parse_object, quote
+from zkgate.core.ezkl_version import INSTALLED_EZKL_VERSION
 from zkgate.core.instances import (
     HASHED,
     PUBLIC,
@@ -43,9 +43,6 @@ from zkgate.core.reasoned_error import ReasonedError
 from zkgate.core.receipts import ReceiptError
 from zkgate.core.settings_consistency import SettingsInconsistent, check_settings_consistency
 from zkgate.core.tensors import NamedTensor, tensors_digest
-
-# The version of the installed wheel; the ezkl module itself does not declare one in its stubs.
-INSTALLED_EZKL_VERSION = importlib.metadata.version("ezkl")
 
 
 class Reason(StrEnum):

@@ -8,6 +8,9 @@ are the prover's own rendering and are never read: nothing checks them.
 Layout of the single instance vector (ezkl 23): [param hash if params are hashed, then each input
 (its values if public, one Poseidon hash if hashed, nothing if private), then each output, alike].
 `model_instance_shapes` in the settings lists the shapes of the public, unhashed tensors only.
+
+ezkl is imported where a felt is converted, not at load: reading a layout from settings needs
+only its input-type names, and a gateway reads results without loading the prover's library.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ezkl
 import numpy as np
 import numpy.typing as npt
 
 from zkgate.core.documents import parse_json
+
+if TYPE_CHECKING:
+    import ezkl
 
 # Order of BN254's scalar field: felts at or above it are not field elements, and ezkl's felt
 # helpers abort the process (a Rust panic) instead of raising on them.
@@ -57,6 +62,8 @@ def _visibility(raw: Any) -> str:
 
 
 def _input_type(name: Any) -> ezkl.PyInputType:
+    import ezkl
+
     # PyInputType is a pyo3 class, not a Python Enum: members are attributes, not items.
     member = getattr(ezkl.PyInputType, str(name), None)
     if not isinstance(member, ezkl.PyInputType):
@@ -189,11 +196,15 @@ def split_instances(layout: CircuitLayout, instances: Any) -> PublicInstances:
 
 
 def dequantize(felts: Sequence[str], scale: int) -> npt.NDArray[np.float64]:
+    import ezkl
+
     return np.array([ezkl.felt_to_float(f, scale) for f in felts], dtype=np.float64)
 
 
 def quantize(values: npt.NDArray[Any], scale: int, input_type: ezkl.PyInputType) -> list[str]:
     """Row-major fixed-point felts, rounded the way ezkl's witness generation rounds inputs."""
+    import ezkl
+
     flat = np.asarray(values).ravel()
     if flat.dtype.kind == "f" and not np.all(np.isfinite(flat)):
         raise QuantizationError("it holds NaN or infinite values, which no circuit input can be")
@@ -208,6 +219,8 @@ def quantize(values: npt.NDArray[Any], scale: int, input_type: ezkl.PyInputType)
 
 def expected_input_felts(layout: CircuitLayout, index: int, values: npt.NDArray[Any]) -> list[str]:
     """What the instances must hold for input `index`: its felts, or their Poseidon hash."""
+    import ezkl
+
     felts = quantize(values, layout.input_scales[index], layout.input_types[index])
     if layout.input_visibility == HASHED:
         return ezkl.poseidon_hash(felts)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.protocols.accuracy.verification import predicted_class
 from zkgate.core.attestations import AttestationError
 from zkgate.core.canonical import sha256_hex
 from zkgate.core.card import ModelCard
@@ -27,6 +26,7 @@ from zkgate.core.protocols.accuracy import (
     CertificateEntry,
     accuracy_sample,
     issue_accuracy_statement,
+    predicted_class,
 )
 from zkgate.core.signing import raw_public_key
 from zkgate.gateway.access import PermissionDenied, Tenant

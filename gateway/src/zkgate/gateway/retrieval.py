@@ -16,15 +16,14 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from zkgate.client.protocols.accuracy.verification import predicted_class
-from zkgate.client.protocols.retrieval.predicate_circuit import check_predicate_scale
-from zkgate.client.protocols.retrieval.verification import HOLDS
 from zkgate.core.array_rows import RowsError, save_npy
 from zkgate.core.attestations import AttestationError
 from zkgate.core.canonical import framed_digest, sha256_hex
 from zkgate.core.card import ModelCard
 from zkgate.core.dataset import Dataset
 from zkgate.core.merkle import inclusion_proof
+from zkgate.core.protocols.accuracy import predicted_class
+from zkgate.core.protocols.predicate import HOLDS, check_predicate_scale
 from zkgate.core.protocols.retrieval import (
     MAX_RETRIEVAL_PROOFS,
     DatasetStatement,

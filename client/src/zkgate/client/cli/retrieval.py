@@ -34,12 +34,7 @@ from zkgate.client.cli.verify import (
     read_input,
 )
 from zkgate.client.client import ProofJobFailed
-from zkgate.client.protocols.retrieval.predicate_circuit import (
-    DEFAULT_PREDICATE_SCALE,
-    MAX_PREDICATE_SCALE,
-    MIN_PREDICATE_SCALE,
-    PredicateMismatch,
-)
+from zkgate.client.protocols.retrieval.predicate_circuit import PredicateMismatch
 from zkgate.client.protocols.retrieval.verification import (
     RetrievalError,
     VerifiedRetrieval,
@@ -49,6 +44,11 @@ from zkgate.core.array_rows import RowsError
 from zkgate.core.attestations import AttestationError
 from zkgate.core.bundle import BundleError, VerifierBundle
 from zkgate.core.dataset import Dataset
+from zkgate.core.protocols.predicate import (
+    DEFAULT_PREDICATE_SCALE,
+    MAX_PREDICATE_SCALE,
+    MIN_PREDICATE_SCALE,
+)
 from zkgate.core.protocols.retrieval import (
     DEFAULT_OMISSION_SAMPLE,
     MAX_RETRIEVAL_PROOFS,

@@ -18,8 +18,10 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
+import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.core.array_rows import MAX_ROWS
@@ -43,6 +45,12 @@ MAX_ACCURACY_SAMPLE = 20_000
 
 class AccuracyFormatError(ValueError):
     """Evaluation parameters that make no sense, or a certificate that cannot be read."""
+
+
+def predicted_class(values: npt.NDArray[Any]) -> int:
+    """The class a classifier's output picks: the argmax over its values, flattened; a tie
+    goes to the lowest index, so both sides always agree."""
+    return int(np.argmax(values.reshape(-1)))
 
 
 def hoeffding_sample_size(epsilon: float, delta: float) -> int:

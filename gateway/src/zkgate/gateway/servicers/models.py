@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from zkgate.client.verification import INSTALLED_EZKL_VERSION
+from zkgate.core.ezkl_version import INSTALLED_EZKL_VERSION
 from zkgate.gateway import __version__
 from zkgate.gateway.access import current_tenant
 from zkgate.gateway.service import GatewayService, Registration

@@ -18,9 +18,9 @@ from pathlib import Path
 import ezkl
 import numpy as np
 
-from zkgate.client.verification import INSTALLED_EZKL_VERSION
 from zkgate.core.canonical import canonical_json
 from zkgate.core.card import ModelCard
+from zkgate.core.ezkl_version import INSTALLED_EZKL_VERSION
 from zkgate.core.tensors import NamedTensor, TensorError
 from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactStore
 from zkgate.prover.circuits.batching import (

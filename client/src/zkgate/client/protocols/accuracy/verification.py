@@ -18,10 +18,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum, auto
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from zkgate.client.verification import (
     AuthenticatedProof,
@@ -38,6 +34,7 @@ from zkgate.core.protocols.accuracy import (
     AccuracyFormatError,
     accuracy_sample,
     hoeffding_epsilon,
+    predicted_class,
 )
 from zkgate.core.reasoned_error import ReasonedError
 
@@ -96,12 +93,6 @@ class VerifiedAccuracy:
     @property
     def lower_bound(self) -> float:
         return max(0.0, self.accuracy - self.epsilon)
-
-
-def predicted_class(values: npt.NDArray[Any]) -> int:
-    """The class a classifier's output picks: the argmax over its values, flattened; a tie
-    goes to the lowest index, so both sides always agree."""
-    return int(np.argmax(values.reshape(-1)))
 
 
 def verify_accuracy(

@@ -37,16 +37,9 @@ import ezkl
 
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.documents import DocumentError, Fields, parse_object, quote
+from zkgate.core.protocols.predicate import check_predicate_scale
 from zkgate.core.srs import SrsFormatError, srs_identity, verifier_slice_of_file
 
-# The fixed-point scale (bits after the point, for records and weights alike) a requester asks
-# for by default: ezkl's calibration settles on it for small predicates, and a step of 2^-13
-# keeps weights down to about 1e-3 within 1% of their value.
-DEFAULT_PREDICATE_SCALE = 13
-# Below this a circuit rounds weights and records so coarsely that a predicate may come out
-# constant; above it, fixed-point values of ordinary records overflow ezkl's range checks.
-MIN_PREDICATE_SCALE = 7
-MAX_PREDICATE_SCALE = 20
 # The settings field that records when they were written: the one field allowed to differ.
 _WRITTEN_AT = "timestamp"
 # Fields ezkl fills from a set, in an order that changes from run to run.
@@ -71,16 +64,6 @@ _RESPONDER_RUN_ARGS: dict[str, Callable[[Any], Any]] = {
 class PredicateMismatch(ValueError):
     """The bundle is not the circuit of the given ONNX at the requester's scale, or cannot be
     rebuilt."""
-
-
-def check_predicate_scale(scale: int) -> int:
-    """Raises ValueError unless the requester may ask for this scale."""
-    if not MIN_PREDICATE_SCALE <= scale <= MAX_PREDICATE_SCALE:
-        raise ValueError(
-            f"a predicate scale of {scale} bits refused: ask for {MIN_PREDICATE_SCALE} to "
-            f"{MAX_PREDICATE_SCALE} bits after the point"
-        )
-    return scale
 
 
 def check_served_scale(settings: bytes, scale: int) -> None:

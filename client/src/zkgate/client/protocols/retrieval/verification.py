@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from zkgate.client.protocols.accuracy.verification import predicted_class
 from zkgate.client.protocols.retrieval.predicate_circuit import (
     PredicateCircuit,
     PredicateMismatch,
@@ -35,6 +34,8 @@ from zkgate.core.attestations import AttestationError
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.dataset import record_leaf
 from zkgate.core.merkle import InclusionProof, MerkleError, verify_inclusion
+from zkgate.core.protocols.accuracy import predicted_class
+from zkgate.core.protocols.predicate import HOLDS
 from zkgate.core.protocols.retrieval import (
     DatasetStatement,
     RequesterRecord,
@@ -47,9 +48,6 @@ from zkgate.core.protocols.retrieval import (
 from zkgate.core.reasoned_error import ReasonedError
 from zkgate.core.sampling import chance_to_draw_any
 from zkgate.core.tensors import NamedTensor
-
-# The class of the predicate's two-way output that means "holds".
-HOLDS = 1
 
 
 class RetrievalReason(StrEnum):
