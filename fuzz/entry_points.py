@@ -35,11 +35,9 @@ from pathlib import Path
 from zkgate.client.protocols.accuracy.verification import AccuracyError, verify_accuracy
 from zkgate.client.protocols.contest.evidence import EvidenceBundle, EvidenceError, check_evidence
 from zkgate.client.protocols.retrieval.verification import RetrievalError, verify_retrieval
-from zkgate.client.verification import (
-    VerificationError,
-    check_proof,
-    verify,
-)
+from zkgate.client.verification.prediction import verify
+from zkgate.client.verification.proof import check_proof
+from zkgate.client.verification.reasons import VerificationError
 from zkgate.core.array_rows import RowsError, load_npy
 from zkgate.core.attestations import (
     AttestationError,

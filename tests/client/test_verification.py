@@ -29,7 +29,8 @@ from tests.fixtures.client_fixtures import (
 )
 from tests.fixtures.tampering import flip_proof_byte, forge_receipt_output
 from zkgate.client.cli.verify import add_verify_command
-from zkgate.client.verification import Reason, VerificationError, verify
+from zkgate.client.verification.prediction import verify
+from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.bundle import BundleError, VerifierBundle
 from zkgate.core.card import SRS_ORIGIN_CEREMONY
 from zkgate.core.instances import (

@@ -14,11 +14,8 @@ import numpy as np
 import pytest
 
 from tests.fixtures.client_fixtures import OUTPUT_NAME, ClientWorld, X, signed_prediction
-from zkgate.client.verification import (
-    Reason,
-    VerificationError,
-    verify,
-)
+from zkgate.client.verification.prediction import verify
+from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.batch_entry import BatchEntry, BatchEntryFormatError
 from zkgate.core.bundle import BundleError, VerifierBundle
 from zkgate.core.prediction import Prediction

@@ -23,7 +23,7 @@ from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
 from zkgate.client.cli.main import main
 from zkgate.client.client import batch_entry_of
-from zkgate.client.verification import Reason, VerificationError
+from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.batch_entry import BatchEntry
 from zkgate.core.prediction import Prediction
 from zkgate.wire import zkgate_pb2 as pb

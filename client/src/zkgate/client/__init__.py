@@ -10,7 +10,8 @@ from zkgate.client.protocols.accuracy.verification import (
     VerifiedAccuracy,
     verify_accuracy,
 )
-from zkgate.client.verification import Reason, VerificationError, VerifiedPrediction, verify
+from zkgate.client.verification.prediction import VerifiedPrediction, verify
+from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.held_out_set import TestSet
 from zkgate.core.prediction import Prediction

@@ -23,7 +23,7 @@ from zkgate.client.channel import TlsSettings, open_channel
 from zkgate.client.protocols.accuracy.verification import VerifiedAccuracy, verify_accuracy
 from zkgate.client.protocols.retrieval.predicate_circuit import check_served_scale
 from zkgate.client.protocols.retrieval.verification import VerifiedRetrieval, verify_retrieval
-from zkgate.client.verification import VerifiedPrediction, verify
+from zkgate.client.verification.prediction import VerifiedPrediction, verify
 from zkgate.core.attestations import (
     AttestationError,
     CommitmentTimestamp,

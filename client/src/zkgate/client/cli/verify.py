@@ -16,11 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zkgate.client.cli.arguments import hex_digest, non_negative_number
-from zkgate.client.verification import (
-    VerificationError,
-    VerifiedPrediction,
-    verify,
-)
+from zkgate.client.verification.prediction import VerifiedPrediction, verify
+from zkgate.client.verification.reasons import VerificationError
 from zkgate.core.batch_entry import BatchEntry, BatchEntryFormatError
 from zkgate.core.bundle import BundleError, VerifierBundle
 from zkgate.core.documents import DocumentError, parse_object

@@ -19,12 +19,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum, auto
 
-from zkgate.client.verification import (
-    AuthenticatedProof,
-    Reason,
-    VerificationError,
-    authenticate_proof,
-)
+from zkgate.client.verification.proof import AuthenticatedProof, authenticate_proof
+from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.attestations import AttestationError
 from zkgate.core.batch_entry import BatchEntry
 from zkgate.core.bundle import VerifierBundle

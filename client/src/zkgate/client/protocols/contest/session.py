@@ -20,7 +20,7 @@ import grpc
 
 from zkgate.client.client import Client, ProofJobFailed, batch_entry_of
 from zkgate.client.protocols.contest.evidence import EvidenceBundle, Failure, FailureKind
-from zkgate.client.verification import Reason, VerificationError
+from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.prediction import Prediction
 from zkgate.core.protocols.contest import (
     ContestRequest,

@@ -29,7 +29,8 @@ from zkgate.client.protocols.retrieval.predicate_circuit import (
     PredicateMismatch,
     check_predicate_circuit,
 )
-from zkgate.client.verification import Reason, VerificationError, check_proof
+from zkgate.client.verification.proof import check_proof
+from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.attestations import AttestationError
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.dataset import record_leaf
