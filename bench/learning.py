@@ -26,11 +26,11 @@ from zkgate.core.learning.archive import build_archive
 from zkgate.core.learning.manifest import Manifest
 from zkgate.core.learning.policy import CalibrationRecord, ReplayPlan, TrainingPolicy
 from zkgate.core.signing import raw_public_key
-from zkgate.pol import proof_files, spoofs
+from zkgate.pol import known_attacks, proof_files
+from zkgate.pol.bundled_example_policy import digits_policy
 from zkgate.pol.calibration import calibrate
 from zkgate.pol.checkpoints import TrainingState, decode
 from zkgate.pol.dataset import Dataset, digits_dataset
-from zkgate.pol.digits_example import digits_policy
 from zkgate.pol.recorder import record_training
 from zkgate.pol.report import LearningReport, SegmentReport
 from zkgate.pol.training import TrainingRun
@@ -173,7 +173,7 @@ def measure_storage(proof_dir: Path) -> dict[str, float]:
     }
 
 
-def final_params(proof_dir: Path) -> spoofs.Params:
+def final_params(proof_dir: Path) -> known_attacks.Params:
     manifest = Manifest.from_json((proof_dir / proof_files.MANIFEST).read_bytes())
     entry = manifest.checkpoints[-1]
     return decode(
@@ -195,7 +195,7 @@ def spoof_proof(
     attacker = Ed25519PrivateKey.generate()
     intent = lab.intent(attacker, claimed)
     out = lab.root / name
-    spoofs.write_proof(
+    known_attacks.write_proof(
         out,
         intent=intent,
         policy=claimed,
@@ -207,11 +207,11 @@ def spoof_proof(
 
 
 def interpolate(
-    stolen: spoofs.Params,
+    stolen: known_attacks.Params,
 ) -> Callable[[TrainingRun, TrainingPolicy, bytes], list[TrainingState]]:
     def states(_: TrainingRun, policy: TrainingPolicy, seed: bytes) -> list[TrainingState]:
-        start = spoofs.rank_matched_init(stolen, policy, seed)
-        return spoofs.interpolation_states(start, stolen, policy.checkpoint_steps())
+        start = known_attacks.rank_matched_init(stolen, policy, seed)
+        return known_attacks.interpolation_states(start, stolen, policy.checkpoint_steps())
 
     return states
 
@@ -222,29 +222,29 @@ def build_attacks(lab: Lab) -> dict[str, Path]:
     victim, victim_owner, _ = lab.record(lab.policy, "victim")
     tampered = lab.root / "tampered"
     shutil.copytree(victim, tampered)
-    spoofs.tamper_checkpoint(tampered, victim_owner, index=1)
+    known_attacks.tamper_checkpoint(tampered, victim_owner, index=1)
     stolen = final_params(victim)
     return {
         "tampered checkpoint (1e-2 noise)": tampered,
         "reordered batches": spoof_proof(
             lab,
             "reordered",
-            lambda run, policy, _: spoofs.train_states(run, policy),
-            run_type=spoofs.ReorderedRun,
+            lambda run, policy, _: known_attacks.train_states(run, policy),
+            run_type=known_attacks.ReorderedRun,
         ),
         "interpolation, rank-matched init": spoof_proof(lab, "interpolation", interpolate(stolen)),
         f"same, claiming lr {TINY_LR:g}, k=1": spoof_proof(
             lab,
             "infinitesimal",
             interpolate(stolen),
-            policy=spoofs.infinitesimal_policy(
+            policy=known_attacks.infinitesimal_policy(
                 lab.policy, lr=TINY_LR, epochs=2 * lab.policy.epochs
             ),
         ),
         "blindfold top-Q": spoof_proof(
             lab,
             "blindfold",
-            lambda run, policy, _: spoofs.blindfold_states(run, policy, stolen),
+            lambda run, policy, _: known_attacks.blindfold_states(run, policy, stolen),
         ),
     }
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zkgate.core.attestations import issue_commitment_timestamp, sign_timestamp_request
 from zkgate.core.learning.manifest import Manifest
 from zkgate.core.signing import raw_public_key
-from zkgate.pol import proof_files, spoofs
+from zkgate.pol import known_attacks, proof_files
 from zkgate.pol.dataset import Dataset
 from zkgate.pol.training import TrainingRun
 
@@ -28,7 +28,7 @@ def _reasons(report) -> str:
 
 def test_tampered_checkpoint_rehashed_and_resigned(pol_world, victim, tmp_path):
     proof = victim.copy(tmp_path / "proof")
-    spoofs.tamper_checkpoint(proof, victim.owner, index=1)
+    known_attacks.tamper_checkpoint(proof, victim.owner, index=1)
     reasons = _reasons(pol_world.verify(proof))
     assert "first segment" in reasons
     assert "hash" not in reasons, "the forger re-hashed: the replay, not a hash, must catch it"
@@ -37,13 +37,13 @@ def test_tampered_checkpoint_rehashed_and_resigned(pol_world, victim, tmp_path):
 def test_reordered_batches(pol_world, tmp_path):
     owner = Ed25519PrivateKey.generate()
     intent = pol_world.intent(owner)
-    run = spoofs.ReorderedRun(pol_world.policy, pol_world.dataset, intent.seed())
-    spoofs.write_proof(
+    run = known_attacks.ReorderedRun(pol_world.policy, pol_world.dataset, intent.seed())
+    known_attacks.write_proof(
         tmp_path / "proof",
         intent=intent,
         policy=pol_world.policy,
         dataset=pol_world.dataset,
-        states=spoofs.train_states(run, pol_world.policy),
+        states=known_attacks.train_states(run, pol_world.policy),
         owner=owner,
     )
     report = pol_world.verify(tmp_path / "proof")
@@ -59,12 +59,12 @@ def test_substituted_dataset_example(pol_world, tmp_path):
     features[42] = np.float32(1.0) - features[42]
     substituted = Dataset(features, pol_world.dataset.labels)
     run = TrainingRun(pol_world.policy, substituted, intent.seed())
-    spoofs.write_proof(
+    known_attacks.write_proof(
         tmp_path / "proof",
         intent=intent,
         policy=pol_world.policy,
         dataset=substituted,
-        states=spoofs.train_states(run, pol_world.policy),
+        states=known_attacks.train_states(run, pol_world.policy),
         owner=owner,
     )
     assert "is not the committed root" in _reasons(pol_world.verify(tmp_path / "proof"))
@@ -73,7 +73,7 @@ def test_substituted_dataset_example(pol_world, tmp_path):
 def test_hyperparameter_lie_tiny_learning_rate(pol_world, victim, tmp_path):
     proof = victim.copy(tmp_path / "proof")
     lie = replace(pol_world.policy, optimizer=replace(pol_world.policy.optimizer, lr=1e-6))
-    spoofs.claim_policy(proof, victim.owner, lie)
+    known_attacks.claim_policy(proof, victim.owner, lie)
     reasons = _reasons(pol_world.verify(proof))
     assert "not the one its training intent registered" in reasons
     # With the registered policy at hand, the verifier names the lie.
@@ -107,7 +107,7 @@ def test_final_checkpoint_must_match_the_onnx(pol_world, victim, tmp_path):
     other = tmp_path / "other"
     pol_world.record(Ed25519PrivateKey.generate(), other)
     proof = victim.copy(tmp_path / "proof")
-    spoofs.swap_model(proof, victim.owner, (other / proof_files.MODEL).read_bytes())
+    known_attacks.swap_model(proof, victim.owner, (other / proof_files.MODEL).read_bytes())
     assert "no ONNX initializer equals final checkpoint" in _reasons(pol_world.verify(proof))
     # And the proof must be about the model being served, not merely some model.
     served = (other / proof_files.MODEL).read_bytes()
@@ -118,7 +118,7 @@ def test_final_checkpoint_must_match_the_onnx(pol_world, victim, tmp_path):
 def test_pickle_payload_is_refused_unopened(pol_world, victim, tmp_path):
     proof = victim.copy(tmp_path / "proof")
     marker = tmp_path / "pwned"
-    spoofs.plant_pickle(proof, victim.owner, index=3, marker=marker)
+    known_attacks.plant_pickle(proof, victim.owner, index=3, marker=marker)
     reasons = _reasons(pol_world.verify(proof))
     assert "checkpoint 3" in reasons and "not a safetensors file" in reasons
     assert not marker.exists()
@@ -179,8 +179,8 @@ def test_damaged_proofs_get_a_clear_reason(pol_world, victim, tmp_path, damage, 
 
 def test_an_absurd_policy_is_refused_before_any_work(pol_world, victim, tmp_path):
     proof = victim.copy(tmp_path / "proof")
-    spoofs.claim_policy(proof, victim.owner, replace(pol_world.policy, epochs=10**9))
+    known_attacks.claim_policy(proof, victim.owner, replace(pol_world.policy, epochs=10**9))
     report = pol_world.verify(proof)
     assert report.unverifiable and "7,125,000,001 checkpoints; 2 to 10,000" in _reasons(report)
-    spoofs.claim_policy(proof, victim.owner, replace(pol_world.policy, epochs=9))
+    known_attacks.claim_policy(proof, victim.owner, replace(pol_world.policy, epochs=9))
     assert "the proof has 58 checkpoints; the policy makes 66" in _reasons(pol_world.verify(proof))

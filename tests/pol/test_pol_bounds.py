@@ -25,10 +25,10 @@ from zkgate.core.learning.archive import (
 )
 from zkgate.core.learning.layout import ProofShape, manifest_shape
 from zkgate.core.signing import sign_body
-from zkgate.pol import proof_files, spoofs
+from zkgate.pol import known_attacks, proof_files
 from zkgate.pol.checkpoints import decode, encode
 from zkgate.pol.verification import verify_archive
-from zkgate.prover.worker.learning_check import check_proof_of_learning
+from zkgate.prover.worker.learning_check import LearningTerms, check_proof_of_learning
 
 BOMB_BYTES = 64 << 20
 DEEP = 100_000
@@ -144,7 +144,7 @@ def test_the_registered_onnx_bounds_the_claimed_network(pol_world, victim, tmp_p
     bigger = replace(
         pol_world.policy, architecture=replace(pol_world.policy.architecture, sizes=(64, 4096, 10))
     )
-    spoofs.claim_policy(proof, victim.owner, bigger)
+    known_attacks.claim_policy(proof, victim.owner, bigger)
     report = verify_archive(
         build_archive(proof),
         onnx=victim.onnx(),
@@ -163,9 +163,10 @@ def test_the_registration_job_reports_a_bomb_as_a_failed_verification(
     checkpoint = proof_files.checkpoint_file(5)
     entries = {k: v for k, v in victim_entries.items() if k != checkpoint}
     bomb = _understate(_zip(entries, bomb=(checkpoint, BOMB_BYTES)), checkpoint, 1000)
-    verdict = check_proof_of_learning(
-        bomb, onnx=victim.onnx(), trusted_issuers=[pol_world.gateway_key], scratch=tmp_path
+    terms = LearningTerms(
+        trusted_issuers=[pol_world.gateway_key], registered_policy_json=None, minimum_replay=(0, 0)
     )
+    verdict = check_proof_of_learning(bomb, onnx=victim.onnx(), terms=terms, scratch=tmp_path)
     assert verdict.summary.decision == "rejected"
     (reason,) = verdict.summary.reasons
     assert reason.startswith("not verified: proof-of-learning archive refused")
@@ -205,7 +206,7 @@ def test_deep_json_anywhere_is_refused_with_a_reason(pol_world, victim, tmp_path
     deep_header = b'{"a":' + _nested(30_000) + b"}"  # within a checkpoint's 75 KB budget
     path = header / proof_files.checkpoint_file(3)
     path.write_bytes(len(deep_header).to_bytes(8, "little") + deep_header)
-    spoofs.resign(header, victim.owner)
+    known_attacks.resign(header, victim.owner)
     reasons = "\n".join(pol_world.verify(header).reasons)
     assert "checkpoint 3" in reasons and "nests 30001 levels" in reasons
 
@@ -233,7 +234,7 @@ def test_a_run_too_long_to_replay_is_refused_before_replay(pol_world, victim, tm
         epochs=10_000_000,
         checkpoint_interval=1_000_000,
     )
-    spoofs.claim_policy(proof, victim.owner, long_run)
+    known_attacks.claim_policy(proof, victim.owner, long_run)
     started = time.perf_counter()
     report = pol_world.verify(proof)
     assert time.perf_counter() - started < 2.0
@@ -247,7 +248,7 @@ def test_checkpoint_tensors_must_be_the_ones_the_policy_implies(pol_world, victi
     state = decode(path.read_bytes(), expected_step=16, what="checkpoint")
     params = {**state.params, "0.weight": state.params["0.weight"][:, :32].contiguous()}
     path.write_bytes(encode(replace(state, params=params)))
-    spoofs.resign(proof, victim.owner)
+    known_attacks.resign(proof, victim.owner)
     report = pol_world.verify(proof)
     assert not report.accepted and not report.unverifiable, "a defective proof is rejected"
     reasons = "\n".join(report.reasons)

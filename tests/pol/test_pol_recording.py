@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zkgate.core.learning.archive import ArchiveError, build_archive, check_archive
 from zkgate.core.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from zkgate.pol.architecture import initial_model
+from zkgate.pol.bundled_example_policy import digits_policy
 from zkgate.pol.checkpoints import CheckpointError, decode, encode
 from zkgate.pol.dataset import Dataset
-from zkgate.pol.digits_example import digits_policy
 from zkgate.pol.randomness import HashStream, data_order
 from zkgate.pol.recorder import RecordingError, record_training
 from zkgate.pol.training import TrainingRun, deterministic

@@ -1,5 +1,5 @@
-"""A thief's own attacks (issue 13), written without zkgate.pol.spoofs: momentum steering under a
-self-loosened policy, and the dispute it then brings with link 0 stamped early."""
+"""A thief's own attacks (issue 13), written without zkgate.pol.known_attacks: momentum
+steering under a self-loosened policy, and the dispute it then brings with link 0 stamped early."""
 
 from __future__ import annotations
 

@@ -15,11 +15,11 @@ TOLERANCE = 0.02
 
 def test_weakened_verifier_accepts_honest_and_rejects_crude_forgery(pol_world, victim, tmp_path):
     assert weakened_verify(victim.proof_dir, tolerance=TOLERANCE) == []
-    from zkgate.pol import spoofs
+    from zkgate.pol import known_attacks
 
     proof = victim.copy(tmp_path / "proof")
     for index in range(1, len(victim.manifest.checkpoints)):
-        spoofs.tamper_checkpoint(proof, victim.owner, index=index, scale=0.05)
+        known_attacks.tamper_checkpoint(proof, victim.owner, index=index, scale=0.05)
     assert weakened_verify(proof, tolerance=TOLERANCE), "it is a real verifier, not a rubber stamp"
 
 

@@ -34,9 +34,9 @@ from zkgate.core.learning.admission import MINIMUM_REPLAY
 from zkgate.core.learning.archive import ArchiveError, build_archive, extract_archive
 from zkgate.core.learning.policy import PolicyError, ReplayPlan, TrainingPolicy
 from zkgate.core.signing import raw_public_key
+from zkgate.pol.bundled_example_policy import digits_policy
 from zkgate.pol.calibration import DEFAULT_MARGIN, DEFAULT_SEEDS, calibrate
 from zkgate.pol.dataset import digits_dataset
-from zkgate.pol.digits_example import digits_policy
 from zkgate.pol.dispute import Claim, Verdict, VerdictError, check_verdict, resolve_dispute
 from zkgate.pol.recorder import RecordingError, Timestamper, record_training
 from zkgate.pol.report import LearningReport

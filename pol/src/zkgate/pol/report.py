@@ -109,3 +109,10 @@ class LearningReport:
         lines += [f"reason:   {reason}" for reason in self.reasons]
         lines += [f"note:     {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def preview(values: list[int]) -> str:
+    """The first few of a list of steps or indices: a reason stays one readable line however
+    many there are."""
+    shown = ", ".join(str(v) for v in values[:6])
+    return shown + (", ..." if len(values) > 6 else "")
