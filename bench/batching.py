@@ -22,16 +22,14 @@ import numpy as np
 from zkgate.core.card import BatchCircuit
 from zkgate.core.tensors import NamedTensor
 from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.batch_registration import build_batch_circuit
 from zkgate.prover.circuits.batching import batch_witness_input
-from zkgate.prover.circuits.proving import witness_input_json
-from zkgate.prover.circuits.registration import (
-    CircuitFiles,
-    build_batch_circuit,
-    load_calibration,
-    read_signature,
-    register_model,
-)
+from zkgate.prover.circuits.circuit_files import CircuitFiles
+from zkgate.prover.circuits.model_signature import read_signature
+from zkgate.prover.circuits.registration import register_model
+from zkgate.prover.circuits.registration_checks import load_calibration
 from zkgate.prover.circuits.srs_source import SrsSource
+from zkgate.prover.circuits.witness_input import witness_input_json
 
 DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits"
 BATCH_SIZES = (1, 4, 8)

@@ -18,7 +18,7 @@ from bench.harness import BenchSession
 from zkgate.core.card import ModelCard
 from zkgate.core.tensors import NamedTensor
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.proving import witness_input_json
+from zkgate.prover.circuits.witness_input import witness_input_json
 from zkgate.prover.data_directory import DataLayout
 from zkgate.wire import zkgate_pb2 as pb
 

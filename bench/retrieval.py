@@ -30,9 +30,9 @@ from zkgate.core.sampling import chance_to_draw_any
 from zkgate.core.tensors import NamedTensor
 from zkgate.pol.onnx_binding import export_onnx
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.proving import witness_input_json
 from zkgate.prover.circuits.registration import register_model
 from zkgate.prover.circuits.srs_source import SrsSource
+from zkgate.prover.circuits.witness_input import witness_input_json
 
 DIGITS = batching.DIGITS
 TARGET_DIGIT = 7

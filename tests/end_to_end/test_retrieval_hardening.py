@@ -44,7 +44,7 @@ from zkgate.core.protocols.retrieval import (
 from zkgate.core.sampling import chance_to_draw_any
 from zkgate.core.settings_consistency import SettingsInconsistent, check_settings_consistency
 from zkgate.core.tensors import NamedTensor
-from zkgate.prover.circuits.proving import witness_input_json
+from zkgate.prover.circuits.witness_input import witness_input_json
 
 
 def _gateway_key(world: RetrievalWorld) -> Ed25519PrivateKey:

@@ -32,7 +32,7 @@ from zkgate.core.attestations import (
 from zkgate.core.canonical import sha256_hex
 from zkgate.core.card import CardFormatError, LearningSummary, ModelCard
 from zkgate.core.signing import raw_public_key
-from zkgate.prover.circuits.registration import RegistrationError
+from zkgate.prover.circuits.registration_checks import RegistrationError
 from zkgate.prover.worker.learning_check import check_proof_of_learning
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc

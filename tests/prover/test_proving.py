@@ -19,12 +19,9 @@ import pytest
 from tests.fixtures.prover_fixtures import DIGITS_DIR, PROVER_MODEL, ProverNode
 from zkgate.core.card import ModelCard
 from zkgate.core.tensors import NamedTensor, TensorError
-from zkgate.prover.circuits.proving import (
-    ArtifactVersionMismatch,
-    ProvingError,
-    prove,
-    witness_input_json,
-)
+from zkgate.prover.circuits.ezkl_calls import ProvingError
+from zkgate.prover.circuits.proving import ArtifactVersionMismatch, prove
+from zkgate.prover.circuits.witness_input import witness_input_json
 from zkgate.prover.queue.jobs import Job, JobKind, JobState
 from zkgate.prover.worker.loop import DeterministicJobError
 

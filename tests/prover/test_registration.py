@@ -19,8 +19,11 @@ from zkgate.core.card import SRS_ORIGIN_DEV, ModelCard
 from zkgate.core.commitment import model_commitment
 from zkgate.core.srs import file_sha256, srs_identity, srs_logrows, verifier_slice
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.registration import FIDELITY_SAMPLES, RegistrationError, register_model
-from zkgate.prover.circuits.srs_source import CeremonySrs, SrsError, SrsSource
+from zkgate.prover.circuits.fidelity import FIDELITY_SAMPLES
+from zkgate.prover.circuits.registration import register_model
+from zkgate.prover.circuits.registration_checks import RegistrationError
+from zkgate.prover.circuits.srs_files import CeremonySrs, SrsError
+from zkgate.prover.circuits.srs_source import SrsSource
 from zkgate.prover.queue.catalog import ModelState
 from zkgate.prover.queue.jobs import JobKind
 from zkgate.prover.worker.loop import DeterministicJobError

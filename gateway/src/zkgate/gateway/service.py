@@ -37,15 +37,15 @@ from zkgate.gateway.retrieval import (
 )
 from zkgate.gateway.signer import ReceiptSigner
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.proving import witness_input_json
-from zkgate.prover.circuits.registration import (
+from zkgate.prover.circuits.registration_checks import (
     DEFAULT_PARAM_VISIBILITY,
     RegistrationError,
     check_batch_size,
     check_param_visibility,
     load_calibration,
 )
-from zkgate.prover.circuits.srs_source import SrsError, requested_ceremony
+from zkgate.prover.circuits.srs_files import SrsError, requested_ceremony
+from zkgate.prover.circuits.witness_input import witness_input_json
 from zkgate.prover.queue.catalog import (
     ModelCatalog,
     ModelNotFound,

@@ -1,2 +1,3 @@
-"""Everything that runs ezkl: registration (calibration, compile, keys, fidelity), batch
-circuits, proving and the SRS a circuit is keyed with."""
+"""Circuits: registration's stages (calibration, compilation, fidelity, keying, the batch
+circuit), proving and the SRS, which run ezkl; and the ezkl-free parts a gateway uses too (the
+request checks, the witness input format, SRS file names)."""

@@ -9,19 +9,13 @@ makes, and a proof that fails it points at damaged keys, not at the request.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
-import ezkl
-import numpy as np
-
-from zkgate.core.canonical import canonical_json
 from zkgate.core.card import ModelCard
-from zkgate.core.ezkl_version import INSTALLED_EZKL_VERSION
-from zkgate.core.tensors import NamedTensor, TensorError
 from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactStore
 from zkgate.prover.circuits.batching import (
     BatchError,
@@ -29,29 +23,17 @@ from zkgate.prover.circuits.batching import (
     entry_outputs,
     read_witness,
 )
-
-# What the artifacts record, and what the client compares against.
-EZKL_VERSION = INSTALLED_EZKL_VERSION
-
-
-class ProvingError(Exception):
-    """The request cannot be proven with this model, however often it is retried."""
+from zkgate.prover.circuits.ezkl_calls import (
+    EZKL_VERSION,
+    ProvingError,
+    compute_witness,
+    make_proof,
+    verify_proof,
+)
 
 
 class ArtifactVersionMismatch(ProvingError):
     """Keys and circuits are only valid for the ezkl version that made them."""
-
-
-def witness_input_json(tensors: Sequence[NamedTensor]) -> bytes:
-    """ezkl's data file for one request: one flat list per input, in the order given (the
-    model's input order). Canonical JSON, so equal inputs give equal bytes and digests."""
-    input_data: list[list[float]] = []
-    for tensor in tensors:
-        values = np.asarray(tensor.array, dtype=np.float64).ravel()
-        if not np.isfinite(values).all():
-            raise TensorError(f"input {tensor.name!r} holds NaN or infinity; it cannot be proven")
-        input_data.append(values.tolist())
-    return canonical_json({"input_data": input_data})
 
 
 def check_ezkl_version(card: ModelCard) -> None:
@@ -61,31 +43,6 @@ def check_ezkl_version(card: ModelCard) -> None:
             f"ezkl {EZKL_VERSION}: its keys cannot be used; run the prover with "
             f"ezkl=={card.ezkl_version} or register the model again"
         )
-
-
-def run_ezkl(what: str, call: Callable[[], object]) -> None:
-    """Runs one ezkl call, turning its failure (or a False result) into ProvingError.
-
-    ezkl's errors depend only on its inputs, so they are deterministic; OSError (a full disk, a
-    missing file) is left alone, since it may pass.
-    """
-    try:
-        outcome = call()
-    except OSError:
-        raise
-    except Exception as exc:
-        raise ProvingError(f"{what} failed: {exc}") from exc
-    if outcome is False:
-        raise ProvingError(f"{what} failed")
-
-
-def verify_proof(proof: Path, *, settings: Path, verifying_key: Path, srs_slice: Path) -> None:
-    run_ezkl(
-        "verifying the proof against the verifier slice",
-        lambda: ezkl.verify(
-            str(proof), str(settings), str(verifying_key), str(srs_slice), reduced_srs=False
-        ),
-    )
 
 
 def prove(
@@ -182,24 +139,19 @@ def local_artifact(store: ArtifactStore, kind: str, digest: str) -> Iterator[Pat
 def _prove(local: dict[str, Path], *, srs_path: Path, witness_input: bytes, scratch: Path) -> bytes:
     """A proof with a circuit's artifacts as local files, by card.artifacts name; the witness
     stays in scratch as witness.json."""
-    compiled = str(local["compiled"])
+    compiled = local["compiled"]
     data = scratch / "input.json"
     witness = scratch / "witness.json"
     proof = scratch / "proof.json"
     data.write_bytes(witness_input)
-    run_ezkl(
-        "computing the witness",
-        lambda: ezkl.gen_witness(str(data), compiled, str(witness), vk_path=None, srs_path=None),
-    )
-    run_ezkl(
+    compute_witness("computing the witness", data=data, compiled=compiled, witness=witness)
+    make_proof(
         "proving",
-        lambda: ezkl.prove(
-            str(witness),
-            compiled,
-            str(local["pk"]),
-            str(proof),
-            srs_path=str(srs_path),
-        ),
+        witness=witness,
+        compiled=compiled,
+        proving_key=local["pk"],
+        proof=proof,
+        srs=srs_path,
     )
     verify_proof(
         proof,

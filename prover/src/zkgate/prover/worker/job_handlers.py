@@ -17,9 +17,12 @@ from typing import Any
 
 from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.proving import ProvingError, local_artifact, prove, prove_batch
-from zkgate.prover.circuits.registration import RegistrationError, load_calibration, register_model
-from zkgate.prover.circuits.srs_source import CeremonySrs, SrsSource
+from zkgate.prover.circuits.ezkl_calls import ProvingError
+from zkgate.prover.circuits.proving import local_artifact, prove, prove_batch
+from zkgate.prover.circuits.registration import register_model
+from zkgate.prover.circuits.registration_checks import RegistrationError, load_calibration
+from zkgate.prover.circuits.srs_files import CeremonySrs
+from zkgate.prover.circuits.srs_source import SrsSource
 from zkgate.prover.data_directory import DataLayout
 from zkgate.prover.queue.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.queue.jobs import Job, JobKind

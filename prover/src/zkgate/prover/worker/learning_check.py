@@ -15,7 +15,7 @@ from typing import Any
 
 from zkgate.core.card import LEARNING_ACCEPTED, LEARNING_REJECTED, LearningSummary
 from zkgate.core.learning.policy import ReplayPlan, TrainingPolicy
-from zkgate.prover.circuits.registration import RegistrationError
+from zkgate.prover.circuits.registration_checks import RegistrationError
 
 VERIFIER_NONCE_BYTES = 32
 

@@ -30,7 +30,8 @@ from zkgate.prover.artifacts.location import (
     open_key_cache,
 )
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.srs_source import CeremonySrs, SrsSource
+from zkgate.prover.circuits.srs_files import CeremonySrs
+from zkgate.prover.circuits.srs_source import SrsSource
 from zkgate.prover.data_directory import DataLayout
 from zkgate.prover.metrics_endpoint import (
     ProverMetrics,

@@ -1,0 +1,98 @@
+"""What a submitted ONNX model takes and returns, as onnxruntime reads it, and the calibration
+data checked against it: the first stage of a registration, before ezkl sees the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from zkgate.core.card import TensorSpec
+from zkgate.core.tensors import numpy_dtype
+from zkgate.prover.circuits.registration_checks import RegistrationError
+
+_ORT_DATATYPES = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(bool)": "BOOL",
+}
+
+
+@dataclass(frozen=True)
+class ModelSignature:
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+def load_onnx(onnx_path: Path) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise RegistrationError(
+            f"onnxruntime cannot load the model: {exc}; send a valid ONNX file (opset 17 is "
+            "known to work)"
+        ) from exc
+
+
+def read_signature(session: ort.InferenceSession) -> ModelSignature:
+    """Names, datatypes and fixed shapes of the model's inputs and outputs; a circuit has one
+    size, so every dimension must be a number."""
+
+    def spec(arg: Any, role: str) -> TensorSpec:
+        datatype = _ORT_DATATYPES.get(arg.type)
+        if datatype is None:
+            raise RegistrationError(
+                f"{role} {arg.name!r} has type {arg.type}, which is unsupported"
+            )
+        if not all(isinstance(d, int) and d > 0 for d in arg.shape):
+            raise RegistrationError(
+                f"{role} {arg.name!r} has shape {arg.shape} with a dynamic dimension; a circuit "
+                "needs fixed shapes: export the model with a fixed batch size (e.g. "
+                "torch.onnx.export without dynamic_axes)"
+            )
+        return TensorSpec(name=arg.name, datatype=datatype, shape=[int(d) for d in arg.shape])
+
+    return ModelSignature(
+        inputs=[spec(arg, "input") for arg in session.get_inputs()],
+        outputs=[spec(arg, "output") for arg in session.get_outputs()],
+    )
+
+
+def calibration_samples(
+    calibration: npt.NDArray[Any], signature: ModelSignature
+) -> npt.NDArray[Any]:
+    """The calibration data as samples of the model's single input, in its datatype."""
+    if len(signature.inputs) != 1:
+        names = [spec.name for spec in signature.inputs]
+        raise RegistrationError(
+            f"the model has {len(names)} inputs {names}; registration supports models with "
+            "exactly one input, since calibration data is one array"
+        )
+    spec = signature.inputs[0]
+    expected = ("N", *spec.shape)
+    if calibration.ndim != len(expected) or list(calibration.shape[1:]) != spec.shape:
+        raise RegistrationError(
+            f"calibration data has shape {calibration.shape}; expected {expected}: N samples "
+            f"of input {spec.name!r}, each of shape {spec.shape}"
+        )
+    if calibration.shape[0] == 0:
+        raise RegistrationError("calibration data holds no samples; send at least one")
+    if not np.issubdtype(calibration.dtype, np.number) and calibration.dtype != np.bool_:
+        raise RegistrationError(f"calibration data has dtype {calibration.dtype}; send numbers")
+    samples = calibration.astype(numpy_dtype(spec.datatype))
+    if not np.isfinite(samples.astype(np.float64)).all():
+        raise RegistrationError("calibration data holds NaN or infinity; send finite values")
+    return samples
