@@ -10,7 +10,7 @@ import grpc
 import onnxruntime as ort
 
 from bench.harness import BenchSession, percentile_ms
-from zkgate.client.client import OIP_PATH
+from zkgate.client.connection import OIP_PATH
 from zkgate.core.oip_codec import encode_input
 from zkgate.core.tensors import NamedTensor
 from zkgate.wire import open_inference_pb2 as oip

@@ -45,12 +45,12 @@ from zkgate.core.protocols.accuracy import (
     CertificateEntry,
     accuracy_sample,
     issue_accuracy_statement,
-    new_client_nonce,
 )
 from zkgate.core.protocols.contest import (
     ContestRequest,
     ContestStatement,
     issue_contest_statement,
+    new_client_nonce,
     nonce_commitment,
     receipt_set_digest,
 )

@@ -38,9 +38,8 @@ from zkgate.core.protocols.accuracy import (
     AccuracyStatement,
     hoeffding_epsilon,
     hoeffding_sample_size,
-    new_client_nonce,
 )
-from zkgate.core.protocols.contest import nonce_commitment
+from zkgate.core.protocols.contest import new_client_nonce, nonce_commitment
 from zkgate.core.sampling import draw_sample
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc

@@ -25,7 +25,8 @@ from tests.fixtures.retrieval_fixtures import RECORDS, SAMPLE, RetrievalWorld, h
 from tests.fixtures.tampering import ReplyRewriter, flip_proof_byte, resigned_later
 from zkgate.client import Client
 from zkgate.client.cli.main import main
-from zkgate.client.client import ProofJobFailed, RetrievalRefused
+from zkgate.client.proof_jobs import ProofJobFailed
+from zkgate.client.protocols.retrieval.calls import RetrievalRefused
 from zkgate.client.protocols.retrieval.verification import (
     RetrievalError,
     RetrievalReason,

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from fuzz.seeds import Seeds
 from tests.fixtures.gateway_fixtures import RegisteredModel, RunningGateway
-from zkgate.client.client import OIP_PATH
+from zkgate.client.connection import OIP_PATH
 from zkgate.wire import open_inference_pb2 as oip
 from zkgate.wire import zkgate_pb2 as pb
 

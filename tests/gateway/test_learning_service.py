@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway
 from zkgate.client import Client
-from zkgate.client.client import LearningReportMismatch
+from zkgate.client.protocols.learning.calls import LearningReportMismatch
 from zkgate.core.attestations import (
     AttestationError,
     CommitmentTimestamp,

@@ -22,7 +22,7 @@ from tests.fixtures.batching_fixtures import (
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
 from zkgate.client.cli.main import main
-from zkgate.client.client import batch_entry_of
+from zkgate.client.proof_jobs import batch_entry_of
 from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.batch_entry import BatchEntry
 from zkgate.core.prediction import Prediction

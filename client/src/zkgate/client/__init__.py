@@ -4,7 +4,8 @@ Trust is established only in `verify`, against a model commitment the caller pin
 gateway returns is believed before that.
 """
 
-from zkgate.client.client import Client, ProofJobFailed
+from zkgate.client.client import Client
+from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.client.protocols.accuracy.verification import (
     AccuracyError,
     VerifiedAccuracy,

@@ -25,7 +25,7 @@ from zkgate.client.cli.verify import (
     gateway_key_argument,
     read_input,
 )
-from zkgate.client.client import ProofJobFailed
+from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.client.protocols.accuracy.verification import (
     AccuracyError,
     VerifiedAccuracy,

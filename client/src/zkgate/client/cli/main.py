@@ -39,12 +39,9 @@ from zkgate.client.cli.verify import (
     add_verify_command,
     read_input,
 )
-from zkgate.client.client import (
-    Client,
-    LearningReportMismatch,
-    ProofJobFailed,
-    batch_entry_of,
-)
+from zkgate.client.client import Client
+from zkgate.client.proof_jobs import ProofJobFailed, batch_entry_of
+from zkgate.client.protocols.learning.calls import LearningReportMismatch
 from zkgate.core.array_rows import load_npy
 from zkgate.core.attestations import AttestationError
 from zkgate.core.card import ModelCard

@@ -33,7 +33,7 @@ from zkgate.client.cli.verify import (
     gateway_key_argument,
     read_input,
 )
-from zkgate.client.client import ProofJobFailed
+from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.client.protocols.retrieval.predicate_circuit import PredicateMismatch
 from zkgate.client.protocols.retrieval.verification import (
     RetrievalError,

@@ -138,10 +138,6 @@ class AccuracyStatement(SignedStatement, AccuracyRequest):
         check_digest(self.gateway_nonce, "AccuracyStatement.gateway_nonce")
 
 
-def new_client_nonce() -> bytes:
-    return os.urandom(_NONCE_BYTES)
-
-
 def issue_accuracy_statement(
     issuer: Ed25519PrivateKey, request: AccuracyRequest, *, now_ms: int
 ) -> AccuracyStatement:

@@ -4,7 +4,7 @@ Each sampled receipt ends in one of four ways. Verified: a proof came and passed
 `verify`. Rejected: a proof came and failed, with the VerificationError's reason (a proof of
 another input is INPUT_MISMATCH, for instance). Refused: the gateway answered the request or the
 job with an error. Timed out: no proof by the deadline the gateway signed. The last two come with
-an EvidenceBundle that a third party can check (`contest_evidence.check_evidence`).
+an EvidenceBundle that a third party can check (`evidence.check_evidence`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import Protocol
 
 import grpc
 
-from zkgate.client.client import Client, ProofJobFailed, batch_entry_of
+from zkgate.client.proof_jobs import ProofJobFailed, batch_entry_of
 from zkgate.client.protocols.contest.evidence import EvidenceBundle, Failure, FailureKind
+from zkgate.client.verification.prediction import VerifiedPrediction
 from zkgate.client.verification.reasons import Reason, VerificationError
+from zkgate.core.batch_entry import BatchEntry
 from zkgate.core.prediction import Prediction
 from zkgate.core.protocols.contest import (
     ContestRequest,
@@ -82,6 +84,25 @@ class ProofSource(Protocol):
     def wait_for_job(self, job_id: str, *, timeout: float) -> pb.Job: ...
 
 
+class ContestClient(ProofSource, Protocol):
+    """What a contest needs of a client: the gateway's signature on its terms, and the checks of
+    `Client.verify` (under the bundle and identity key the gateway serves)."""
+
+    def open_contest(self, request: ContestRequest) -> ContestStatement: ...
+
+    def verify(
+        self,
+        prediction: Prediction,
+        proof: bytes,
+        *,
+        pinned_commitment: str,
+        allow_insecure_srs: bool = False,
+        trusted_srs_identities: Collection[str] = (),
+        batch_entry: BatchEntry | None = None,
+        pinned_batch_commitment: str | None = None,
+    ) -> VerifiedPrediction: ...
+
+
 @dataclass(frozen=True)
 class ContestOptions:
     """How proofs are judged; the same options `Client.verify` takes."""
@@ -96,10 +117,12 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _Contest:
+class _SampleJudge:
+    """Asks for each sampled receipt's proof and judges what comes back, or does not."""
+
     def __init__(
         self,
-        client: Client,
+        client: ContestClient,
         proofs: ProofSource,
         options: ContestOptions,
         statement: ContestStatement,
@@ -178,7 +201,7 @@ class _Contest:
 
 
 def run_contest(
-    client: Client,
+    client: ContestClient,
     contested: Sequence[Prediction],
     k: int,
     *,
@@ -206,15 +229,15 @@ def run_contest(
     due = max(time.time() + deadline_seconds, statement.deadline_at_ms / 1000)
     # Revealing the nonce: from here on anyone with the statement can recompute the sample.
     sample = contest_sample(statement, client_nonce)
-    contest = _Contest(client, proofs or client, options, statement, client_nonce, ordered)
+    judge = _SampleJudge(client, proofs or client, options, statement, client_nonce, ordered)
     # Every proof is asked for before any is awaited, so they share the deadline.
-    requested = [(index, contest.request(index)) for index in sample]
+    requested = [(index, judge.request(index)) for index in sample]
     return ContestResult(
         statement=statement,
         client_nonce=client_nonce,
         sample=sample,
         outcomes=[
-            job if isinstance(job, SampleOutcome) else contest.settle(index, job, due)
+            job if isinstance(job, SampleOutcome) else judge.settle(index, job, due)
             for index, job in requested
         ],
         tamper_rate=tamper_rate,
