@@ -27,7 +27,7 @@ from tests.fixtures.gateway_fixtures import (
     model_infer,
 )
 from zkgate.client import ProofJobFailed
-from zkgate.client.client import OIP_PATH
+from zkgate.client.connection import OIP_PATH
 from zkgate.core.card import ModelCard
 from zkgate.gateway.inference import quantizable_bound
 from zkgate.gateway.status import MAX_STATUS_MESSAGE_BYTES
