@@ -35,7 +35,8 @@ from zkgate.prover.artifacts.s3_backend import S3Backend
 from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactNotFound, ArtifactStore
 from zkgate.prover.queue.catalog import ModelCatalog, ProofPolicy
 from zkgate.prover.queue.database import Database
-from zkgate.prover.queue.jobs import JobKind, SqlJobQueue
+from zkgate.prover.queue.jobs import JobKind
+from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 from zkgate.prover.worker.key_affinity import CachedKeyModels
 from zkgate.prover.worker.process import ConfigError, add_worker_arguments, config_from_args
 

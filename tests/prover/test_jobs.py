@@ -22,8 +22,8 @@ from zkgate.prover.queue.jobs import (
     JobState,
     LeaseLost,
     QueueFull,
-    SqlJobQueue,
 )
+from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 
 SHORT_LEASE = 0.2
 

@@ -19,7 +19,8 @@ from tests.fixtures.postgres_fixtures import PostgresServer
 from zkgate.gateway.config import GatewayConfig, add_config_arguments, load_config
 from zkgate.prover.queue.database import MIGRATIONS, Database
 from zkgate.prover.queue.database_settings import child_environment
-from zkgate.prover.queue.jobs import JobKind, JobState, SqlJobQueue
+from zkgate.prover.queue.jobs import JobKind, JobState
+from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 from zkgate.prover.queue.sql_session import DatabaseUnavailable
 from zkgate.prover.worker.process import ConfigError, add_worker_arguments, config_from_args
 

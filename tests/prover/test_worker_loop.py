@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from zkgate.prover.queue.database import Database
-from zkgate.prover.queue.jobs import Job, JobKind, JobState, SqlJobQueue
+from zkgate.prover.queue.jobs import Job, JobKind, JobState
+from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 from zkgate.prover.worker.loop import DeterministicJobError, JobHandler, run_worker
 
 

@@ -34,7 +34,7 @@ from zkgate.prover.artifacts.location import open_artifact_store
 from zkgate.prover.data_directory import DataLayout
 from zkgate.prover.queue.catalog import ModelCatalog
 from zkgate.prover.queue.database_settings import open_database
-from zkgate.prover.queue.jobs import SqlJobQueue
+from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 from zkgate.wire import open_inference_pb2_grpc, zkgate_pb2_grpc
 
 log = logging.getLogger("zkgate.gateway")

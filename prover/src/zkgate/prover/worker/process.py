@@ -46,7 +46,8 @@ from zkgate.prover.queue.database_settings import (
     database_url_from_args,
     open_database,
 )
-from zkgate.prover.queue.jobs import JobKind, SqlJobQueue
+from zkgate.prover.queue.jobs import JobKind
+from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 from zkgate.prover.worker.isolation import ChildProcessHandlers
 from zkgate.prover.worker.job_handlers import make_batch_handler, make_handlers
 from zkgate.prover.worker.key_affinity import CachedKeyModels
