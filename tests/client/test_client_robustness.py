@@ -20,7 +20,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fixtures.client_fixtures import ClientWorld, X, signed_prediction
-from zkgate.client.cli.main import main, run_guarded
+from zkgate.client.cli.error_reporting import run_guarded
+from zkgate.client.cli.main import main
 from zkgate.client.protocols.accuracy.verification import (
     AccuracyError,
     AccuracyReason,

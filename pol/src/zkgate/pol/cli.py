@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from zkgate.client.cli.arguments import positive_int
-from zkgate.client.cli.main import add_connection_arguments, connect
-from zkgate.client.cli.verify import (
+from zkgate.client.cli.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
     InputError,
     read_input,
 )
+from zkgate.client.cli.gateway_options import add_connection_arguments, connect
 from zkgate.core.attestations import AttestationError, TrainingIntent, issue_training_intent
 from zkgate.core.keys import KeyFileError, load_or_create_private_key, load_private_key
 from zkgate.core.learning.admission import MINIMUM_REPLAY

@@ -7,23 +7,23 @@ Exit codes follow `zkgate verify`: 0 the certificate was obtained (or verifies),
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from zkgate.client.cli.arguments import hex_digest, open_fraction, output_file, positive_int
-from zkgate.client.cli.verify import (
+from zkgate.client.cli.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
-    Connect,
     InputError,
+    read_input,
+)
+from zkgate.client.cli.gateway_options import connect, with_target
+from zkgate.client.cli.trust_arguments import (
     add_gateway_key_argument,
     add_srs_trust_arguments,
     gateway_key_argument,
-    read_input,
 )
 from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.client.protocols.accuracy.verification import (
@@ -45,10 +45,8 @@ from zkgate.core.protocols.accuracy import (
 
 def add_accuracy_commands(
     subparsers: Any,
-    with_target: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
-    connect: Connect,
 ) -> None:
-    """Register both commands; `with_target` and `connect` are the CLI's connection options."""
+    """Register both commands."""
     evaluate = with_target(
         subparsers.add_parser(
             "evaluate",
@@ -74,7 +72,7 @@ def add_accuracy_commands(
         required=True,
         help="where the certificate goes (checked before any proving)",
     )
-    evaluate.set_defaults(func=functools.partial(run_evaluate, connect=connect))
+    evaluate.set_defaults(func=run_evaluate)
 
     check = subparsers.add_parser(
         "verify-accuracy",
@@ -122,7 +120,7 @@ def _report(verified: VerifiedAccuracy) -> None:
     )
 
 
-def run_evaluate(args: argparse.Namespace, connect: Connect) -> int:
+def run_evaluate(args: argparse.Namespace) -> int:
     try:
         test_set = _test_set(args)
     except InputError as exc:

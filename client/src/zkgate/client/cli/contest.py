@@ -7,10 +7,8 @@ Exit codes follow `zkgate verify`: 0 the provider passed (or the evidence holds)
 from __future__ import annotations
 
 import argparse
-import functools
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +19,18 @@ from zkgate.client.cli.arguments import (
     positive_int,
     positive_seconds,
 )
-from zkgate.client.cli.verify import (
+from zkgate.client.cli.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
-    Connect,
     InputError,
+    read_input,
+)
+from zkgate.client.cli.gateway_options import connect, with_target
+from zkgate.client.cli.trust_arguments import (
     add_gateway_key_argument,
     add_srs_trust_arguments,
     gateway_key_argument,
-    read_input,
 )
 from zkgate.client.protocols.contest.evidence import EvidenceBundle, EvidenceError, check_evidence
 from zkgate.core.attestations import AttestationError
@@ -41,10 +41,8 @@ from zkgate.core.protocols.contest import ContestError
 
 def add_contest_commands(
     subparsers: Any,
-    with_target: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
-    connect: Connect,
 ) -> None:
-    """Register both commands; `with_target` and `connect` are the CLI's connection options."""
+    """Register both commands."""
     contest = with_target(
         subparsers.add_parser(
             "contest",
@@ -80,7 +78,7 @@ def add_contest_commands(
         default=Path(),
         help="where evidence bundles of refusals and timeouts are written (default: here)",
     )
-    contest.set_defaults(func=functools.partial(run_contest_command, connect=connect))
+    contest.set_defaults(func=run_contest_command)
 
     check = subparsers.add_parser(
         "check-evidence",
@@ -99,7 +97,7 @@ def _predictions(paths: list[Path]) -> list[Prediction]:
         raise InputError(str(exc)) from exc
 
 
-def run_contest_command(args: argparse.Namespace, connect: Connect) -> int:
+def run_contest_command(args: argparse.Namespace) -> int:
     try:
         contested = _predictions(args.predictions)
     except InputError as exc:

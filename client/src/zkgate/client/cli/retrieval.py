@@ -13,7 +13,6 @@ was proven to hold for). Exit codes follow `zkgate verify`: 0 verified, 1 refuse
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 from collections.abc import Callable
@@ -22,16 +21,18 @@ from typing import Any
 
 import numpy as np
 
-from zkgate.client.cli.verify import (
+from zkgate.client.cli.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     EXIT_VERIFIED,
-    Connect,
     InputError,
+    read_input,
+)
+from zkgate.client.cli.gateway_options import connect, with_target
+from zkgate.client.cli.trust_arguments import (
     add_gateway_key_argument,
     add_srs_trust_arguments,
     gateway_key_argument,
-    read_input,
 )
 from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.client.protocols.retrieval.predicate_circuit import PredicateMismatch
@@ -64,12 +65,22 @@ REQUESTER_FILE = "requester.json"
 BUNDLE_DIRECTORY = "bundle"
 
 
-def add_retrieval_commands(
-    subparsers: Any,
-    with_target: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
-    connect: Connect,
-) -> None:
-    """`with_target` and `connect` are the CLI's connection options."""
+def add_retrieval_commands(subparsers: Any) -> None:
+    """`datasets commit|fetch`, `retrieve` and `verify-retrieval`."""
+    _add_datasets_commands(subparsers)
+    _add_retrieve_command(subparsers)
+    check = subparsers.add_parser(
+        "verify-retrieval",
+        help="check a retrieval directory offline",
+        description="Exit 0: verified; 1: rejected; 2: unreadable input.",
+    )
+    check.add_argument("directory", type=Path)
+    _add_check_arguments(check)
+    add_gateway_key_argument(check)
+    check.set_defaults(func=run_verify_retrieval)
+
+
+def _add_datasets_commands(subparsers: Any) -> None:
     datasets = subparsers.add_parser(
         "datasets", help="commit to and fetch datasets for trustless retrieval"
     ).add_subparsers(dest="datasets_command", required=True)
@@ -79,7 +90,7 @@ def add_retrieval_commands(
     commit.add_argument("name")
     commit.add_argument("records", type=Path, help=".npy float32 (N, *predicate input shape)")
     commit.add_argument("--out", type=Path, required=True, help="where the signed statement goes")
-    commit.set_defaults(func=functools.partial(run_commit, connect=connect))
+    commit.set_defaults(func=run_commit)
     show = with_target(
         datasets.add_parser(
             "fetch", help="save a dataset's signed statement; do it before sending a predicate"
@@ -87,8 +98,10 @@ def add_retrieval_commands(
     )
     show.add_argument("dataset_id")
     show.add_argument("--out", type=Path, required=True)
-    show.set_defaults(func=functools.partial(run_fetch, connect=connect))
+    show.set_defaults(func=run_fetch)
 
+
+def _add_retrieve_command(subparsers: Any) -> None:
     retrieve = with_target(
         subparsers.add_parser(
             "retrieve",
@@ -117,17 +130,7 @@ def add_retrieval_commands(
         "(default: %(default)s); its proofs are refused at any other",
     )
     retrieve.add_argument("--out", type=Path, required=True, help="the retrieval directory")
-    retrieve.set_defaults(func=functools.partial(run_retrieve, connect=connect))
-
-    check = subparsers.add_parser(
-        "verify-retrieval",
-        help="check a retrieval directory offline",
-        description="Exit 0: verified; 1: rejected; 2: unreadable input.",
-    )
-    check.add_argument("directory", type=Path)
-    _add_check_arguments(check)
-    add_gateway_key_argument(check)
-    check.set_defaults(func=run_verify_retrieval)
+    retrieve.set_defaults(func=run_retrieve)
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -186,7 +189,7 @@ def _report(verified: VerifiedRetrieval, directory: Path) -> None:
     )
 
 
-def run_commit(args: argparse.Namespace, connect: Connect) -> int:
+def run_commit(args: argparse.Namespace) -> int:
     try:
         dataset = Dataset.from_npy(read_input(args.records, "records file"))
     except (InputError, RowsError) as exc:
@@ -203,7 +206,7 @@ def run_commit(args: argparse.Namespace, connect: Connect) -> int:
     return EXIT_VERIFIED
 
 
-def run_fetch(args: argparse.Namespace, connect: Connect) -> int:
+def run_fetch(args: argparse.Namespace) -> int:
     with connect(args.target, args) as client:
         try:
             statement = client.dataset(args.dataset_id)
@@ -215,7 +218,7 @@ def run_fetch(args: argparse.Namespace, connect: Connect) -> int:
     return EXIT_VERIFIED
 
 
-def run_retrieve(args: argparse.Namespace, connect: Connect) -> int:
+def run_retrieve(args: argparse.Namespace) -> int:
     try:
         dataset, predicate = _check_inputs(args)
         args.out.mkdir(parents=True, exist_ok=True)

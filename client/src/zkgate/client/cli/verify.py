@@ -1,41 +1,33 @@
-"""`zkgate verify`: check a saved prediction and its proof offline.
-
-Exit codes separate the two kinds of failure a user must act on differently: 1 means the
-evidence was read and does not hold up (the provider or gateway is at fault), 2 means the files
-given could not be read at all (the user's invocation is at fault).
-"""
+"""`zkgate verify`: check a saved prediction and its proof offline (exit codes: `exit_codes`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zkgate.client.cli.arguments import hex_digest, non_negative_number
+from zkgate.client.cli.exit_codes import (
+    EXIT_BAD_INPUT,
+    EXIT_REJECTED,
+    EXIT_VERIFIED,
+    InputError,
+    read_input,
+)
+from zkgate.client.cli.trust_arguments import (
+    add_gateway_key_argument,
+    add_srs_trust_arguments,
+    gateway_key_argument,
+)
 from zkgate.client.verification.prediction import VerifiedPrediction, verify
 from zkgate.client.verification.reasons import VerificationError
 from zkgate.core.batch_entry import BatchEntry, BatchEntryFormatError
 from zkgate.core.bundle import BundleError, VerifierBundle
 from zkgate.core.documents import DocumentError, parse_object
 from zkgate.core.prediction import Prediction, PredictionFormatError
-
-if TYPE_CHECKING:
-    from zkgate.client.client import Client
-
-EXIT_VERIFIED = 0
-EXIT_REJECTED = 1
-EXIT_BAD_INPUT = 2
-
-# How the commands that talk to a gateway open their connection: the CLI's `connect`.
-Connect = Callable[[str, argparse.Namespace], "Client"]
-
-
-class InputError(ValueError):
-    """A file or argument the command cannot read; reported without a traceback."""
 
 
 def add_verify_command(subparsers: Any) -> None:
@@ -70,55 +62,6 @@ def add_verify_command(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run_verify)
-
-
-def add_gateway_key_argument(parser: argparse.ArgumentParser) -> None:
-    """For offline checks: the key is the caller's pin, read with `gateway_key_argument`."""
-    parser.add_argument(
-        "--gateway-key",
-        required=True,
-        help="the gateway's Ed25519 public key: 64 hex digits, or @FILE holding them",
-    )
-
-
-def add_srs_trust_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which SRS a command's proofs may be made under: `args.allow_insecure_srs` and
-    `args.trust_srs`, as `verify` and every protocol command take them."""
-    parser.add_argument(
-        "--allow-insecure-srs",
-        action="store_true",
-        help="accept an untrusted SRS, such as a provider-generated development one (its maker "
-        "could forge proofs)",
-    )
-    parser.add_argument(
-        "--trust-srs",
-        action="append",
-        type=hex_digest,
-        default=[],
-        metavar="ID",
-        help="an SRS identity (hex, `zkgate srs-identity FILE`) to trust; may be repeated",
-    )
-
-
-def read_input(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-
-
-def gateway_key_argument(argument: str) -> bytes:
-    if argument.startswith("@"):
-        text = read_input(Path(argument[1:]), "gateway key file").decode("utf-8", errors="replace")
-    else:
-        text = argument
-    try:
-        key = bytes.fromhex(text.strip())
-    except ValueError as exc:
-        raise InputError(f"gateway key is not hex: {exc}") from exc
-    if len(key) != 32:
-        raise InputError(f"gateway key must be 32 bytes (64 hex digits), got {len(key)}")
-    return key
 
 
 def _proof_bytes(path: Path) -> bytes:
