@@ -28,11 +28,13 @@ from zkgate.core.held_out_set import TestSet
 from zkgate.core.protocols.accuracy import (
     AccuracyCertificate,
     AccuracyFormatError,
+    CertificateEntry,
     accuracy_sample,
     hoeffding_epsilon,
     predicted_class,
 )
 from zkgate.core.reasoned_error import ReasonedError
+from zkgate.core.tensors import NamedTensor
 
 
 class AccuracyReason(StrEnum):
@@ -106,16 +108,7 @@ def verify_accuracy(
     (`GetVerifierBundle(batch=true)`), authenticated here against the pinned commitments."""
     statement = certificate.statement
     checks = [_check_statement(certificate, gateway_public_key)]
-    if (statement.commitment, statement.batch_commitment) != (
-        pinned_commitment.lower(),
-        pinned_batch_commitment.lower(),
-    ):
-        raise AccuracyError(
-            AccuracyReason.COMMITMENT_MISMATCH,
-            f"the evaluation is of commitment {statement.commitment} (batch "
-            f"{statement.batch_commitment}), not the pinned {pinned_commitment} (batch "
-            f"{pinned_batch_commitment})",
-        )
+    _check_pins(certificate, pinned_commitment, pinned_batch_commitment)
     checks.append(_check_test_set(certificate, test_set))
     checks.append(_check_sample(certificate))
     # Nothing in the bundle is read before it is authenticated against the pins.
@@ -128,42 +121,7 @@ def verify_accuracy(
         trusted_srs_identities=trusted_srs_identities,
     )
     checks += sorted({check for proof in proofs.values() for check in proof.checks})
-    input_name = _input_name(bundle, test_set)
-    correct = 0
-    for position, entry in enumerate(certificate.entries):
-        where = f"entry {position} (test example {entry.test_index})"
-        held_label = int(test_set.labels[entry.test_index])
-        if entry.label != held_label:
-            raise AccuracyError(
-                AccuracyReason.LABEL_MISMATCH,
-                f"{where}: the certificate scores label {entry.label}, the test set says "
-                f"{held_label}",
-            )
-        example = test_set.example_tensor(entry.test_index, input_name)
-        try:
-            run = proofs[entry.proof_digest].outputs_for(
-                [example],
-                batch_entry=BatchEntry(
-                    index=entry.batch_index, size=entry.batch_size, outputs=entry.outputs
-                ),
-            )
-        except VerificationError as exc:
-            reason = _PROOF_REASONS.get(exc.reason, AccuracyReason.INVALID_PROOF)
-            raise AccuracyError(reason, f"{where}: {exc.detail}") from exc
-        proven_class = predicted_class(run.outputs[0].array)
-        if entry.predicted != proven_class:
-            raise AccuracyError(
-                AccuracyReason.PREDICTION_MISMATCH,
-                f"{where}: the certificate says class {entry.predicted} was predicted, the "
-                f"proven outputs pick class {proven_class}",
-            )
-        correct += proven_class == held_label
-    if certificate.correct != correct:
-        raise AccuracyError(
-            AccuracyReason.COUNT_MISMATCH,
-            f"the certificate claims {certificate.correct} of {certificate.sample_size} correct; "
-            f"the proofs show {correct}",
-        )
+    correct = _proven_correct(certificate, test_set, proofs, _input_name(bundle, test_set))
     delta = certificate.delta
     epsilon = hoeffding_epsilon(certificate.sample_size, delta)
     accuracy = correct / certificate.sample_size
@@ -182,6 +140,77 @@ def verify_accuracy(
         epsilon=epsilon,
         checks=checks,
     )
+
+
+def _check_pins(
+    certificate: AccuracyCertificate, pinned_commitment: str, pinned_batch_commitment: str
+) -> None:
+    statement = certificate.statement
+    if (statement.commitment, statement.batch_commitment) != (
+        pinned_commitment.lower(),
+        pinned_batch_commitment.lower(),
+    ):
+        raise AccuracyError(
+            AccuracyReason.COMMITMENT_MISMATCH,
+            f"the evaluation is of commitment {statement.commitment} (batch "
+            f"{statement.batch_commitment}), not the pinned {pinned_commitment} (batch "
+            f"{pinned_batch_commitment})",
+        )
+
+
+def _proven_correct(
+    certificate: AccuracyCertificate,
+    test_set: TestSet,
+    proofs: dict[str, AuthenticatedProof],
+    input_name: str,
+) -> int:
+    """How many sampled examples the proofs show classified as the test set labels them; the
+    certificate must claim exactly that many."""
+    correct = 0
+    for position, entry in enumerate(certificate.entries):
+        where = f"entry {position} (test example {entry.test_index})"
+        held_label = int(test_set.labels[entry.test_index])
+        if entry.label != held_label:
+            raise AccuracyError(
+                AccuracyReason.LABEL_MISMATCH,
+                f"{where}: the certificate scores label {entry.label}, the test set says "
+                f"{held_label}",
+            )
+        example = test_set.example_tensor(entry.test_index, input_name)
+        proven_class = _proven_class(entry, example, proofs[entry.proof_digest], where)
+        correct += proven_class == held_label
+    if certificate.correct != correct:
+        raise AccuracyError(
+            AccuracyReason.COUNT_MISMATCH,
+            f"the certificate claims {certificate.correct} of {certificate.sample_size} correct; "
+            f"the proofs show {correct}",
+        )
+    return correct
+
+
+def _proven_class(
+    entry: CertificateEntry, example: NamedTensor, proof: AuthenticatedProof, where: str
+) -> int:
+    """The class the proof shows the model picked for this example, which the certificate
+    must have reported."""
+    try:
+        run = proof.outputs_for(
+            [example],
+            batch_entry=BatchEntry(
+                index=entry.batch_index, size=entry.batch_size, outputs=entry.outputs
+            ),
+        )
+    except VerificationError as exc:
+        reason = _PROOF_REASONS.get(exc.reason, AccuracyReason.INVALID_PROOF)
+        raise AccuracyError(reason, f"{where}: {exc.detail}") from exc
+    proven_class = predicted_class(run.outputs[0].array)
+    if entry.predicted != proven_class:
+        raise AccuracyError(
+            AccuracyReason.PREDICTION_MISMATCH,
+            f"{where}: the certificate says class {entry.predicted} was predicted, the "
+            f"proven outputs pick class {proven_class}",
+        )
+    return proven_class
 
 
 def _check_statement(certificate: AccuracyCertificate, gateway_public_key: bytes) -> str:

@@ -133,6 +133,40 @@ def verify_retrieval(
         f"the result returns the {len(statement.match_indices())} claimed matches and the "
         f"{len(sample)} left-out records drawn from both parties' nonces"
     )
+    matches, proof_checks = _proven_matches(
+        result,
+        dataset,
+        bundle,
+        circuit,
+        allow_insecure_srs=allow_insecure_srs,
+        trusted_srs_identities=trusted_srs_identities,
+    )
+    checks += sorted(proof_checks)
+    checks.append(
+        f"every returned record is under the committed root {dataset.root[:16]}..., and the "
+        "proven predicate outputs agree with the answer for each"
+    )
+    return VerifiedRetrieval(
+        dataset_root=dataset.root,
+        dataset_size=dataset.size,
+        matches=sorted(matches, key=lambda match: match[0]),
+        sampled=sample,
+        left_out=len(statement.left_out()),
+        checks=checks,
+    )
+
+
+def _proven_matches(
+    result: RetrievalResult,
+    dataset: DatasetStatement,
+    bundle: VerifierBundle,
+    circuit: PredicateCircuit,
+    *,
+    allow_insecure_srs: bool,
+    trusted_srs_identities: Collection[str],
+) -> tuple[list[tuple[int, npt.NDArray[np.float32]]], set[str]]:
+    """The returned records the proofs show the predicate holding for, with the proofs' checks;
+    every record must sit under the committed root and agree with the answer's claim for it."""
     matches: list[tuple[int, npt.NDArray[np.float32]]] = []
     proof_checks: set[str] = set()
     for record in result.records:
@@ -161,19 +195,7 @@ def verify_retrieval(
             )
         if holds:
             matches.append((record.index, array))
-    checks += sorted(proof_checks)
-    checks.append(
-        f"every returned record is under the committed root {dataset.root[:16]}..., and the "
-        "proven predicate outputs agree with the answer for each"
-    )
-    return VerifiedRetrieval(
-        dataset_root=dataset.root,
-        dataset_size=dataset.size,
-        matches=sorted(matches, key=lambda match: match[0]),
-        sampled=sample,
-        left_out=len(statement.left_out()),
-        checks=checks,
-    )
+    return matches, proof_checks
 
 
 def _check_asked(record: RequesterRecord, result: RetrievalResult) -> str:
