@@ -70,9 +70,9 @@ def open_channel(
         channel = grpc.insecure_channel(target, options=options)
     else:
         credentials = grpc.ssl_channel_credentials(
-            root_certificates=_read(tls.ca_file),
-            private_key=_read(tls.key_file),
-            certificate_chain=_read(tls.cert_file),
+            root_certificates=_read_optional(tls.ca_file),
+            private_key=_read_optional(tls.key_file),
+            certificate_chain=_read_optional(tls.cert_file),
         )
         channel = grpc.secure_channel(target, credentials, options=options)
     if api_key:
@@ -80,5 +80,5 @@ def open_channel(
     return channel
 
 
-def _read(path: Path | None) -> bytes | None:
+def _read_optional(path: Path | None) -> bytes | None:
     return path.read_bytes() if path is not None else None

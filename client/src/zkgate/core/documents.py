@@ -197,7 +197,7 @@ class Fields:
         return value
 
     def texts(self, key: str) -> list[str]:
-        return self._get(key, lambda v: _all(v, str), "a list of strings")  # type: ignore[no-any-return]
+        return self._get(key, lambda v: _all_of_type(v, str), "a list of strings")  # type: ignore[no-any-return]
 
     def counts(self, key: str) -> list[int]:
         return self._get(  # type: ignore[no-any-return]
@@ -215,7 +215,7 @@ class Fields:
         return self._optional(key, self.object)
 
     def objects(self, key: str) -> list[Fields]:
-        items = self._get(key, lambda v: _all(v, dict), "a list of objects")
+        items = self._get(key, lambda v: _all_of_type(v, dict), "a list of objects")
         return [Fields(item, what=f"{self.what}.{key}[{i}]") for i, item in enumerate(items)]
 
     def string_map(self, key: str) -> dict[str, str]:
@@ -234,7 +234,7 @@ class Fields:
         return self
 
 
-def _all(value: object, kind: type) -> bool:
+def _all_of_type(value: object, kind: type) -> bool:
     return isinstance(value, list) and all(isinstance(item, kind) for item in value)
 
 

@@ -167,7 +167,7 @@ def check_felt(felt: Any, position: int) -> str:
     return felt
 
 
-def _take(felts: list[str], start: int, widths: list[int]) -> tuple[list[list[str]], int]:
+def _cut_by_widths(felts: list[str], start: int, widths: list[int]) -> tuple[list[list[str]], int]:
     groups = []
     for width in widths:
         groups.append(felts[start : start + width])
@@ -190,8 +190,8 @@ def split_instances(layout: CircuitLayout, instances: Any) -> PublicInstances:
             f"outputs {layout.output_widths()})"
         )
     param_hash = felts[0] if layout.param_visibility == HASHED else None
-    inputs, start = _take(felts, 0 if param_hash is None else 1, layout.input_widths())
-    outputs, _ = _take(felts, start, layout.output_widths())
+    inputs, start = _cut_by_widths(felts, 0 if param_hash is None else 1, layout.input_widths())
+    outputs, _ = _cut_by_widths(felts, start, layout.output_widths())
     return PublicInstances(param_hash=param_hash, inputs=inputs, outputs=outputs)
 
 

@@ -246,7 +246,7 @@ def run_retrieve(args: argparse.Namespace) -> int:
         bundle = client.bundle(retrieval.statement.predicate_model)
         bundle.save(args.out / BUNDLE_DIRECTORY)
         print(f"result, your record and the predicate's bundle written to {args.out}")
-        return _verified(
+        return _verify_and_report(
             args, args.out, retrieval, dataset, predicate, bundle, client.gateway_key()
         )
 
@@ -265,10 +265,10 @@ def run_verify_retrieval(args: argparse.Namespace) -> int:
     except (InputError, BundleError, RetrievalFormatError) as exc:
         print(f"zkgate verify-retrieval: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return _verified(args, args.directory, retrieval, dataset, predicate, bundle, key)
+    return _verify_and_report(args, args.directory, retrieval, dataset, predicate, bundle, key)
 
 
-def _verified(
+def _verify_and_report(
     args: argparse.Namespace,
     directory: Path,
     retrieval: Retrieval,

@@ -77,7 +77,7 @@ def _proof_bytes(path: Path) -> bytes:
 
 
 @dataclass(frozen=True)
-class _Evidence:
+class _SavedEvidence:
     prediction: Prediction
     proof: bytes
     bundle: VerifierBundle
@@ -85,7 +85,7 @@ class _Evidence:
     batch_entry: BatchEntry | None
 
 
-def _load(args: argparse.Namespace) -> _Evidence:
+def _load_evidence(args: argparse.Namespace) -> _SavedEvidence:
     if (args.batch_entry is None) != (args.batch_commitment is None):
         raise InputError("a batched proof needs both --batch-entry and --batch-commitment")
     try:
@@ -96,7 +96,7 @@ def _load(args: argparse.Namespace) -> _Evidence:
             entry = BatchEntry.from_json(read_input(args.batch_entry, "batch entry file"))
     except (BundleError, PredictionFormatError, BatchEntryFormatError) as exc:
         raise InputError(str(exc)) from exc
-    return _Evidence(
+    return _SavedEvidence(
         prediction=prediction,
         proof=_proof_bytes(args.proof),
         bundle=bundle,
@@ -124,7 +124,7 @@ def _result_json(result: VerifiedPrediction) -> str:
 
 def run_verify(args: argparse.Namespace) -> int:
     try:
-        evidence = _load(args)
+        evidence = _load_evidence(args)
     except InputError as exc:
         print(f"zkgate verify: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -232,14 +232,14 @@ class AccuracyCertificate:
                 statement=AccuracyStatement.from_fields(raw.object("statement")),
                 client_nonce=raw.text("client_nonce"),
                 correct=raw.count("correct"),
-                entries=[_entry(entry) for entry in raw.objects("entries")],
+                entries=[_certificate_entry(entry) for entry in raw.objects("entries")],
                 proofs=raw.string_map("proofs"),
             )
         except (DocumentError, AttestationError) as exc:
             raise AccuracyFormatError(f"malformed accuracy certificate: {exc}") from exc
 
 
-def _entry(raw: Fields) -> CertificateEntry:
+def _certificate_entry(raw: Fields) -> CertificateEntry:
     raw.only(*CertificateEntry.__dataclass_fields__)
     outputs = raw.array("outputs")
     # A proof hashes each output tensor's felts; there is no hash of nothing to compare with.

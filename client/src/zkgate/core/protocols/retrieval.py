@@ -270,10 +270,10 @@ class RetrievalResult:
     @classmethod
     def from_json(cls, text: str | bytes) -> RetrievalResult:
         try:
-            raw = _document(text, RESULT_FORMAT, "retrieval result")
+            raw = _read_document(text, RESULT_FORMAT, "retrieval result")
             raw.only("format", "statement", "client_nonce", "records", "proofs")
             return cls(
-                statement=_statement(raw),
+                statement=_retrieval_statement(raw),
                 client_nonce=raw.text("client_nonce"),
                 records=[_retrieved_record(record) for record in raw.objects("records")],
                 proofs=raw.string_map("proofs"),
@@ -309,10 +309,10 @@ class RequesterRecord:
     @classmethod
     def from_json(cls, text: str | bytes) -> RequesterRecord:
         try:
-            raw = _document(text, REQUESTER_RECORD_FORMAT, "requester record")
+            raw = _read_document(text, REQUESTER_RECORD_FORMAT, "requester record")
             raw.only("format", "statement", "client_nonce", "sample_size", "scale")
             return cls(
-                statement=_statement(raw),
+                statement=_retrieval_statement(raw),
                 client_nonce=raw.text("client_nonce"),
                 sample_size=raw.count("sample_size"),
                 scale=raw.count("scale"),
@@ -339,14 +339,14 @@ class Retrieval:
         return self.record.client_nonce
 
 
-def _document(text: str | bytes, document_format: str, what: str) -> Fields:
+def _read_document(text: str | bytes, document_format: str, what: str) -> Fields:
     raw = parse_object(text, what=what)
     if raw.optional_text("format") != document_format:
         raise DocumentError(f"not a {what}: want format {document_format!r}")
     return raw
 
 
-def _statement(raw: Fields) -> RetrievalStatement:
+def _retrieval_statement(raw: Fields) -> RetrievalStatement:
     """The signed answer a document carries; the document's depth is already bounded."""
     try:
         return RetrievalStatement.from_json(json.dumps(raw.object("statement").raw))

@@ -111,7 +111,7 @@ class EvidenceBundle:
                 client_nonce=raw.base64_bytes("client_nonce"),
                 receipts=[Receipt.from_fields(r) for r in raw.objects("receipts")],
                 prediction=Prediction.from_fields(raw.object("prediction")),
-                failure=_failure(raw.object("failure")),
+                failure=_read_failure(raw.object("failure")),
             )
         except (DocumentError, AttestationError, ReceiptError, PredictionFormatError) as exc:
             raise EvidenceError(
@@ -119,7 +119,7 @@ class EvidenceBundle:
             ) from exc
 
 
-def _failure(raw: Fields) -> Failure:
+def _read_failure(raw: Fields) -> Failure:
     kind = raw.text("kind")
     if kind not in set(FailureKind):
         raw.fail("kind", f"must be one of {[str(k) for k in FailureKind]}, not {quote(kind)}")
