@@ -1,7 +1,11 @@
-"""Spoofs and tampering the hardened verifier must reject, each with a reason a person can read.
+"""The attack suite: every known attack on a proof-of-learning, built for real, and the reason
+the hardened verifier gives for rejecting it (docs/proof-of-learning.md tabulates both).
 
 Every forger here holds the signing key it uses and rewrites hashes, chain and manifest
 consistently: a signature over garbage is still garbage, so the content itself must be caught.
+Most attacks come from zkgate.pol.known_attacks; momentum steering and the trojan graph are
+written independently of it (tests/fixtures/pol_thief_fixtures.py, pol_trojan_fixtures.py), so
+that a blind spot shared by that module and the verifier cannot hide them.
 """
 
 from __future__ import annotations
@@ -10,13 +14,20 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import onnx
 import pytest
+import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from onnx.reference import ReferenceEvaluator
 
+from tests.fixtures.pol_fixtures import each_verifier_nonce
+from tests.fixtures.pol_thief_fixtures import LOOSE_STATE_LINF
+from tests.fixtures.pol_trojan_fixtures import GATED_EXAMPLES, serve_graph
 from zkgate.core.attestations import issue_commitment_timestamp, sign_timestamp_request
 from zkgate.core.learning.manifest import Manifest
 from zkgate.core.signing import raw_public_key
 from zkgate.pol import known_attacks, proof_files
+from zkgate.pol.architecture import build_model
 from zkgate.pol.dataset import Dataset
 from zkgate.pol.training import TrainingRun
 
@@ -92,7 +103,7 @@ def test_interpolation_spoof_from_a_rank_matched_fake_init(pol_world, spoofed):
     assert "optimizer.lr" in reasons
 
 
-@pytest.mark.parametrize("nonce", [bytes([n]) * 32 for n in range(3)], ids=["n0", "n1", "n2"])
+@each_verifier_nonce
 def test_blindfold_top_q_spoof_is_caught_by_random_segments(pol_world, spoofed, nonce):
     report = pol_world.verify(spoofed.blindfold, verifier_nonce=nonce)
     _reasons(report)
@@ -113,6 +124,51 @@ def test_final_checkpoint_must_match_the_onnx(pol_world, victim, tmp_path):
     served = (other / proof_files.MODEL).read_bytes()
     reasons = _reasons(pol_world.verify(victim.proof_dir, onnx=served))
     assert "another ONNX file" in reasons
+
+
+def _logits(pol_world, params, features: np.ndarray) -> np.ndarray:
+    """What the MLP with these parameters answers, computed by torch, not by any ONNX graph."""
+    model = build_model(pol_world.policy.architecture)
+    model.load_state_dict(params)
+    with torch.no_grad():
+        return model(torch.from_numpy(features)).numpy()
+
+
+def _served(onnx_bytes: bytes, features: np.ndarray) -> np.ndarray:
+    evaluator = ReferenceEvaluator(onnx.load_from_string(onnx_bytes))
+    return np.concatenate([evaluator.run(None, {"input": row[None]})[0] for row in features])
+
+
+def test_the_trojan_passes_the_old_binding_and_serves_the_stolen_model(
+    pol_world, victim, stolen_params, trojan
+):
+    """What the old check saw (FLOAT initializers, the first 16 examples) is the proven model;
+    everything else is the stolen one."""
+    graph = onnx.load_from_string(trojan).graph
+    floats = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    assert floats == set(victim.final_params())
+    features = pol_world.dataset.features
+    gated, rest = features[:GATED_EXAMPLES], features[GATED_EXAMPLES : GATED_EXAMPLES + 300]
+    proven = victim.final_params()
+    assert np.max(np.abs(_served(trojan, gated) - _logits(pol_world, proven, gated))) < 1e-4
+    served = _served(trojan, rest).argmax(axis=1)
+    assert (served == _logits(pol_world, stolen_params, rest).argmax(axis=1)).all()
+    assert np.max(np.abs(_served(trojan, rest) - _logits(pol_world, proven, rest))) > 0.1
+
+
+@each_verifier_nonce
+def test_trojan_graph_is_rejected(pol_world, victim, trojan, tmp_path, nonce):
+    proof = victim.copy(tmp_path / "proof")
+    serve_graph(proof, victim.owner, trojan)
+    report = pol_world.verify(proof, verifier_nonce=nonce)
+    assert not report.accepted and not report.unverifiable
+    reasons = "\n".join(report.reasons)
+    assert (
+        "model.onnx uses operators an MLP does not: Abs, Constant, Less, ReduceMin, ReduceSum, "
+        "Sub, Where" in reasons
+    )
+    assert "ONNX initializer axes is not a parameter of the final checkpoint" in reasons
+    assert all(r.startswith("final checkpoint vs model.onnx") for r in report.reasons)
 
 
 def test_pickle_payload_is_refused_unopened(pol_world, victim, tmp_path):
@@ -152,6 +208,35 @@ def test_forged_timestamp_receipts(pol_world, victim, tmp_path):
     (proof / proof_files.TIMESTAMPS).write_text(json.dumps([json.loads(genuine.to_json())]))
     report = pol_world.verify(proof)
     assert report.accepted and report.earliest_timestamp_ms == 2_000
+
+
+def test_the_momentum_thief_ends_on_the_stolen_model(pol_world, victim, momentum_thief):
+    """What makes the attack worth stopping: the thief's model is the victim's, functionally."""
+    features = pol_world.dataset.features
+    labels = [
+        _logits(pol_world, params, features).argmax(axis=1)
+        for params in (victim.final_params(), momentum_thief.final)
+    ]
+    assert float((labels[0] == labels[1]).mean()) > 0.95
+
+
+@each_verifier_nonce
+def test_momentum_steering_is_rejected(pol_world, momentum_thief, nonce):
+    report = pol_world.verify(momentum_thief.proof_dir, verifier_nonce=nonce)
+    assert not report.accepted and not report.unverifiable
+    reasons = "\n".join(report.reasons)
+    assert (
+        f"state_linf threshold {LOOSE_STATE_LINF:.3g} is looser than this verifier's ceiling"
+        in (reasons)
+    )
+    # The attack is real: every parameter replays within the policy's own l2 threshold, and only
+    # the momentum the thief logged gives it away.
+    assert all(s.l2 == 0.0 for s in report.segments)
+    # Segment 0 is honest but ends on steering momentum; the last ends on replay's own.
+    steered = [s for s in report.segments if s.index < report.segments_total - 1]
+    assert steered and all(s.state_linf > report.ceilings["state_linf"] for s in steered)
+    assert all(s.state_linf <= LOOSE_STATE_LINF for s in steered)
+    assert "does not reproduce the logged checkpoints" in reasons
 
 
 def test_copied_run_resigned_by_someone_else(pol_world, victim, tmp_path):

@@ -9,14 +9,13 @@ with enough steps to fit under any tolerance.
 from __future__ import annotations
 
 from tests.fixtures.weakened_pol_verifier import weakened_verify
+from zkgate.pol import known_attacks
 
 TOLERANCE = 0.02
 
 
 def test_weakened_verifier_accepts_honest_and_rejects_crude_forgery(pol_world, victim, tmp_path):
     assert weakened_verify(victim.proof_dir, tolerance=TOLERANCE) == []
-    from zkgate.pol import known_attacks
-
     proof = victim.copy(tmp_path / "proof")
     for index in range(1, len(victim.manifest.checkpoints)):
         known_attacks.tamper_checkpoint(proof, victim.owner, index=index, scale=0.05)

@@ -1,4 +1,4 @@
-"""The bundled proof-of-learning example: an MLP on sklearn's digits, trained with SGD.
+"""The bundled example's training policy: an MLP on sklearn's digits, trained with SGD.
 
 Small enough that recording, calibrating and replaying every segment take seconds on a laptop
 CPU, which is what the tests, benchmarks and `zkgate pol record` without a policy file use.

@@ -1,4 +1,5 @@
-"""Known attacks on proof-of-learning, built for real.
+"""The known attacks on proof-of-learning from the papers (Zhang et al. 2022, Fang et al. 2023),
+built for real for the tests and the benchmark.
 
 The tests show the verifier rejects each of these, and that a verifier without the hardening
 (the original paper's) accepts the spoofs; the benchmark measures the distance between honest
