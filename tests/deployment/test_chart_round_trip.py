@@ -29,7 +29,7 @@ from tests.fixtures.metrics_fixtures import sample, scrape
 from tests.fixtures.postgres_fixtures import PostgresServer
 from zkgate.client import Client
 from zkgate.core.signing import raw_public_key
-from zkgate.gateway.access import api_key_digest
+from zkgate.gateway.access_control import api_key_digest
 from zkgate.gateway.certificate_metrics import EXPIRY_METRIC
 
 ADMIN_KEY = "chart-admin-key-0123456789abcdef0123456789"

@@ -14,7 +14,7 @@ from tests.fixtures.access_fixtures import ADMIN_KEY, ALICE_KEY, BOB_KEY, SLOW_K
 from tests.fixtures.gateway_fixtures import DIGITS
 from zkgate.client import Client
 from zkgate.core.dataset import Dataset
-from zkgate.gateway.access import (
+from zkgate.gateway.access_control import (
     AccessControl,
     RateLimited,
     RateLimiter,

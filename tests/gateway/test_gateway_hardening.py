@@ -29,8 +29,8 @@ from tests.fixtures.gateway_fixtures import (
 from zkgate.client import ProofJobFailed
 from zkgate.client.connection import OIP_PATH
 from zkgate.core.card import ModelCard
-from zkgate.gateway.inference import quantizable_bound
-from zkgate.gateway.status import MAX_STATUS_MESSAGE_BYTES
+from zkgate.gateway.model_runtime import quantizable_bound
+from zkgate.gateway.servicers.status_codes import MAX_STATUS_MESSAGE_BYTES
 from zkgate.prover.artifacts.backend import DirectoryBackend
 from zkgate.prover.artifacts.local_cache import CacheAccess, LocalCache
 from zkgate.prover.artifacts.store import ArtifactStore

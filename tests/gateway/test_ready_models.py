@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zkgate.gateway.ready_models import ReadyModels
+from zkgate.gateway.ready_model_cache import ReadyModels
 from zkgate.prover.queue.catalog import ModelNotFound, ModelRecord, ModelState, ProofPolicy
 
 

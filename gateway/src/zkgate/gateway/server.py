@@ -11,12 +11,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from zkgate.gateway.access import AccessControl, TenantDirectory
+from zkgate.gateway.access_control import AccessControl, TenantDirectory
+from zkgate.gateway.assembly import GatewayParts, assemble
 from zkgate.gateway.certificate_metrics import certificate_collectors
 from zkgate.gateway.config import GatewayConfig
 from zkgate.gateway.metrics import GatewayMetrics
 from zkgate.gateway.prover_pool import ProverPool
-from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers.access_interceptor import AccessInterceptor
 from zkgate.gateway.servicers.accuracy import AccuracyServicer
 from zkgate.gateway.servicers.inference import (
@@ -29,29 +29,9 @@ from zkgate.gateway.servicers.proofs import ProofServicer
 from zkgate.gateway.servicers.registry import ServiceRegistry
 from zkgate.gateway.servicers.request_decoding import RequestDecodingInterceptor
 from zkgate.gateway.servicers.retrieval import RetrievalServicer
-from zkgate.gateway.signer import ReceiptSigner
-from zkgate.prover.artifacts.location import open_artifact_store
-from zkgate.prover.data_directory import DataLayout
-from zkgate.prover.queue.catalog import ModelCatalog
-from zkgate.prover.queue.database_settings import open_database
-from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 from zkgate.wire import open_inference_pb2_grpc, zkgate_pb2_grpc
 
 log = logging.getLogger("zkgate.gateway")
-
-
-def build_service(config: GatewayConfig) -> GatewayService:
-    layout = DataLayout(config.data_dir)
-    database = open_database(config.database_url, config.data_dir)
-    return GatewayService(
-        catalog=ModelCatalog(database),
-        queue=SqlJobQueue(database, max_queued=config.max_queued_jobs),
-        store=open_artifact_store(config.artifact_settings(), config.data_dir),
-        signer=ReceiptSigner.load_or_create(layout.signing_key),
-        max_logrows=config.max_logrows,
-        default_policy=config.default_policy,
-        srs_directory=layout.srs_cache,
-    )
 
 
 def access_control(config: GatewayConfig) -> AccessControl:
@@ -73,15 +53,35 @@ def server_credentials(config: GatewayConfig) -> grpc.ServerCredentials | None:
     )
 
 
+def add_servicers(server: grpc.aio.Server, parts: GatewayParts) -> None:
+    """Every zkgate service, each a thin adapter over the part that does its work."""
+    service = parts.service
+    inference = InferenceServicer(service)
+    server.add_generic_rpc_handlers((inference_handler(inference),))
+    # Also under zkgate's own package name, so reflection-driven tools can describe it.
+    open_inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(inference, server)  # type: ignore[arg-type]
+    zkgate_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service), server)
+    zkgate_pb2_grpc.add_ProofServiceServicer_to_server(
+        ProofServicer(service, parts.contest_notary), server
+    )
+    zkgate_pb2_grpc.add_LearningServiceServicer_to_server(
+        LearningServicer(parts.attestor, parts.learning_reports), server
+    )
+    zkgate_pb2_grpc.add_AccuracyServiceServicer_to_server(AccuracyServicer(parts.accuracy), server)
+    zkgate_pb2_grpc.add_RetrievalServiceServicer_to_server(
+        RetrievalServicer(parts.retrieval), server
+    )
+
+
 class Gateway:
     """A running gateway; `start` binds the port, `stop` drains and stops the provers."""
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.service = build_service(config)
+        parts = assemble(config)
         self._metrics = (
             GatewayMetrics(
-                self.service,
+                parts.service,
                 host=config.host,
                 port=config.metrics_port,
                 extra_collectors=certificate_collectors(config.tls_cert_file),
@@ -106,23 +106,8 @@ class Gateway:
         )
         self._health = health.aio.HealthServicer()
         services = ServiceRegistry(self._server)
-        server = services.as_server()
-        inference = InferenceServicer(self.service)
-        server.add_generic_rpc_handlers((inference_handler(inference),))
-        # Also under zkgate's own package name, so reflection-driven tools can describe it.
-        open_inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(inference, server)  # type: ignore[arg-type]
-        zkgate_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.service), server)
-        zkgate_pb2_grpc.add_ProofServiceServicer_to_server(ProofServicer(self.service), server)
-        zkgate_pb2_grpc.add_LearningServiceServicer_to_server(
-            LearningServicer(self.service), server
-        )
-        zkgate_pb2_grpc.add_AccuracyServiceServicer_to_server(
-            AccuracyServicer(self.service), server
-        )
-        zkgate_pb2_grpc.add_RetrievalServiceServicer_to_server(
-            RetrievalServicer(self.service), server
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        add_servicers(services.as_server(), parts)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, services.as_server())
         self._services = services.names
         reflection.enable_server_reflection(
             (*services.described(), reflection.SERVICE_NAME), self._server

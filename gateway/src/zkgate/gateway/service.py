@@ -1,8 +1,10 @@
-"""The gateway's domain logic: serve predictions, sign receipts, hand proof work to provers.
+"""The gateway's base service: register models, serve predictions, sign receipts, hand proof
+work to provers.
 
 Nothing here knows about gRPC; the servicers decode requests into these calls and encode the
 results. Inference never waits on proving: a proof is a row in the durable job queue, and the
-caller gets the job id at once.
+caller gets the job id at once. The protocols (gateway/protocols: learning, contests, accuracy,
+retrieval) are built on this service and never called by it.
 """
 
 from __future__ import annotations
@@ -18,33 +20,14 @@ from zkgate.core.card import ModelCard
 from zkgate.core.documents import quote
 from zkgate.core.receipts import Receipt, ReceiptBody, ReceiptError
 from zkgate.core.tensors import NamedTensor, ordered, tensors_digest
-from zkgate.gateway.access import ANONYMOUS, PermissionDenied, Tenant
-from zkgate.gateway.accuracy import AccuracyEvaluator
-from zkgate.gateway.contest import ContestNotary
+from zkgate.gateway.access_control import ANONYMOUS, PermissionDenied, Tenant
+from zkgate.gateway.circuit_request import checked_circuit_request
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
-from zkgate.gateway.inference import LoadedModel, ModelRuntime
-from zkgate.gateway.protocols.learning import (
-    LearningAttestor,
-    StoredReport,
-    check_uploaded_archive,
-    stored_report,
-)
-from zkgate.gateway.ready_models import ReadyModels
-from zkgate.gateway.retrieval import (
-    PREDICATE_PREFIX,
-    RetrievalResponder,
-    tenant_predicate_prefix,
-)
-from zkgate.gateway.signer import ReceiptSigner
+from zkgate.gateway.model_runtime import LoadedModel, ModelRuntime
+from zkgate.gateway.predicate_names import PREDICATE_PREFIX, tenant_predicate_prefix
+from zkgate.gateway.ready_model_cache import ReadyModels
+from zkgate.gateway.receipt_signer import ReceiptSigner
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.registration_checks import (
-    DEFAULT_PARAM_VISIBILITY,
-    RegistrationError,
-    check_batch_size,
-    check_param_visibility,
-    load_calibration,
-)
-from zkgate.prover.circuits.srs_files import SrsError, requested_ceremony
 from zkgate.prover.circuits.witness_input import witness_input_json
 from zkgate.prover.queue.catalog import (
     ModelCatalog,
@@ -52,7 +35,6 @@ from zkgate.prover.queue.catalog import (
     ModelRecord,
     ModelState,
     ProofPolicy,
-    validate_model_name,
 )
 from zkgate.prover.queue.jobs import Job, JobKind, JobNotFound, JobQueue, JobState
 
@@ -91,23 +73,22 @@ class GatewayService:
         max_logrows: int,
         default_policy: ProofPolicy,
         srs_directory: Path,
+        check_learning_archive: Callable[[bytes], None],
     ) -> None:
         """srs_directory: where this node's provers keep SRS files; registrations may name
-        ceremony files only there."""
+        ceremony files only there. check_learning_archive: the learning protocol's check of a
+        proof-of-learning upload, which refuses what no prover could unpack before a job is
+        queued for it (the archive's format is that protocol's, not this service's)."""
         self._catalog = catalog
         self._queue = queue
         self._store = store
         self._signer = signer
-        # Proof-of-learning statements are signed with the same identity key as receipts.
-        self.attestor = LearningAttestor(signer.key)
-        self.contest_notary = ContestNotary(signer.key)
-        self.accuracy = AccuracyEvaluator(self, signer.key, store)
-        self.retrieval = RetrievalResponder(self, signer.key, store)
         self._runtime = ModelRuntime(store)
         self._ready_models = ReadyModels(catalog.get)
         self._max_logrows = max_logrows
         self._default_policy = default_policy
         self._srs_directory = srs_directory
+        self._check_learning_archive = check_learning_archive
 
     @property
     def receipt_public_key(self) -> bytes:
@@ -138,6 +119,52 @@ class GatewayService:
         tenant brings for itself (a retrieval predicate), and the job counts against its quota.
         `scale` fixes the circuit's fixed-point scale (input and parameters) instead of letting
         calibration choose it: a retrieval requester decides what the circuit is held to."""
+        self._check_registrant(name, tenant, admin_only=admin_only)
+        circuit = checked_circuit_request(
+            name,
+            onnx=onnx,
+            calibration=calibration,
+            max_logrows=max_logrows,
+            logrows_limit=self._max_logrows,
+            param_visibility=param_visibility,
+            srs_path=srs_path,
+            srs_sha256=srs_sha256,
+            srs_directory=self._srs_directory,
+            batch_size=batch_size,
+            scale=scale,
+        )
+        learning = self._learning_fields(proof_of_learning)
+        return self._queue_registration(
+            name, policy or self._default_policy, onnx, calibration, {**circuit, **learning}, tenant
+        )
+
+    def _queue_registration(
+        self,
+        name: str,
+        policy: ProofPolicy,
+        onnx: bytes,
+        calibration: bytes,
+        settings: dict[str, object],
+        tenant: Tenant,
+    ) -> Registration:
+        """Stores the uploads, lists the model as registering and queues the job that builds it."""
+        onnx_digest = self._store.put_bytes(onnx)
+        calibration_digest = self._store.put_bytes(calibration)
+        record = self._catalog.create(
+            name, policy=policy, onnx_digest=onnx_digest, calibration_digest=calibration_digest
+        )
+        job, _ = self._queue.enqueue(
+            JobKind.REGISTER,
+            name,
+            {"onnx_digest": onnx_digest, "calibration_digest": calibration_digest, **settings},
+            max_attempts=2,
+            tenant=tenant.name,
+            tenant_quota=tenant.max_queued_jobs,
+        )
+        self._catalog.attach_job(name, job.id)
+        return Registration(model=self._catalog.get(record.name), job=job)
+
+    def _check_registrant(self, name: str, tenant: Tenant, *, admin_only: bool) -> None:
         if admin_only and not tenant.admin:
             raise PermissionDenied(
                 f"tenant {tenant.name!r} may not register models: that takes an admin key"
@@ -147,61 +174,17 @@ class GatewayService:
                 f"model names starting with {PREDICATE_PREFIX!r} are kept for retrieval "
                 "predicates; choose another name"
             )
-        if bool(srs_path) != bool(srs_sha256):
-            raise InvalidRequest("srs_path and srs_sha256 go together: pin the ceremony file")
-        try:
-            validate_model_name(name)
-            # Checked here too, so the caller hears why at once instead of from a failed job.
-            visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
-            check_batch_size(batch_size)
-            load_calibration(calibration)
-            if srs_path:
-                srs_path = requested_ceremony(srs_path, srs_sha256, self._srs_directory)
-        except (ValueError, RegistrationError, SrsError) as exc:
-            raise InvalidRequest(str(exc)) from exc
-        if not onnx:
-            raise InvalidRequest("onnx is empty; send the model file's bytes")
-        logrows = max_logrows or self._max_logrows
-        if logrows > self._max_logrows:
-            raise InvalidRequest(
-                f"max_logrows {logrows} exceeds this gateway's limit {self._max_logrows}"
-            )
-        learning: dict[str, object] = {}
-        if proof_of_learning:
-            check_uploaded_archive(proof_of_learning)
-            learning = {
-                "learning_archive_digest": self._store.put_bytes(proof_of_learning),
-                # Intents and timestamps count only when this gateway signed them.
-                "trusted_intent_issuers": [self._signer.public_key.hex()],
-            }
-        onnx_digest = self._store.put_bytes(onnx)
-        calibration_digest = self._store.put_bytes(calibration)
-        record = self._catalog.create(
-            name,
-            policy=policy or self._default_policy,
-            onnx_digest=onnx_digest,
-            calibration_digest=calibration_digest,
-        )
-        job, _ = self._queue.enqueue(
-            JobKind.REGISTER,
-            name,
-            {
-                "onnx_digest": onnx_digest,
-                "calibration_digest": calibration_digest,
-                "max_logrows": logrows,
-                "param_visibility": visibility,
-                "srs_path": srs_path,
-                "srs_sha256": srs_sha256,
-                "batch_size": max(batch_size, 1),
-                **({} if scale is None else {"scale": scale}),
-                **learning,
-            },
-            max_attempts=2,
-            tenant=tenant.name,
-            tenant_quota=tenant.max_queued_jobs,
-        )
-        self._catalog.attach_job(name, job.id)
-        return Registration(model=self._catalog.get(record.name), job=job)
+
+    def _learning_fields(self, proof_of_learning: bytes) -> dict[str, object]:
+        """The registration job's proof-of-learning fields; none without an archive."""
+        if not proof_of_learning:
+            return {}
+        self._check_learning_archive(proof_of_learning)
+        return {
+            "learning_archive_digest": self._store.put_bytes(proof_of_learning),
+            # Intents and timestamps count only when this gateway signed them.
+            "trusted_intent_issuers": [self._signer.public_key.hex()],
+        }
 
     def registration_of(self, name: str, tenant: Tenant) -> Registration | None:
         """The tenant's registration of `name` if one is under way or done; None if there is
@@ -230,7 +213,8 @@ class GatewayService:
         return _found(self._catalog.get, name)
 
     def ready_model(self, name: str) -> ModelRecord:
-        """The record requests are served from: kept in memory once ready (see ready_models)."""
+        """The record requests are served from: kept in memory once ready (see
+        ready_model_cache)."""
         record = _found(self._ready_models.get, name)
         if record.state == ModelState.REGISTERING:
             raise NotReady(
@@ -240,9 +224,6 @@ class GatewayService:
         if record.state == ModelState.FAILED or record.commitment is None:
             raise NotReady(f"model {name!r} failed to register: {record.error}")
         return record
-
-    def learning_report(self, name: str) -> StoredReport:
-        return stored_report(self.ready_model(name), self._store)
 
     def loaded_model(self, name: str) -> tuple[ModelRecord, LoadedModel]:
         record = self.ready_model(name)

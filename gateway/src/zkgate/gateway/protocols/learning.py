@@ -26,6 +26,7 @@ from zkgate.core.attestations import (
 from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
 from zkgate.core.learning.archive import ArchiveError, check_archive
 from zkgate.gateway.errors import InvalidRequest, NotReady
+from zkgate.gateway.service import GatewayService
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.queue.catalog import ModelRecord
 
@@ -100,3 +101,14 @@ def stored_report(record: ModelRecord, store: ArtifactStore) -> StoredReport:
             "again with one (`zkgate models add ... --proof-of-learning FILE`)"
         )
     return StoredReport(report_json=store.read_bytes(digest).decode("utf-8"), digest=digest)
+
+
+class LearningReports:
+    """Hands out the reports provers stored, for models the base service has ready."""
+
+    def __init__(self, service: GatewayService, store: ArtifactStore) -> None:
+        self._service = service
+        self._store = store
+
+    def report(self, name: str) -> StoredReport:
+        return stored_report(self._service.ready_model(name), self._store)

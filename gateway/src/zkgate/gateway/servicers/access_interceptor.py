@@ -1,8 +1,8 @@
 """The gRPC edge of access control: every call but health and reflection must name a tenant.
 
 The interceptor checks the API key and the tenant's rate before the handler runs, and makes the
-tenant available to servicers through `access.current_tenant`, so domain code is handed a tenant
-and never reads gRPC metadata itself.
+tenant available to servicers through `access_control.current_tenant`, so domain code is handed
+a tenant and never reads gRPC metadata itself.
 """
 
 from __future__ import annotations
@@ -11,9 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from zkgate.gateway.access import AccessControl, RateLimited, Unauthenticated, current_tenant
+from zkgate.gateway.access_control import (
+    AccessControl,
+    RateLimited,
+    Unauthenticated,
+    current_tenant,
+)
 from zkgate.gateway.servicers.call_interceptor import CallInterceptor, Context
-from zkgate.gateway.status import abort
+from zkgate.gateway.servicers.status_codes import abort
 
 
 class AccessInterceptor(CallInterceptor):

@@ -8,10 +8,9 @@ from typing import Any
 import grpc
 
 from zkgate.core.protocols.accuracy import AccuracyRequest
-from zkgate.gateway.access import current_tenant
-from zkgate.gateway.accuracy import EvaluationProgress, parse_test_set
-from zkgate.gateway.service import GatewayService
-from zkgate.gateway.status import grpc_errors
+from zkgate.gateway.access_control import current_tenant
+from zkgate.gateway.protocols.accuracy import AccuracyEvaluator, EvaluationProgress, parse_test_set
+from zkgate.gateway.servicers.status_codes import grpc_errors
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 
@@ -22,16 +21,16 @@ def _evaluation_message(progress: EvaluationProgress) -> pb.Evaluation:
     certificate = progress.certificate
     return pb.Evaluation(
         evaluation_id=progress.evaluation_id,
-        job_ids=progress.job_ids,
-        proven=progress.proven,
-        failed=progress.failed,
+        job_ids=progress.jobs.job_ids,
+        proven=len(progress.jobs.proven),
+        failed=progress.jobs.failed,
         certificate_json=certificate.to_json() if certificate is not None else "",
     )
 
 
 class AccuracyServicer(zkgate_pb2_grpc.AccuracyServiceServicer):
-    def __init__(self, service: GatewayService) -> None:
-        self._evaluator = service.accuracy
+    def __init__(self, evaluator: AccuracyEvaluator) -> None:
+        self._evaluator = evaluator
 
     @grpc_errors
     async def OpenEvaluation(

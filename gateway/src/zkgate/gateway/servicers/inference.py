@@ -14,10 +14,10 @@ from google.protobuf.message import Message
 
 from zkgate.core.oip_codec import decode_tensors, encode_output
 from zkgate.gateway import __version__
-from zkgate.gateway.access import current_tenant
+from zkgate.gateway.access_control import current_tenant
 from zkgate.gateway.service import GatewayService
-from zkgate.gateway.servicers import parameters
-from zkgate.gateway.status import grpc_errors
+from zkgate.gateway.servicers import oip_parameters
+from zkgate.gateway.servicers.status_codes import grpc_errors
 from zkgate.prover.queue.catalog import ModelState
 from zkgate.wire import open_inference_pb2 as oip
 
@@ -76,7 +76,7 @@ class InferenceServicer:
             request.model_name,
             tensors,
             request_id=request.id,
-            prove=parameters.read_bool(request.parameters, parameters.PROVE),
+            prove=oip_parameters.read_bool(request.parameters, oip_parameters.PROVE),
         )
         job = (
             await asyncio.to_thread(self._service.enqueue_proof, result, current_tenant.get())
@@ -93,11 +93,11 @@ class InferenceServicer:
             if not wanted or tensor.name in wanted:
                 encode_output(response, tensor)
         params = response.parameters
-        params[parameters.RECEIPT].string_param = result.receipt.to_json()
-        params[parameters.COMMITMENT].string_param = result.receipt.body.commitment
-        params[parameters.REQUEST_ID].string_param = result.receipt.body.request_id
+        params[oip_parameters.RECEIPT].string_param = result.receipt.to_json()
+        params[oip_parameters.COMMITMENT].string_param = result.receipt.body.commitment
+        params[oip_parameters.REQUEST_ID].string_param = result.receipt.body.request_id
         if job is not None:
-            params[parameters.PROOF_JOB].string_param = job.id
+            params[oip_parameters.PROOF_JOB].string_param = job.id
         return response
 
 

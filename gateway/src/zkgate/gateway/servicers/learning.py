@@ -7,8 +7,8 @@ from typing import Any
 
 import grpc
 
-from zkgate.gateway.service import GatewayService
-from zkgate.gateway.status import grpc_errors
+from zkgate.gateway.protocols.learning import LearningAttestor, LearningReports
+from zkgate.gateway.servicers.status_codes import grpc_errors
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 
@@ -16,23 +16,22 @@ _Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class LearningServicer(zkgate_pb2_grpc.LearningServiceServicer):
-    def __init__(self, service: GatewayService) -> None:
-        self._service = service
+    def __init__(self, attestor: LearningAttestor, reports: LearningReports) -> None:
+        self._attestor = attestor
+        self._reports = reports
 
     @grpc_errors
     async def IssueTrainingIntent(
         self, request: pb.IssueTrainingIntentRequest, context: _Context
     ) -> pb.SignedStatement:
-        intent = self._service.attestor.issue_intent(
-            request.owner_public_key, request.policy_digest
-        )
+        intent = self._attestor.issue_intent(request.owner_public_key, request.policy_digest)
         return pb.SignedStatement(statement_json=intent.to_json())
 
     @grpc_errors
     async def TimestampCommitment(
         self, request: pb.TimestampCommitmentRequest, context: _Context
     ) -> pb.SignedStatement:
-        timestamp = self._service.attestor.timestamp(
+        timestamp = self._attestor.timestamp(
             request.owner_public_key, request.commitment, request.request_signature
         )
         return pb.SignedStatement(statement_json=timestamp.to_json())
@@ -42,5 +41,5 @@ class LearningServicer(zkgate_pb2_grpc.LearningServiceServicer):
         self, request: pb.GetLearningReportRequest, context: _Context
     ) -> pb.LearningReport:
         # Reading and rehashing the report touches disk: keep it off the event loop.
-        report = await asyncio.to_thread(self._service.learning_report, request.name)
+        report = await asyncio.to_thread(self._reports.report, request.name)
         return pb.LearningReport(report_json=report.report_json, report_digest=report.digest)

@@ -9,9 +9,9 @@ import grpc
 
 from zkgate.core.ezkl_version import INSTALLED_EZKL_VERSION
 from zkgate.gateway import __version__
-from zkgate.gateway.access import current_tenant
+from zkgate.gateway.access_control import current_tenant
 from zkgate.gateway.service import GatewayService, Registration
-from zkgate.gateway.status import grpc_errors
+from zkgate.gateway.servicers.status_codes import grpc_errors
 from zkgate.prover.queue.catalog import ModelRecord, ModelState, ProofPolicy
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc

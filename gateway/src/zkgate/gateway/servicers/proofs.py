@@ -11,9 +11,10 @@ import grpc
 
 from zkgate.core.oip_codec import decode_tensors
 from zkgate.core.protocols.contest import ContestRequest
-from zkgate.gateway.access import current_tenant
+from zkgate.gateway.access_control import current_tenant
+from zkgate.gateway.protocols.contest import ContestNotary
 from zkgate.gateway.service import GatewayService, JobStatus
-from zkgate.gateway.status import grpc_errors
+from zkgate.gateway.servicers.status_codes import grpc_errors
 from zkgate.prover.queue.jobs import JobKind, JobState
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
@@ -52,8 +53,11 @@ def job_message(status: JobStatus) -> pb.Job:
 
 
 class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
-    def __init__(self, service: GatewayService, *, poll_seconds: float = 0.05) -> None:
+    def __init__(
+        self, service: GatewayService, notary: ContestNotary, *, poll_seconds: float = 0.05
+    ) -> None:
         self._service = service
+        self._notary = notary
         self._poll_seconds = poll_seconds
 
     @grpc_errors
@@ -93,7 +97,7 @@ class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
     async def OpenContest(
         self, request: pb.OpenContestRequest, context: _Context
     ) -> pb.SignedStatement:
-        statement = self._service.contest_notary.open(
+        statement = self._notary.open(
             ContestRequest(
                 receipt_set_digest=request.receipt_set_digest,
                 receipt_count=request.receipt_count,

@@ -8,11 +8,14 @@ from typing import Any
 import grpc
 
 from zkgate.core.protocols.retrieval import RetrievalRequest
-from zkgate.gateway.access import current_tenant
-from zkgate.gateway.retrieval import CommittedDataset, RetrievalProgress
-from zkgate.gateway.service import GatewayService
+from zkgate.gateway.access_control import current_tenant
+from zkgate.gateway.protocols.retrieval import (
+    CommittedDataset,
+    RetrievalProgress,
+    RetrievalResponder,
+)
 from zkgate.gateway.servicers.models import registration_message
-from zkgate.gateway.status import grpc_errors
+from zkgate.gateway.servicers.status_codes import grpc_errors
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 
@@ -27,9 +30,9 @@ def _retrieval_message(progress: RetrievalProgress) -> pb.Retrieval:
     result = progress.result
     return pb.Retrieval(
         retrieval_id=progress.retrieval_id,
-        job_ids=progress.job_ids,
-        proven=progress.proven,
-        failed=progress.failed,
+        job_ids=progress.jobs.job_ids,
+        proven=len(progress.jobs.proven),
+        failed=progress.jobs.failed,
         result_json=result.to_json() if result is not None else "",
     )
 
@@ -37,8 +40,8 @@ def _retrieval_message(progress: RetrievalProgress) -> pb.Retrieval:
 class RetrievalServicer(zkgate_pb2_grpc.RetrievalServiceServicer):
     """Every call hashes, reads or runs a model over a dataset: all of them off the loop."""
 
-    def __init__(self, service: GatewayService) -> None:
-        self._responder = service.retrieval
+    def __init__(self, responder: RetrievalResponder) -> None:
+        self._responder = responder
 
     @grpc_errors
     async def CommitDataset(

@@ -1,7 +1,7 @@
 """The gateway's side of verified accuracy: sign the evaluation, prove the sample, certify.
 
 The reveal is stored as one content-addressed record (statement, nonce, sampled positions,
-labels and job ids; see stored_records), whose digest is the evaluation's id; a repeated reveal
+labels and job ids; see content_records), whose digest is the evaluation's id; a repeated reveal
 maps to the same record and, through the jobs' idempotency keys, the same jobs.
 """
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.core.attestations import AttestationError
-from zkgate.core.canonical import sha256_hex
 from zkgate.core.card import ModelCard
 from zkgate.core.held_out_set import TestSet, TestSetError
 from zkgate.core.instances import dequantize
@@ -29,14 +28,12 @@ from zkgate.core.protocols.accuracy import (
     predicted_class,
 )
 from zkgate.core.signing import raw_public_key
-from zkgate.gateway.access import PermissionDenied, Tenant
+from zkgate.gateway.access_control import PermissionDenied, Tenant
 from zkgate.gateway.errors import InvalidRequest, NotReady
-from zkgate.gateway.stored_records import put_record, read_record
+from zkgate.gateway.protocols.content_records import put_record, read_record
+from zkgate.gateway.protocols.proof_jobs import ProofJobs, ProvenJob, proof_jobs
+from zkgate.gateway.service import GatewayService
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.queue.jobs import JobState
-
-if TYPE_CHECKING:
-    from zkgate.gateway.service import GatewayService
 
 _EVALUATION_FORMAT = "zkgate.evaluation/1"
 
@@ -44,9 +41,7 @@ _EVALUATION_FORMAT = "zkgate.evaluation/1"
 @dataclass(frozen=True)
 class EvaluationProgress:
     evaluation_id: str
-    job_ids: list[str]
-    proven: int
-    failed: int
+    jobs: ProofJobs
     # Set once every sampled example is proven.
     certificate: AccuracyCertificate | None
 
@@ -121,47 +116,21 @@ class AccuracyEvaluator:
         statement = AccuracyStatement.from_json(record["statement"])
         card = self._served_card(statement.model, statement.commitment, statement.batch_commitment)
         assert card.batch is not None  # _served_card saw to it
-        entries: list[CertificateEntry] = []
-        proofs: dict[str, str] = {}
-        failed = 0
-        job_ids = [str(entry["job_id"]) for entry in record["entries"]]
-        for entry, job_id in zip(record["entries"], job_ids, strict=True):
-            status = self._service.job_status(job_id, tenant)
-            if status.job.state in (JobState.FAILED, JobState.CANCELLED):
-                failed += 1
-            if status.proof is None or status.job.result is None:
-                continue
-            result = status.job.result
-            outputs = [list(felts) for felts in result["batch_outputs"]]
-            digest = sha256_hex(status.proof)
-            proofs[digest] = status.proof.decode("utf-8")
-            entries.append(
-                CertificateEntry(
-                    test_index=int(entry["test_index"]),
-                    label=int(entry["label"]),
-                    predicted=predicted_class(dequantize(outputs[0], card.batch.output_scale)),
-                    proof_digest=digest,
-                    batch_index=int(result["batch_index"]),
-                    batch_size=int(result["batch_size"]),
-                    outputs=outputs,
-                )
-            )
+        jobs = proof_jobs(self._service, record["entries"], tenant)
+        entries = [
+            _certificate_entry(record["entries"][position], job, card.batch.output_scale)
+            for position, job in jobs.proven.items()
+        ]
         certificate = None
-        if len(entries) == len(job_ids):
+        if jobs.complete:
             certificate = AccuracyCertificate(
                 statement=statement,
                 client_nonce=str(record["client_nonce"]),
                 correct=sum(entry.predicted == entry.label for entry in entries),
                 entries=entries,
-                proofs=proofs,
+                proofs=jobs.proofs_by_digest(),
             )
-        return EvaluationProgress(
-            evaluation_id=evaluation_id,
-            job_ids=job_ids,
-            proven=len(entries),
-            failed=failed,
-            certificate=certificate,
-        )
+        return EvaluationProgress(evaluation_id=evaluation_id, jobs=jobs, certificate=certificate)
 
     def _served_card(self, model: str, commitment: str, batch_commitment: str) -> ModelCard:
         record = self._service.ready_model(model)
@@ -199,6 +168,23 @@ class AccuracyEvaluator:
         if record["tenant"] != tenant.name:
             raise PermissionDenied(f"evaluation {evaluation_id} belongs to another tenant")
         return record
+
+
+def _certificate_entry(
+    entry: dict[str, Any], job: ProvenJob, output_scale: int
+) -> CertificateEntry:
+    """A sampled example's line in the certificate: its label, and the class its proven batch
+    entry predicts."""
+    outputs = [list(felts) for felts in job.result["batch_outputs"]]
+    return CertificateEntry(
+        test_index=int(entry["test_index"]),
+        label=int(entry["label"]),
+        predicted=predicted_class(dequantize(outputs[0], output_scale)),
+        proof_digest=job.proof_digest,
+        batch_index=int(job.result["batch_index"]),
+        batch_size=int(job.result["batch_size"]),
+        outputs=outputs,
+    )
 
 
 def parse_test_set(examples: bytes, labels: bytes) -> TestSet:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 import grpc
 
 from zkgate.core.tensors import TensorError
-from zkgate.gateway.access import PermissionDenied, RateLimited, Unauthenticated
+from zkgate.gateway.access_control import PermissionDenied, RateLimited, Unauthenticated
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.prover.queue.catalog import ModelExists
 from zkgate.prover.queue.jobs import QueueFull

@@ -1,16 +1,17 @@
 """The responder's side of trustless retrieval: commit to datasets, key predicates, answer, prove.
 
-Datasets and retrievals are content-addressed records (stored_records). A dataset is public to
+Datasets and retrievals are content-addressed records (content_records). A dataset is public to
 every tenant once an admin committed it; a retrieval belongs to the tenant that opened it. A
 predicate is a model the requesting tenant registers for itself, calibrated on the dataset it
-will run over, under a name derived from tenant, ONNX and dataset: asking again reuses it.
+will run over, under a name derived from tenant, ONNX and dataset (predicate_names): asking
+again reuses it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zkgate.core.array_rows import RowsError, save_npy
 from zkgate.core.attestations import AttestationError
-from zkgate.core.canonical import framed_digest, sha256_hex
 from zkgate.core.card import ModelCard
 from zkgate.core.dataset import Dataset
 from zkgate.core.merkle import inclusion_proof
@@ -38,34 +38,21 @@ from zkgate.core.protocols.retrieval import (
 )
 from zkgate.core.signing import raw_public_key
 from zkgate.core.tensors import NamedTensor
-from zkgate.gateway.access import PermissionDenied, Tenant
+from zkgate.gateway.access_control import PermissionDenied, Tenant
 from zkgate.gateway.errors import InvalidRequest, NotReady
-from zkgate.gateway.stored_records import put_record, read_record
+from zkgate.gateway.predicate_names import predicate_name
+from zkgate.gateway.protocols.content_records import put_record, read_record
+from zkgate.gateway.protocols.proof_jobs import ProofJobs, proof_jobs
+from zkgate.gateway.service import GatewayService, Registration
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.registration import DEFAULT_PARAM_VISIBILITY
+from zkgate.prover.circuits.registration_checks import DEFAULT_PARAM_VISIBILITY
 from zkgate.prover.queue.catalog import ProofPolicy
-from zkgate.prover.queue.jobs import JobState
 
-if TYPE_CHECKING:
-    from zkgate.gateway.service import GatewayService, Registration
-
-# Model names kept for predicates: listed only to the tenant that registered them, never taken
-# by an ordinary registration.
-PREDICATE_PREFIX = "predicate-"
-_PREDICATE_TENANT_DOMAIN = "zkgate.retrieval.predicate-tenant/1"
 _DATASET_FORMAT = "zkgate.dataset/1"
 _RETRIEVAL_FORMAT = "zkgate.retrieval/1"
-_PREDICATE_NAME_DOMAIN = "zkgate.retrieval.predicate-name/2"
 # Calibration fixes the predicate's fixed-point scales; this many records cover the range of a
 # dataset well enough, and keying time does not grow with the dataset.
 _CALIBRATION_RECORDS = 32
-
-
-def tenant_predicate_prefix(tenant: Tenant) -> str:
-    """Where a tenant's predicate names start: the name says whose it is, so listing needs no
-    lookup, and it says so without spelling out the tenant's name."""
-    tenant_tag = framed_digest(_PREDICATE_TENANT_DOMAIN, [tenant.name.encode("utf-8")])[:16]
-    return f"{PREDICATE_PREFIX}{tenant_tag}-"
 
 
 @dataclass(frozen=True)
@@ -81,9 +68,7 @@ class CommittedDataset:
 @dataclass(frozen=True)
 class RetrievalProgress:
     retrieval_id: str
-    job_ids: list[str]
-    proven: int
-    failed: int
+    jobs: ProofJobs
     # Set once every returned record is proven.
     result: RetrievalResult | None
 
@@ -145,13 +130,7 @@ class RetrievalResponder:
             check_predicate_scale(scale)
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from exc
-        name = (
-            tenant_predicate_prefix(tenant)
-            + framed_digest(
-                _PREDICATE_NAME_DOMAIN,
-                [sha256_hex(onnx).encode(), dataset_id.encode(), str(scale).encode()],
-            )[:32]
-        )
+        name = predicate_name(tenant, onnx, dataset_id, scale)
         existing = self._service.registration_of(name, tenant)
         if existing is not None:
             return existing
@@ -270,28 +249,14 @@ class RetrievalResponder:
         )
         if record["tenant"] != tenant.name:
             raise PermissionDenied(f"retrieval {retrieval_id} belongs to another tenant")
-        entries = record["entries"]
-        job_ids = [str(entry["job_id"]) for entry in entries]
-        proofs: dict[int, bytes] = {}
-        failed = 0
-        for position, job_id in enumerate(job_ids):
-            status = self._service.job_status(job_id, tenant)
-            if status.job.state in (JobState.FAILED, JobState.CANCELLED):
-                failed += 1
-            if status.proof is not None:
-                proofs[position] = status.proof
-        result = None
-        if len(proofs) == len(job_ids):
-            result = self._result(record, proofs)
+        jobs = proof_jobs(self._service, record["entries"], tenant)
         return RetrievalProgress(
             retrieval_id=retrieval_id,
-            job_ids=job_ids,
-            proven=len(proofs),
-            failed=failed,
-            result=result,
+            jobs=jobs,
+            result=self._result(record, jobs) if jobs.complete else None,
         )
 
-    def _result(self, record: dict[str, Any], proofs: dict[int, bytes]) -> RetrievalResult:
+    def _result(self, record: dict[str, Any], jobs: ProofJobs) -> RetrievalResult:
         """The records with their inclusion paths, assembled once, when every proof is in."""
         _, dataset = self._records(str(record["dataset_id"]))
         leaves = dataset.leaves()
@@ -304,14 +269,14 @@ class RetrievalResponder:
                     matched=bool(entry["matched"]),
                     data=dataset.records[index].astype("<f4").tobytes().hex(),
                     path=[node.hex() for node in inclusion_proof(leaves, index).path],
-                    proof_digest=sha256_hex(proofs[position]),
+                    proof_digest=jobs.proven[position].proof_digest,
                 )
             )
         return RetrievalResult(
             statement=RetrievalStatement.from_json(record["statement"]),
             client_nonce=str(record["client_nonce"]),
             records=records,
-            proofs={sha256_hex(proof): proof.decode("utf-8") for proof in proofs.values()},
+            proofs=jobs.proofs_by_digest(),
         )
 
     def _served_predicate(self, model: str, commitment: str) -> ModelCard:
