@@ -9,7 +9,6 @@ import hashlib
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -219,8 +218,27 @@ def test_local_copies_are_downloaded_once_and_checked(cached_setup: Setup) -> No
 # The local cache on its own.
 
 
-def _fetcher(data: dict[str, bytes]) -> Callable[[str], Callable[[Path], None]]:
-    return lambda digest: lambda target: target.write_bytes(data[digest])
+class _Blobs:
+    """An origin for the cache to download from: the backend methods it calls, over a dict."""
+
+    def __init__(self, data: dict[str, bytes]) -> None:
+        self.data = data
+
+    def stored_size(self, digest: str) -> int | None:
+        return len(self.data[digest]) if digest in self.data else None
+
+    def download(self, digest: str, target: Path) -> None:
+        target.write_bytes(self.data[digest])
+
+    def describe(self) -> str:
+        return "a dict"
+
+
+class _Lying(_Blobs):
+    """Downloads other bytes than the digest names."""
+
+    def download(self, digest: str, target: Path) -> None:
+        target.write_bytes(b"x")
 
 
 def _blobs(count: int, size: int) -> dict[str, bytes]:
@@ -229,7 +247,7 @@ def _blobs(count: int, size: int) -> dict[str, bytes]:
 
 
 def _use(cache: LocalCache, blobs: dict[str, bytes], digest: str) -> None:
-    with cache.pinned(digest, size=lambda: len(blobs[digest]), fetch=_fetcher(blobs)(digest)):
+    with cache.pinned(digest, _Blobs(blobs)):
         pass
 
 
@@ -248,7 +266,7 @@ def test_cache_never_evicts_a_pinned_file(tmp_path: Path) -> None:
     blobs = _blobs(4, 1000)
     a, b, c, d = blobs
     cache = LocalCache(tmp_path, max_bytes=2000)
-    with cache.pinned(a, size=lambda: 1000, fetch=_fetcher(blobs)(a)) as path:
+    with cache.pinned(a, _Blobs(blobs)) as path:
         for digest in (b, c, d):
             _use(cache, blobs, digest)
         assert path.read_bytes() == blobs[a]
@@ -261,7 +279,7 @@ def test_cache_holds_a_file_beyond_its_budget_only_while_pinned(tmp_path: Path) 
     blobs = _blobs(2, 3000)
     big, small = blobs
     cache = LocalCache(tmp_path, max_bytes=2000)
-    with cache.pinned(big, size=lambda: 3000, fetch=_fetcher(blobs)(big)) as path:
+    with cache.pinned(big, _Blobs(blobs)) as path:
         assert path.read_bytes() == blobs[big]
     _use(cache, blobs, small)
     assert cache.digests() == {small}
@@ -280,7 +298,7 @@ def test_cache_pins_hold_across_processes(tmp_path: Path) -> None:
             "import sys; from pathlib import Path; "
             "from zkgate.prover.artifacts.local_cache import LocalCache; "
             f"cache = LocalCache(Path({str(tmp_path)!r}), max_bytes=1000); "
-            f"pin = cache.pinned({a!r}, size=None, fetch=None); pin.__enter__(); "
+            f"pin = cache.pinned({a!r}, None); pin.__enter__(); "
             "print('pinned', flush=True); sys.stdin.readline()",
         ],
         stdin=subprocess.PIPE,
@@ -301,7 +319,7 @@ def test_cache_rejects_a_download_that_does_not_match(tmp_path: Path) -> None:
     cache = LocalCache(tmp_path, max_bytes=10_000)
     with (
         pytest.raises(ArtifactCorrupt, match=DIGEST),
-        cache.pinned(DIGEST, size=lambda: len(DATA), fetch=lambda target: target.write_bytes(b"x")),
+        cache.pinned(DIGEST, _Lying({DIGEST: DATA})),
     ):
         pass
     assert cache.digests() == frozenset()

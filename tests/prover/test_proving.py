@@ -20,10 +20,15 @@ from tests.fixtures.prover_fixtures import DIGITS_DIR, PROVER_MODEL, ProverNode
 from zkgate.core.card import ModelCard
 from zkgate.core.tensors import NamedTensor, TensorError
 from zkgate.prover.circuits.ezkl_calls import ProvingError
-from zkgate.prover.circuits.proving import ArtifactVersionMismatch, prove
+from zkgate.prover.circuits.proving import PROVING_ARTIFACTS, ArtifactVersionMismatch, prove
 from zkgate.prover.circuits.witness_input import witness_input_json
 from zkgate.prover.queue.jobs import Job, JobKind, JobState
 from zkgate.prover.worker.loop import DeterministicJobError
+
+
+def _local_files(node: ProverNode, card: ModelCard) -> dict[str, Path]:
+    """The node's own stored files: its store is a directory without a cache."""
+    return {name: node.store.path(card.artifacts[name]) for name in PROVING_ARTIFACTS}
 
 
 def _enqueue_proof(node: ProverNode, commitment: str, sample: np.ndarray) -> Job:
@@ -99,8 +104,7 @@ def test_artifacts_of_another_ezkl_version_are_refused(
     with pytest.raises(ArtifactVersionMismatch, match=r"built with ezkl 22\.0\.0.*ezkl=="):
         prove(
             old,
-            prover_node.store,
-            srs_path=prover_node.store.path(old.artifacts["srs"]),
+            _local_files(prover_node, old),
             witness_input=witness_input_json([NamedTensor.of("input", digits_samples[0])]),
             scratch=tmp_path,
         )
@@ -113,8 +117,7 @@ def test_input_of_the_wrong_size_is_refused(
     with pytest.raises(ProvingError, match=r"inputs of \[64\] values.*\[3\]"):
         prove(
             prover_digits,
-            prover_node.store,
-            srs_path=prover_node.store.path(prover_digits.artifacts["srs"]),
+            _local_files(prover_node, prover_digits),
             witness_input=witness_input_json([NamedTensor.of("input", np.ones(3, np.float32))]),
             scratch=tmp_path,
         )

@@ -1,2 +1,3 @@
-"""Content-addressed artifacts (models, keys, proofs): the store, its backends (a directory,
-S3) and the local cache a worker proves from."""
+"""Content-addressed artifacts (models, keys, proofs), one way down: the store, where a digest
+from outside is checked; the local cache a worker proves from; the backends (a directory, S3);
+digests and hashing at the bottom. location opens the store that settings name."""

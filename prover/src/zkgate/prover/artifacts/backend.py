@@ -1,8 +1,9 @@
 """Where artifact bytes live: the backend interface, and the directory backend.
 
-A backend only moves bytes under names it is given. Naming, the no-op on a name already stored,
-and checking bytes against their name are the store's (store.py), so that they are the same on
-every backend. Every write must be atomic: a reader on any node sees a whole object or none.
+A backend only moves bytes under names it is given, already checked (Digest, see digests.py).
+Naming, the no-op on a name already stored, and checking bytes against their name are the
+store's (store.py), so that they are the same on every backend. Every write must be atomic: a
+reader on any node sees a whole object or none.
 """
 
 from __future__ import annotations
@@ -16,39 +17,33 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
-from zkgate.prover.artifacts.digests import (
-    ArtifactNotFound,
-    check_digest,
-    fsync_directory,
-    read_chunks,
-    validate_digest,
-)
+from zkgate.prover.artifacts.digests import ArtifactNotFound, Digest, check_digest, read_chunks
 
 
 class ArtifactBackend(Protocol):
-    """Digests passed in are valid; for writes, the caller computed them from the bytes."""
+    """For writes, the caller computed the digest from the bytes."""
 
-    def stored_size(self, digest: str) -> int | None:
+    def stored_size(self, digest: Digest) -> int | None:
         """The object's size in bytes, or None if there is none."""
         ...
 
-    def write_bytes(self, digest: str, data: bytes) -> None: ...
+    def write_bytes(self, digest: Digest, data: bytes) -> None: ...
 
-    def write_file(self, digest: str, source: Path, *, move: bool) -> None:
+    def write_file(self, digest: Digest, source: Path, *, move: bool) -> None:
         """Streams source into the object. With move=True the backend may take the file itself
         (a rename); whatever it leaves at source is the caller's to remove."""
         ...
 
-    def read_bytes(self, digest: str) -> bytes:
+    def read_bytes(self, digest: Digest) -> bytes:
         """Raises ArtifactNotFound."""
         ...
 
-    def read_chunks(self, digest: str) -> Iterator[bytes]:
+    def read_chunks(self, digest: Digest) -> Iterator[bytes]:
         """The object in pieces, to hash a large one in bounded memory; raises ArtifactNotFound
         when iterated."""
         ...
 
-    def download(self, digest: str, target: Path) -> None:
+    def download(self, digest: Digest, target: Path) -> None:
         """Writes the object to the local file target; raises ArtifactNotFound."""
         ...
 
@@ -68,20 +63,19 @@ class DirectoryBackend:
         self._objects.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
 
-    def object_path(self, digest: str) -> Path:
-        validate_digest(digest)
+    def object_path(self, digest: Digest) -> Path:
         return self._objects / digest[:2] / digest[2:]
 
-    def stored_size(self, digest: str) -> int | None:
+    def stored_size(self, digest: Digest) -> int | None:
         try:
             return self.object_path(digest).stat().st_size
         except FileNotFoundError:
             return None
 
-    def write_bytes(self, digest: str, data: bytes) -> None:
+    def write_bytes(self, digest: Digest, data: bytes) -> None:
         self._write_chunks(digest, [data])
 
-    def write_file(self, digest: str, source: Path, *, move: bool) -> None:
+    def write_file(self, digest: Digest, source: Path, *, move: bool) -> None:
         if move:
             with source.open("rb") as opened:
                 os.fsync(opened.fileno())
@@ -93,18 +87,18 @@ class DirectoryBackend:
                 if exc.errno != errno.EXDEV:
                     raise
             else:
-                fsync_directory(target.parent)
+                _fsync_directory(target.parent)
                 return
         with source.open("rb") as opened:
             self._write_chunks(digest, read_chunks(opened))
 
-    def read_bytes(self, digest: str) -> bytes:
+    def read_bytes(self, digest: Digest) -> bytes:
         try:
             return self.object_path(digest).read_bytes()
         except FileNotFoundError:
             raise ArtifactNotFound(f"no artifact {digest} in {self.root}") from None
 
-    def read_chunks(self, digest: str) -> Iterator[bytes]:
+    def read_chunks(self, digest: Digest) -> Iterator[bytes]:
         try:
             opened = self.object_path(digest).open("rb")
         except FileNotFoundError:
@@ -112,7 +106,7 @@ class DirectoryBackend:
         with opened:
             yield from read_chunks(opened)
 
-    def download(self, digest: str, target: Path) -> None:
+    def download(self, digest: Digest, target: Path) -> None:
         try:
             shutil.copyfile(self.object_path(digest), target)
         except FileNotFoundError:
@@ -121,7 +115,7 @@ class DirectoryBackend:
     def describe(self) -> str:
         return str(self.root)
 
-    def _write_chunks(self, digest: str, chunks: Iterable[bytes]) -> None:
+    def _write_chunks(self, digest: Digest, chunks: Iterable[bytes]) -> None:
         """Temporary file, fsync, rename. The bytes are hashed again on the way, since a source
         file that changed after the caller hashed it would otherwise be stored under a wrong
         name."""
@@ -143,4 +137,13 @@ class DirectoryBackend:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        fsync_directory(target.parent)
+        _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes a rename durable: the new directory entry survives a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -31,13 +31,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from zkgate.prover.artifacts.backend import ArtifactBackend
+from zkgate.prover.artifacts.checked_files import CheckedFiles, placed_stamp
 from zkgate.prover.artifacts.digests import (
     ArtifactCorrupt,
-    CheckedFiles,
+    ArtifactNotFound,
+    Digest,
     check_digest,
     hash_file,
-    placed_stamp,
-    validate_digest,
 )
 
 logger = logging.getLogger("zkgate.prover.cache")
@@ -53,7 +54,6 @@ class CacheAccess:
 
 
 CacheListener = Callable[[CacheAccess], None]
-Fetch = Callable[[Path], None]
 
 
 class LocalCache:
@@ -83,11 +83,9 @@ class LocalCache:
         return sum(size for _, size, _ in self._entries())
 
     @contextmanager
-    def pinned(self, digest: str, *, size: Callable[[], int], fetch: Fetch) -> Iterator[Path]:
-        """A local file holding the artifact, kept on disk until the block ends. On a miss,
-        size() tells how much room to make (asked only then: it may be a remote call), and
-        fetch(path) must write the object to path; the result is checked against the digest
-        before anyone sees it."""
+    def pinned(self, digest: Digest, origin: ArtifactBackend) -> Iterator[Path]:
+        """A local file holding the artifact, kept on disk until the block ends. On a miss it
+        is downloaded from origin, and checked against the digest before anyone sees it."""
         target = self._path(digest)
         with self._locked():
             fd = _pin(target)
@@ -96,7 +94,7 @@ class LocalCache:
             fd = None
         hit = fd is not None
         if fd is None:
-            fd = self._download(digest, target, size(), fetch)
+            fd = self._download(digest, target, origin)
         if self._on_access is not None:
             self._on_access(CacheAccess(digest=digest, hit=hit, size=os.fstat(fd).st_size))
         try:
@@ -104,7 +102,7 @@ class LocalCache:
         finally:
             os.close(fd)
 
-    def _intact(self, digest: str, target: Path, fd: int) -> bool:
+    def _intact(self, digest: Digest, target: Path, fd: int) -> bool:
         """Whether the pinned copy still hashes to its name (once per copy and process); a
         damaged one is removed, so that it is downloaded again instead of failing every proof
         that reads it."""
@@ -119,7 +117,7 @@ class LocalCache:
             return False
         return True
 
-    def adopt(self, digest: str, source: Path) -> None:
+    def adopt(self, digest: Digest, source: Path) -> None:
         """Takes a file the caller knows to hash to digest (a proving key it just made and
         stored) by renaming it into the cache; a source on another file system is removed."""
         target = self._path(digest)
@@ -136,8 +134,11 @@ class LocalCache:
             _touch(target)
             self._evict_down_to(self.max_bytes)
 
-    def _download(self, digest: str, target: Path, size: int, fetch: Fetch) -> int:
+    def _download(self, digest: Digest, target: Path, origin: ArtifactBackend) -> int:
         """Fetches, checks and places the artifact; returns the pinning descriptor."""
+        size = origin.stored_size(digest)
+        if size is None:
+            raise ArtifactNotFound(f"no artifact {digest} in {origin.describe()}")
         with self._locked():
             self._evict_down_to(self.max_bytes - size)
             workdir = Path(tempfile.mkdtemp(dir=self._tmp, prefix=digest[:12] + "-"))
@@ -145,7 +146,7 @@ class LocalCache:
         try:
             fetched = workdir / "object"
             started = time.monotonic()
-            fetch(fetched)
+            origin.download(digest, fetched)
             check_digest(digest, hash_file(fetched), "the downloaded artifact")
             logger.info(
                 "cached artifact %s (%d bytes) in %.1f s",
@@ -210,8 +211,7 @@ class LocalCache:
             finally:
                 os.close(fd)
 
-    def _path(self, digest: str) -> Path:
-        validate_digest(digest)
+    def _path(self, digest: Digest) -> Path:
         return self._objects / digest[:2] / digest[2:]
 
     @contextmanager

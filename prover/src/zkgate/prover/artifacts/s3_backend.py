@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
-from zkgate.prover.artifacts.digests import CHUNK_BYTES, ArtifactNotFound, validate_digest
+from zkgate.prover.artifacts.digests import CHUNK_BYTES, ArtifactNotFound, Digest
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -64,10 +64,10 @@ class S3Backend:
         )
         return cls(client, bucket, prefix)
 
-    def key(self, digest: str) -> str:
-        return f"{self._prefix}sha256/{validate_digest(digest)}"
+    def key(self, digest: Digest) -> str:
+        return f"{self._prefix}sha256/{digest}"
 
-    def stored_size(self, digest: str) -> int | None:
+    def stored_size(self, digest: Digest) -> int | None:
         try:
             head = self._client.head_object(Bucket=self._bucket, Key=self.key(digest))
         except ClientError as exc:
@@ -76,20 +76,20 @@ class S3Backend:
             raise
         return head["ContentLength"]
 
-    def write_bytes(self, digest: str, data: bytes) -> None:
+    def write_bytes(self, digest: Digest, data: bytes) -> None:
         self._client.put_object(Bucket=self._bucket, Key=self.key(digest), Body=data)
 
-    def write_file(self, digest: str, source: Path, *, move: bool) -> None:
+    def write_file(self, digest: Digest, source: Path, *, move: bool) -> None:
         # An upload is always a copy: move leaves the file to the caller.
         self._client.upload_file(str(source), self._bucket, self.key(digest), Config=self._transfer)
 
-    def read_bytes(self, digest: str) -> bytes:
+    def read_bytes(self, digest: Digest) -> bytes:
         return self._get(digest).read()
 
-    def read_chunks(self, digest: str) -> Iterator[bytes]:
+    def read_chunks(self, digest: Digest) -> Iterator[bytes]:
         yield from self._get(digest).iter_chunks(CHUNK_BYTES)
 
-    def download(self, digest: str, target: Path) -> None:
+    def download(self, digest: Digest, target: Path) -> None:
         try:
             self._client.download_file(
                 self._bucket, self.key(digest), str(target), Config=self._transfer
@@ -102,7 +102,7 @@ class S3Backend:
     def describe(self) -> str:
         return f"s3://{self._bucket}/{self._prefix}"
 
-    def _get(self, digest: str) -> StreamingBody:
+    def _get(self, digest: Digest) -> StreamingBody:
         try:
             return self._client.get_object(Bucket=self._bucket, Key=self.key(digest))["Body"]
         except ClientError as exc:

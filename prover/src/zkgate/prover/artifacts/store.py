@@ -1,9 +1,10 @@
-"""Content-addressed artifact store shared by the gateway and the provers.
+"""Content-addressed artifact store shared by the gateway and the provers: the face of the
+artifacts layer, where every digest from outside is checked, once.
 
 Artifacts are named by their SHA-256, so a name can never point at other bytes, a writer never
 needs a lock (two writers of the same name write the same bytes), and a copy never goes stale.
-The bytes live in a backend (artifact_backend.py: a local or shared directory; s3_backend.py:
-a bucket); what must not differ between backends is here: naming, the no-op when a name is
+The bytes live in a backend (backend.py: a local or shared directory; s3_backend.py: a
+bucket); what must not differ between backends is here: naming, the no-op when a name is
 already stored, and checking bytes against their name when they are read.
 
 ezkl works on file paths, hence local_file(): the stored file itself for a directory without a
@@ -13,22 +14,22 @@ name before ezkl sees it, once per copy.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from zkgate.prover.artifacts.backend import ArtifactBackend, DirectoryBackend
+from zkgate.prover.artifacts.checked_files import CheckedFiles, written_stamp
 from zkgate.prover.artifacts.digests import (
     CHUNK_BYTES,
     ArtifactCorrupt,
     ArtifactNotFound,
-    CheckedFiles,
+    Digest,
     check_digest,
+    hash_bytes,
     hash_chunks,
     hash_file,
     validate_digest,
-    written_stamp,
 )
 from zkgate.prover.artifacts.local_cache import LocalCache
 
@@ -37,7 +38,6 @@ __all__ = [
     "ArtifactCorrupt",
     "ArtifactNotFound",
     "ArtifactStore",
-    "validate_digest",
 ]
 
 
@@ -52,7 +52,7 @@ class ArtifactStore:
         self._checked = CheckedFiles(written_stamp)
 
     def put_bytes(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = hash_bytes(data)
         if self.backend.stored_size(digest) != len(data):
             self.backend.write_bytes(digest, data)
         return digest
@@ -73,7 +73,7 @@ class ArtifactStore:
 
     def read_bytes(self, digest: str) -> bytes:
         data = self.backend.read_bytes(validate_digest(digest))
-        check_digest(digest, hashlib.sha256(data).hexdigest())
+        check_digest(digest, hash_bytes(data))
         return data
 
     def verify(self, digest: str) -> None:
@@ -94,21 +94,42 @@ class ArtifactStore:
     def local_file(self, digest: str) -> Iterator[Path]:
         """A local file holding the artifact, valid until the block ends, checked against its
         name once per copy (see CheckedFiles); raises ArtifactCorrupt for a damaged one."""
+        name = validate_digest(digest)
         if self.cache is None:
-            path = self.path(digest)
-            self._checked.check(digest, path, "stored artifact")
+            path = self._stored_file(name)
+            self._checked.check(name, path, "stored artifact")
             yield path
             return
-        with self.cache.pinned(
-            digest,
-            size=lambda: self.size(digest),
-            fetch=lambda target: self.backend.download(digest, target),
-        ) as path:
+        with self.cache.pinned(name, self.backend) as path:
             yield path
+
+    @contextmanager
+    def local_files(
+        self, artifacts: Mapping[str, str], names: Iterable[str]
+    ) -> Iterator[dict[str, Path]]:
+        """local_file of each named artifact (artifacts maps a name, as a card's "pk", to its
+        digest), all pinned until the block ends. A damaged copy fails as ArtifactCorrupt that
+        names the artifact: ezkl would take a flipped bit in a proving key and fail only at the
+        proof's self-check, as an unsatisfied circuit, on every proof of the model."""
+        with ExitStack() as pinned:
+            local = {}
+            for name in names:
+                digest = artifacts[name]
+                try:
+                    local[name] = pinned.enter_context(self.local_file(digest))
+                except ArtifactCorrupt as exc:
+                    raise ArtifactCorrupt(
+                        f"the model's {name} artifact {digest} is corrupted ({exc}); restore it "
+                        "from a backup of the artifact store, or register the model again"
+                    ) from exc
+            yield local
 
     def path(self, digest: str) -> Path:
         """The stored file itself, for a directory store without a cache (one node's tools and
         tests); code that may run against a remote store uses local_file()."""
+        return self._stored_file(validate_digest(digest))
+
+    def _stored_file(self, digest: Digest) -> Path:
         if not isinstance(self.backend, DirectoryBackend) or self.cache is not None:
             raise TypeError(
                 f"artifacts in {self.backend.describe()} are reached through local_file()"

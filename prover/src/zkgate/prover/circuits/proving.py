@@ -1,4 +1,6 @@
-"""Making a proof for one request with a registered model's stored artifacts.
+"""Making a proof for one request (or a batch) with a registered model's artifacts, given as
+local files: the worker fetches them from the store (ArtifactStore.local_files) and stores the
+proof, so proving itself touches no store.
 
 The gateway stores a prove job's input as witness_input_json bytes and the prover feeds those
 same bytes to ezkl, so what is proven is exactly what was enqueued. Every proof is verified
@@ -9,14 +11,12 @@ makes, and a proof that fails it points at damaged keys, not at the request.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
 from zkgate.core.card import ModelCard
-from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactStore
 from zkgate.prover.circuits.batching import (
     BatchError,
     batch_witness_input,
@@ -30,6 +30,10 @@ from zkgate.prover.circuits.ezkl_calls import (
     make_proof,
     verify_proof,
 )
+
+# The artifacts a proof needs, by their names in card.artifacts (and card.batch.artifacts); srs
+# is the file the proving key was made with.
+PROVING_ARTIFACTS = ("compiled", "pk", "settings", "vk", "srs_slice", "srs")
 
 
 class ArtifactVersionMismatch(ProvingError):
@@ -46,22 +50,13 @@ def check_ezkl_version(card: ModelCard) -> None:
 
 
 def prove(
-    card: ModelCard,
-    store: ArtifactStore,
-    *,
-    srs_path: Path,
-    witness_input: bytes,
-    scratch: Path,
+    card: ModelCard, local: Mapping[str, Path], *, witness_input: bytes, scratch: Path
 ) -> bytes:
-    """The proof JSON for witness_input (witness_input_json bytes) under card's model.
-
-    srs_path must be the SRS file the proving key was made with (card.srs.file_sha256).
-    """
+    """The proof JSON for witness_input (witness_input_json bytes) under card's model; local
+    holds card.artifacts' PROVING_ARTIFACTS as local files."""
     check_ezkl_version(card)
     _check_witness_input(card, witness_input)
-    return _prove_circuit(
-        card.artifacts, store, srs_path=srs_path, witness_input=witness_input, scratch=scratch
-    )
+    return _prove(local, witness_input=witness_input, scratch=scratch)
 
 
 @dataclass(frozen=True)
@@ -74,15 +69,10 @@ class BatchProof:
 
 
 def prove_batch(
-    card: ModelCard,
-    store: ArtifactStore,
-    *,
-    srs_path: Path,
-    witness_inputs: Sequence[bytes],
-    scratch: Path,
+    card: ModelCard, local: Mapping[str, Path], *, witness_inputs: Sequence[bytes], scratch: Path
 ) -> BatchProof:
     """One proof of card's batch circuit over the requests' witness inputs (at most the batch
-    size). srs_path must be the batch circuit's SRS file (card.batch.srs.file_sha256)."""
+    size); local holds card.batch.artifacts' PROVING_ARTIFACTS as local files."""
     check_ezkl_version(card)
     if card.batch is None:
         raise ProvingError(f"model {card.name!r} has no batch circuit")
@@ -92,9 +82,7 @@ def prove_batch(
         batch_input = batch_witness_input(witness_inputs, card.batch.size)
     except BatchError as exc:
         raise ProvingError(str(exc)) from exc
-    proof = _prove_circuit(
-        card.batch.artifacts, store, srs_path=srs_path, witness_input=batch_input, scratch=scratch
-    )
+    proof = _prove(local, witness_input=batch_input, scratch=scratch)
     witness = read_witness(scratch / "witness.json")
     return BatchProof(
         proof=proof,
@@ -104,41 +92,9 @@ def prove_batch(
     )
 
 
-def _prove_circuit(
-    artifacts: Mapping[str, str],
-    store: ArtifactStore,
-    *,
-    srs_path: Path,
-    witness_input: bytes,
-    scratch: Path,
-) -> bytes:
-    with ExitStack() as pinned:
-        local = {
-            kind: pinned.enter_context(local_artifact(store, kind, artifacts[kind]))
-            for kind in ("compiled", "pk", "settings", "vk", "srs_slice")
-        }
-        return _prove(local, srs_path=srs_path, witness_input=witness_input, scratch=scratch)
-
-
-@contextmanager
-def local_artifact(store: ArtifactStore, kind: str, digest: str) -> Iterator[Path]:
-    """store.local_file, failing as a ProvingError that names the artifact when the copy is
-    damaged: ezkl would take a flipped bit in a proving key and fail only at the proof's
-    self-check, as an unsatisfied circuit, on every proof of the model."""
-    with ExitStack() as pinned:
-        try:
-            path = pinned.enter_context(store.local_file(digest))
-        except ArtifactCorrupt as exc:
-            raise ProvingError(
-                f"the model's {kind} artifact {digest} is corrupted ({exc}); restore it from a "
-                "backup of the artifact store, or register the model again"
-            ) from exc
-        yield path
-
-
-def _prove(local: dict[str, Path], *, srs_path: Path, witness_input: bytes, scratch: Path) -> bytes:
-    """A proof with a circuit's artifacts as local files, by card.artifacts name; the witness
-    stays in scratch as witness.json."""
+def _prove(local: Mapping[str, Path], *, witness_input: bytes, scratch: Path) -> bytes:
+    """A proof with a circuit's artifacts as local files; the witness stays in scratch as
+    witness.json."""
     compiled = local["compiled"]
     data = scratch / "input.json"
     witness = scratch / "witness.json"
@@ -151,7 +107,7 @@ def _prove(local: dict[str, Path], *, srs_path: Path, witness_input: bytes, scra
         compiled=compiled,
         proving_key=local["pk"],
         proof=proof,
-        srs=srs_path,
+        srs=local["srs"],
     )
     verify_proof(
         proof,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from zkgate.core.documents import quote
-from zkgate.prover.artifacts.store import validate_digest
+from zkgate.prover.artifacts.digests import validate_digest
 from zkgate.prover.queue.database import Database
 from zkgate.prover.queue.sql_session import Row, Session
 

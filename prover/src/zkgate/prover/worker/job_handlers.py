@@ -10,15 +10,15 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
-from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactStore
 from zkgate.prover.circuits.ezkl_calls import ProvingError
-from zkgate.prover.circuits.proving import local_artifact, prove, prove_batch
+from zkgate.prover.circuits.proving import PROVING_ARTIFACTS, prove, prove_batch
 from zkgate.prover.circuits.registration import register_model
 from zkgate.prover.circuits.registration_checks import RegistrationError, load_calibration
 from zkgate.prover.circuits.srs_files import CeremonySrs
@@ -140,10 +140,8 @@ class _Handlers:
         payload = job.payload
         card = self._card(job.model_name, payload["commitment"])
         witness_input = self._store.read_bytes(payload["witness_input_digest"])
-        with self._proving(job, card.artifacts["srs"]) as (scratch, srs_path):
-            proof = prove(
-                card, self._store, srs_path=srs_path, witness_input=witness_input, scratch=scratch
-            )
+        with self._proving(job, card.artifacts) as (scratch, local):
+            proof = prove(card, local, witness_input=witness_input, scratch=scratch)
         return {"proof_digest": self._store.put_bytes(proof)}
 
     def prove_batch(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
@@ -155,10 +153,8 @@ class _Handlers:
         if card.batch is None:
             raise DeterministicJobError(f"model {card.name!r} has no batch circuit")
         witness_inputs = [self._store.read_bytes(j.payload["witness_input_digest"]) for j in jobs]
-        with self._proving(first, card.batch.artifacts["srs"]) as (scratch, srs_path):
-            batch = prove_batch(
-                card, self._store, srs_path=srs_path, witness_inputs=witness_inputs, scratch=scratch
-            )
+        with self._proving(first, card.batch.artifacts) as (scratch, local):
+            batch = prove_batch(card, local, witness_inputs=witness_inputs, scratch=scratch)
         proof_digest = self._store.put_bytes(batch.proof)
         return [
             {
@@ -185,14 +181,16 @@ class _Handlers:
         return ModelCard.from_json(record.card_json)
 
     @contextmanager
-    def _proving(self, job: Job, srs_digest: str) -> Iterator[tuple[Path, Path]]:
-        """(scratch directory, local SRS file) for proving; a ProvingError raised within (a
-        damaged SRS copy included) is deterministic."""
+    def _proving(
+        self, job: Job, artifacts: Mapping[str, str]
+    ) -> Iterator[tuple[Path, dict[str, Path]]]:
+        """(scratch directory, the circuit's artifacts as local files) for proving; a damaged
+        artifact, or a ProvingError raised within, is deterministic."""
         with self._scratch(job) as scratch:
             try:
-                with local_artifact(self._store, "srs", srs_digest) as srs_path:
-                    yield scratch, srs_path
-            except ProvingError as exc:
+                with self._store.local_files(artifacts, PROVING_ARTIFACTS) as local:
+                    yield scratch, local
+            except (ArtifactCorrupt, ProvingError) as exc:
                 raise DeterministicJobError(str(exc)) from exc
 
     @contextmanager
