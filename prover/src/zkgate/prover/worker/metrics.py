@@ -4,7 +4,7 @@ key-cache use.
 One worker's numbers come from two processes: the worker, which claims jobs and reports their
 outcomes, and the child that runs the handlers (isolation.py), where keys are looked up. So they
 are recorded with prometheus_client's multiprocess mode: every process writes its values to
-files in one directory, and whoever serves /metrics sums the files (metrics_exposition.py). Until
+files in one directory, and whoever serves /metrics sums the files (metrics_endpoint.py). Until
 `record_to` names a directory (tests running the loop in-process, metrics turned off) values are
 kept in memory and never read, which costs the same.
 

@@ -33,12 +33,6 @@ from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.srs_files import CeremonySrs
 from zkgate.prover.circuits.srs_source import SrsSource
 from zkgate.prover.data_directory import DataLayout
-from zkgate.prover.metrics_endpoint import (
-    ProverMetrics,
-    ProverMetricsSettings,
-    add_metrics_arguments,
-    metrics_settings_from_args,
-)
 from zkgate.prover.queue.catalog import ModelCatalog
 from zkgate.prover.queue.database import Database
 from zkgate.prover.queue.database_settings import (
@@ -60,6 +54,12 @@ from zkgate.prover.worker.loop import (
     run_worker,
 )
 from zkgate.prover.worker.metrics import record_cache_access
+from zkgate.prover.worker.metrics_recording import (
+    ProverMetrics,
+    ProverMetricsSettings,
+    add_metrics_arguments,
+    metrics_settings_from_args,
+)
 
 logger = logging.getLogger("zkgate.prover")
 
