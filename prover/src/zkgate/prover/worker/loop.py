@@ -113,24 +113,30 @@ def run_worker(
                 poll_seconds=poll_seconds,
                 stop=stop,
             )
-            continue
-        logger.info(
-            "worker %s runs %s job %s for %s (attempt %d of %d)",
-            worker_id,
-            job.kind,
-            job.id,
-            job.model_name,
-            job.attempts,
-            job.max_attempts,
-        )
-        with _Heartbeat(queue, [job.id], worker_id, lease_seconds):
-            _run_and_report(
-                queue,
-                [job],
-                lambda job=job: [handlers[job.kind](job)],  # type: ignore[misc]
-                worker_id=worker_id,
-            )
+        else:
+            _process_one(queue, handlers, job, worker_id=worker_id, lease_seconds=lease_seconds)
     logger.info("worker %s stopped", worker_id)
+
+
+def _process_one(
+    queue: JobQueue,
+    handlers: Mapping[JobKind, JobHandler],
+    job: Job,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+) -> None:
+    logger.info(
+        "worker %s runs %s job %s for %s (attempt %d of %d)",
+        worker_id,
+        job.kind,
+        job.id,
+        job.model_name,
+        job.attempts,
+        job.max_attempts,
+    )
+    with _Heartbeat(queue, [job.id], worker_id, lease_seconds):
+        _run_and_report(queue, [job], lambda: [handlers[job.kind](job)], worker_id=worker_id)
 
 
 def _process_batch(
