@@ -21,7 +21,9 @@ from zkgate.core.card import Fidelity, KeySizes, ModelCard, SrsInfo, TensorSpec,
 from zkgate.gateway.config import load_config
 from zkgate.prover.artifacts.backend import DirectoryBackend
 from zkgate.prover.artifacts.local_cache import CacheAccess, LocalCache
-from zkgate.prover.artifacts.location import (
+from zkgate.prover.artifacts.s3_backend import S3Backend
+from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactNotFound, ArtifactStore
+from zkgate.prover.artifacts.store_settings import (
     ArtifactSettings,
     S3Location,
     add_artifact_arguments,
@@ -30,8 +32,6 @@ from zkgate.prover.artifacts.location import (
     open_key_cache,
     parse_artifact_store,
 )
-from zkgate.prover.artifacts.s3_backend import S3Backend
-from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactNotFound, ArtifactStore
 from zkgate.prover.queue.catalog import ModelCatalog, ProofPolicy
 from zkgate.prover.queue.database import Database
 from zkgate.prover.queue.jobs import JobKind

@@ -21,7 +21,7 @@ from zkgate.gateway.protocols.learning import (
 from zkgate.gateway.protocols.retrieval import RetrievalResponder
 from zkgate.gateway.receipt_signer import ReceiptSigner
 from zkgate.gateway.service import GatewayService
-from zkgate.prover.artifacts.location import open_artifact_store
+from zkgate.prover.artifacts.store_settings import open_artifact_store
 from zkgate.prover.data_directory import DataLayout
 from zkgate.prover.queue.catalog import ModelCatalog
 from zkgate.prover.queue.database_settings import open_database

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from zkgate.prover.artifacts.location import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
+from zkgate.prover.artifacts.store_settings import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
 from zkgate.prover.queue.catalog import ProofPolicy
 from zkgate.prover.queue.database_settings import (
     DATABASE_URL_ENV,

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from zkgate.prover.artifacts.location import ArtifactSettings
+from zkgate.prover.artifacts.store_settings import ArtifactSettings
 from zkgate.prover.queue.database_settings import child_environment
 
 log = logging.getLogger("zkgate.gateway.provers")

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from zkgate.prover.artifacts.location import (
+from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.artifacts.store_settings import (
     ArtifactSettings,
     add_artifact_arguments,
     artifact_settings_from_args,
     open_artifact_store,
     open_key_cache,
 )
-from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.srs_files import CeremonySrs
 from zkgate.prover.circuits.srs_source import SrsSource
 from zkgate.prover.data_directory import DataLayout
