@@ -94,9 +94,9 @@ def register_model(
 
     calibration holds N samples of the model's single input, shape (N, *input shape). scratch
     is an empty working directory on the store's file system; the caller removes it. A
-    batch_size above 1 also builds the batch circuit over that many requests (batching.py).
-    A scale fixes the input and parameter scales (with rebase multiplier 1) instead of letting
-    calibration search them.
+    batch_size above 1 also builds the batch circuit over that many requests
+    (batch_registration.py). A scale fixes the input and parameter scales (with rebase
+    multiplier 1) instead of letting calibration search them.
     """
     choices = CircuitChoices(
         param_visibility=check_param_visibility(param_visibility),

@@ -145,7 +145,7 @@ class _Handlers:
         return {"proof_digest": self._store.put_bytes(proof)}
 
     def prove_batch(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
-        """Prove jobs of one batch key (see worker.py) in one proof of the model's batch
+        """Prove jobs of one batch key (see loop.py) in one proof of the model's batch
         circuit. Each job's result names the shared proof, its own entry and its own proven
         outputs, and nothing of the other entries."""
         first = jobs[0]
