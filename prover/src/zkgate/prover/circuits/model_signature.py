@@ -74,7 +74,8 @@ def read_signature(session: ort.InferenceSession) -> ModelSignature:
 def calibration_samples(
     calibration: npt.NDArray[Any], signature: ModelSignature
 ) -> npt.NDArray[Any]:
-    """The calibration data as samples of the model's single input, in its datatype."""
+    """The calibration data as samples of the model's single input, in its datatype; checked
+    here rather than at the gateway, since only the model tells what a sample must be."""
     if len(signature.inputs) != 1:
         names = [spec.name for spec in signature.inputs]
         raise RegistrationError(
