@@ -26,9 +26,9 @@ from zkgate.gateway.servicers.inference import (
 from zkgate.gateway.servicers.learning import LearningServicer
 from zkgate.gateway.servicers.models import ModelServicer
 from zkgate.gateway.servicers.proofs import ProofServicer
-from zkgate.gateway.servicers.registry import ServiceRegistry
 from zkgate.gateway.servicers.request_decoding import RequestDecodingInterceptor
 from zkgate.gateway.servicers.retrieval import RetrievalServicer
+from zkgate.gateway.servicers.service_registry import ServiceRegistry
 from zkgate.wire import open_inference_pb2_grpc, zkgate_pb2_grpc
 
 log = logging.getLogger("zkgate.gateway")
