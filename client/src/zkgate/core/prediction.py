@@ -15,7 +15,7 @@ from typing import Any
 from zkgate.core.canonical import canonical_json
 from zkgate.core.documents import DocumentError, Fields, parse_object, quote
 from zkgate.core.receipts import Receipt, ReceiptError
-from zkgate.core.tensors import NamedTensor, TensorError
+from zkgate.core.tensors import NamedTensor, TensorError, tensors_digest
 
 PREDICTION_FORMAT = "zkgate.prediction/1"
 
@@ -51,6 +51,21 @@ class Prediction:
     outputs: list[NamedTensor]
     receipt: Receipt
     job_id: str | None = None
+
+    def receipt_disagreements(self) -> list[tuple[str, str, str]]:
+        """Each field where the signed receipt and the kept request and response differ, as
+        (field, as signed, as kept): a receipt binds only the prediction it agrees with."""
+        body = self.receipt.body
+        return [
+            (what, signed, held)
+            for what, signed, held in (
+                ("model", body.model, self.model),
+                ("request id", body.request_id, self.request_id),
+                ("input digest", body.input_digest, tensors_digest(self.inputs)),
+                ("output digest", body.output_digest, tensors_digest(self.outputs)),
+            )
+            if signed != held
+        ]
 
     def to_json(self) -> str:
         return canonical_json(

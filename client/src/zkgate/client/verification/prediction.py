@@ -17,7 +17,7 @@ from zkgate.core.bundle import VerifierBundle
 from zkgate.core.documents import quote
 from zkgate.core.prediction import Prediction
 from zkgate.core.receipts import ReceiptError
-from zkgate.core.tensors import NamedTensor, tensors_digest
+from zkgate.core.tensors import NamedTensor
 
 
 @dataclass(frozen=True)
@@ -134,15 +134,10 @@ def _check_receipt(prediction: Prediction, pinned: str, gateway_public_key: byte
     except ReceiptError as exc:
         raise VerificationError(Reason.BAD_RECEIPT_SIGNATURE, str(exc)) from exc
     body = receipt.body
+    pins = [("commitment", body.commitment, pinned.lower())]
     mismatches = [
         f"{what}: receipt has {signed!r}, expected {held!r}"
-        for what, signed, held in (
-            ("commitment", body.commitment, pinned.lower()),
-            ("model", body.model, prediction.model),
-            ("request id", body.request_id, prediction.request_id),
-            ("input digest", body.input_digest, tensors_digest(prediction.inputs)),
-            ("output digest", body.output_digest, tensors_digest(prediction.outputs)),
-        )
+        for what, signed, held in [*pins, *prediction.receipt_disagreements()]
         if signed != held
     ]
     if mismatches:

@@ -34,7 +34,6 @@ from zkgate.core.protocols.contest import (
 )
 from zkgate.core.reasoned_error import ReasonedError
 from zkgate.core.receipts import Receipt, ReceiptError
-from zkgate.core.tensors import tensors_digest
 
 EVIDENCE_FORMAT = "zkgate.contest-evidence/1"
 
@@ -194,17 +193,7 @@ def _check_receipt_set(bundle: EvidenceBundle) -> list[str]:
 def _check_prediction(prediction: Prediction) -> str:
     """The request sent for the proof is the one the receipt answered, so a refusal cannot be
     blamed on the consumer sending other inputs."""
-    body = prediction.receipt.body
-    mismatches = [
-        what
-        for what, signed, held in (
-            ("model", body.model, prediction.model),
-            ("request id", body.request_id, prediction.request_id),
-            ("input digest", body.input_digest, tensors_digest(prediction.inputs)),
-            ("output digest", body.output_digest, tensors_digest(prediction.outputs)),
-        )
-        if signed != held
-    ]
+    mismatches = [what for what, _, _ in prediction.receipt_disagreements()]
     if mismatches:
         raise EvidenceError(
             EvidenceReason.PREDICTION_MISMATCH,
