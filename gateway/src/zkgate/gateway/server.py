@@ -53,6 +53,19 @@ def server_credentials(config: GatewayConfig) -> grpc.ServerCredentials | None:
     )
 
 
+def bind(server: grpc.aio.Server, config: GatewayConfig) -> int:
+    """The port bound, with TLS when configured; config.port 0 lets the system choose one."""
+    address = f"{config.host}:{config.port}"
+    credentials = server_credentials(config)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    if port == 0:
+        raise OSError(f"cannot bind {config.host}:{config.port}")
+    return port
+
+
 def add_servicers(server: grpc.aio.Server, parts: GatewayParts) -> None:
     """Every zkgate service, each a thin adapter over the part that does its work."""
     service = parts.service
@@ -112,14 +125,7 @@ class Gateway:
         reflection.enable_server_reflection(
             (*services.described(), reflection.SERVICE_NAME), self._server
         )
-        address = f"{config.host}:{config.port}"
-        credentials = server_credentials(config)
-        if credentials is None:
-            self.port = self._server.add_insecure_port(address)
-        else:
-            self.port = self._server.add_secure_port(address, credentials)
-        if self.port == 0:
-            raise OSError(f"cannot bind {config.host}:{config.port}")
+        self.port = bind(self._server, config)
         self._provers = ProverPool(
             data_dir=config.data_dir,
             metrics_dir=None if self._metrics is None else self._metrics.prover_dir,
