@@ -28,9 +28,7 @@ def gateway_recorded(gateway, pol_world, tmp_path_factory):
     owner = Ed25519PrivateKey.generate()
     out = tmp_path_factory.mktemp("pol-e2e") / "proof"
     with gateway.client() as client:
-        intent = client.issue_training_intent(
-            raw_public_key(owner).hex(), pol_world.policy.digest()
-        )
+        intent = client.issue_training_intent(raw_public_key(owner).hex(), pol_world.policy)
         manifest = record_training(
             policy=pol_world.policy,
             dataset=pol_world.dataset,
@@ -85,3 +83,12 @@ def test_proof_for_other_weights_is_rejected_in_the_card(gateway, gateway_record
     assert card.proof_of_learning.decision == "rejected"
     assert any("another ONNX file" in r for r in card.proof_of_learning.reasons)
     assert not json.loads(report_json)["accepted"]
+    assert card.proof_of_learning.rejected_before == 0
+    # The same proof for the same ONNX file, sent again under another name for a fresh nonce:
+    # the gateway recorded the first rejection, and the new card counts it.
+    again, _ = _register(
+        gateway, "pol-mismatch-again", DIGITS / "model.onnx", build_archive(proof_dir)
+    )
+    assert again.proof_of_learning is not None
+    assert again.proof_of_learning.decision == "rejected"
+    assert again.proof_of_learning.rejected_before == 1

@@ -34,6 +34,9 @@ def test_flags_win_over_environment_over_defaults() -> None:
         ({"ZKGATE_PORT": "eighty"}, "bad value 'eighty' for port"),
         ({"ZKGATE_DEFAULT_POLICY": "sometimes"}, "for default_policy"),
         ({"ZKGATE_SRS_PATH": "/srs/k12.srs"}, "srs_path and srs_sha256 go together"),
+        # An operator may replay more of every proof-of-learning, never less than the verifier.
+        ({"ZKGATE_LEARNING_RANDOM_SEGMENTS": "2"}, "may raise the verifier's minimum replay"),
+        ({"ZKGATE_LEARNING_TOP_Q": "0"}, "may raise the verifier's minimum replay"),
     ],
 )
 def test_bad_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:

@@ -31,13 +31,60 @@ from zkgate.core.attestations import (
 )
 from zkgate.core.canonical import sha256_hex
 from zkgate.core.card import CardFormatError, LearningSummary, ModelCard
+from zkgate.core.learning.archive import build_archive
+from zkgate.core.learning.policy import (
+    Architecture,
+    CalibrationRecord,
+    OptimizerSpec,
+    ReplayPlan,
+    Schedule,
+    Thresholds,
+    TrainingPolicy,
+)
 from zkgate.core.signing import raw_public_key
+from zkgate.gateway.errors import FailedPrecondition
+from zkgate.gateway.protocols.learning import LearningAttestor
 from zkgate.prover.circuits.registration_checks import RegistrationError
-from zkgate.prover.worker.learning_check import check_proof_of_learning
+from zkgate.prover.queue.database import Database
+from zkgate.prover.queue.learning_ledger import LearningLedger
+from zkgate.prover.worker.learning_check import LearningTerms, check_proof_of_learning
 from zkgate.wire import zkgate_pb2 as pb
 from zkgate.wire import zkgate_pb2_grpc
 
-POLICY_DIGEST = sha256_hex(b"a training policy")
+
+def admissible_policy(**threshold_changes: float) -> TrainingPolicy:
+    """A policy whose thresholds are what its calibration record implies. Admission reads only
+    the document, so the gateway's checks need no training run here."""
+    noise = {"l1": 1e-6, "l2": 1e-6, "linf": 1e-6, "state_linf": 1e-6}
+    thresholds = {
+        **{name: 1e-5 for name in noise},
+        "cosine": 1e-8,
+        "update_ratio": 1e-5,
+        "min_update_l2": 1e-3,
+    }
+    return TrainingPolicy(
+        architecture=Architecture("mlp", (4, 3, 2)),
+        optimizer=OptimizerSpec("sgd", lr=0.05, momentum=0.9),
+        schedule=Schedule(),
+        batch_size=4,
+        epochs=1,
+        checkpoint_interval=1,
+        dataset_root="ab" * 32,
+        dataset_size=8,
+        thresholds=Thresholds(**{**thresholds, **threshold_changes}),
+        calibration=CalibrationRecord(
+            margin=10.0,
+            seeds=1,
+            thread_counts=(1, 2),
+            honest_max={**noise, "cosine": 1e-9, "update_ratio": 1e-6},
+            smallest_honest_update_l2=0.01,
+            median_honest_update_l2=0.02,
+        ),
+    )
+
+
+POLICY = admissible_policy()
+POLICY_DIGEST = POLICY.digest()
 COMMITMENT = sha256_hex(b"a checkpoint chain head")
 
 
@@ -68,6 +115,16 @@ def hex_key(key: Ed25519PrivateKey) -> str:
     return raw_public_key(key).hex()
 
 
+def intent_request(
+    owner_public_key: str, policy: TrainingPolicy = POLICY, digest: str | None = None
+) -> pb.IssueTrainingIntentRequest:
+    return pb.IssueTrainingIntentRequest(
+        owner_public_key=owner_public_key,
+        policy_digest=policy.digest() if digest is None else digest,
+        policy_json=policy.to_json(),
+    )
+
+
 def refused(call: Any, request: Any) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as info:
         call(request, timeout=30)
@@ -82,7 +139,7 @@ def test_intent_is_signed_by_the_gateway_identity_key(
 ) -> None:
     before = int(time.time() * 1000)
     reply = learning.IssueTrainingIntent(
-        pb.IssueTrainingIntentRequest(owner_public_key=hex_key(owner), policy_digest=POLICY_DIGEST),
+        intent_request(hex_key(owner)),
         timeout=10,
     )
     intent = TrainingIntent.from_json(reply.statement_json)
@@ -97,8 +154,8 @@ def test_two_intents_differ_in_nonce_and_seed(
     gateway: RunningGateway, owner: Ed25519PrivateKey
 ) -> None:
     with gateway.client() as client:
-        first = client.issue_training_intent(hex_key(owner), POLICY_DIGEST)
-        second = client.issue_training_intent(hex_key(owner), POLICY_DIGEST)
+        first = client.issue_training_intent(hex_key(owner), POLICY)
+        second = client.issue_training_intent(hex_key(owner), POLICY)
     assert first.nonce != second.nonce
     assert first.seed() != second.seed()
 
@@ -121,9 +178,7 @@ def still_attests(
     """After each refused request, a good one is still signed."""
     yield
     reply = learning.IssueTrainingIntent(
-        pb.IssueTrainingIntentRequest(
-            owner_public_key=hex_key(Ed25519PrivateKey.generate()), policy_digest=POLICY_DIGEST
-        ),
+        intent_request(hex_key(Ed25519PrivateKey.generate())),
         timeout=10,
     )
     assert TrainingIntent.from_json(reply.statement_json).issuer_public_key == gateway_key
@@ -166,8 +221,8 @@ class TestRefusedStatements:
         [
             ("not-hex", POLICY_DIGEST, "not hex"),
             ("ab" * 31, POLICY_DIGEST, "has 31 bytes"),
-            (None, POLICY_DIGEST[:40], "64 hex digits"),
-            (None, "zz" * 32, "64 hex digits"),
+            (None, POLICY_DIGEST[:40], "not the policy_digest"),
+            (None, "zz" * 32, "not the policy_digest"),
         ],
     )
     def test_malformed_intent_request(
@@ -180,12 +235,60 @@ class TestRefusedStatements:
     ) -> None:
         code, message = refused(
             learning.IssueTrainingIntent,
-            pb.IssueTrainingIntentRequest(
-                owner_public_key=owner_key or hex_key(owner), policy_digest=digest
-            ),
+            intent_request(owner_key or hex_key(owner), digest=digest),
         )
         assert code == grpc.StatusCode.INVALID_ARGUMENT
         assert "training intent refused" in message and expected in message
+
+    @pytest.mark.parametrize(
+        ("policy", "expected"),
+        [
+            # The thief's edit (issue 13): only state_linf loosened, under an honest record.
+            (
+                admissible_policy(state_linf=1e3),
+                "state_linf threshold 1e+03 is looser than its calibration record implies",
+            ),
+            (admissible_policy(cosine=0.5), "cosine threshold 0.5 is looser"),
+            (
+                dataclasses.replace(POLICY, calibration=None),
+                "never calibrated against honest replay",
+            ),
+            (
+                dataclasses.replace(POLICY, replay=ReplayPlan(top_q=1, random_segments=2)),
+                "replays 2 random segments; this verifier requires at least 8",
+            ),
+        ],
+        ids=["loose-state-linf", "loose-cosine", "uncalibrated", "little-replay"],
+    )
+    def test_an_inadmissible_policy_gets_no_intent(
+        self,
+        learning: zkgate_pb2_grpc.LearningServiceStub,
+        owner: Ed25519PrivateKey,
+        policy: TrainingPolicy,
+        expected: str,
+    ) -> None:
+        code, message = refused(
+            learning.IssueTrainingIntent, intent_request(hex_key(owner), policy)
+        )
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "training intent refused" in message and expected in message
+
+    @pytest.mark.parametrize(
+        ("policy_json", "expected"), [("", "not a training policy"), ("{}", "not a training")]
+    )
+    def test_an_intent_request_without_a_readable_policy(
+        self,
+        learning: zkgate_pb2_grpc.LearningServiceStub,
+        owner: Ed25519PrivateKey,
+        policy_json: str,
+        expected: str,
+    ) -> None:
+        request = pb.IssueTrainingIntentRequest(
+            owner_public_key=hex_key(owner), policy_digest=POLICY_DIGEST, policy_json=policy_json
+        )
+        code, message = refused(learning.IssueTrainingIntent, request)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert expected in message and "zkgate pol calibrate" in message
 
     @pytest.mark.parametrize(
         ("owner_key", "commitment", "expected"),
@@ -279,6 +382,46 @@ def test_a_zip_bomb_is_refused_at_once(channel: grpc.Channel, victim: Any) -> No
     assert "checkpoints/000005.safetensors holds more than the 75,216 bytes" in message
 
 
+# -- the kept policy ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[LearningLedger]:
+    database = Database(tmp_path / "zkgate.db")
+    yield LearningLedger(database)
+    database.close()
+
+
+def test_registration_verifies_against_the_policy_kept_with_the_intent(
+    pol_world: Any, victim: Any, ledger: LearningLedger
+) -> None:
+    """The victim's intent was signed by pol_world's gateway key: that gateway must hold the
+    policy it signed for, or it refuses the upload; once it does, the job gets that copy."""
+    attestor = LearningAttestor(
+        pol_world.gateway, ledger, minimum_replay=ReplayPlan(top_q=1, random_segments=8)
+    )
+    archive = build_archive(victim.proof_dir)
+    with pytest.raises(FailedPrecondition, match="keeps no policy with digest"):
+        attestor.registration_terms(archive)
+    attestor.issue_intent(
+        hex_key(Ed25519PrivateKey.generate()),
+        pol_world.policy.digest(),
+        pol_world.policy.to_json(),
+    )
+    terms = attestor.registration_terms(archive)
+    assert terms["trusted_intent_issuers"] == [hex_key(pol_world.gateway)]
+    assert terms["learning_replay"] == {"top_q": 1, "random_segments": 8}
+    assert TrainingPolicy.from_json(str(terms["learning_policy_json"])) == pol_world.policy
+
+
+def test_an_intent_from_another_gateway_carries_no_kept_policy(
+    victim: Any, ledger: LearningLedger
+) -> None:
+    attestor = LearningAttestor(Ed25519PrivateKey.generate(), ledger, minimum_replay=ReplayPlan())
+    terms = attestor.registration_terms(build_archive(victim.proof_dir))
+    assert "learning_policy_json" not in terms
+
+
 def test_learning_report_of_an_unknown_model(
     learning: zkgate_pb2_grpc.LearningServiceStub,
 ) -> None:
@@ -303,7 +446,14 @@ def test_prover_without_the_verifier_says_what_to_install(
     # As on a prover installed without the `learning` extra: the import fails.
     monkeypatch.setitem(sys.modules, "zkgate.pol.verification", None)
     with pytest.raises(RegistrationError, match=r"pip install 'zkgate-prover\[learning\]'"):
-        check_proof_of_learning(b"", onnx=b"", trusted_issuers=(), scratch=tmp_path)
+        check_proof_of_learning(
+            b"",
+            onnx=b"",
+            terms=LearningTerms(
+                trusted_issuers=[], registered_policy_json=None, minimum_replay=(1, 8)
+            ),
+            scratch=tmp_path,
+        )
 
 
 # -- the card section ---------------------------------------------------------------------
@@ -404,7 +554,7 @@ def test_client_accepts_what_the_announced_key_signed(
     lying: tuple[_LyingGateway, Client], owner: Ed25519PrivateKey
 ) -> None:
     servicer, client = lying
-    intent = client.issue_training_intent(hex_key(owner), POLICY_DIGEST)
+    intent = client.issue_training_intent(hex_key(owner), POLICY)
     assert intent.issuer_public_key == hex_key(servicer.identity)
 
 
@@ -414,7 +564,7 @@ def test_client_refuses_an_intent_signed_by_another_key(
     servicer, client = lying
     servicer.signer = Ed25519PrivateKey.generate()
     with pytest.raises(AttestationError, match="not by the gateway key"):
-        client.issue_training_intent(hex_key(owner), POLICY_DIGEST)
+        client.issue_training_intent(hex_key(owner), POLICY)
 
 
 def test_client_refuses_an_intent_for_another_owner(
@@ -423,7 +573,7 @@ def test_client_refuses_an_intent_for_another_owner(
     servicer, client = lying
     servicer.owner_override = hex_key(Ed25519PrivateKey.generate())
     with pytest.raises(AttestationError, match="owner_public_key"):
-        client.issue_training_intent(hex_key(owner), POLICY_DIGEST)
+        client.issue_training_intent(hex_key(owner), POLICY)
 
 
 def test_client_refuses_a_report_that_does_not_hash_to_its_digest(

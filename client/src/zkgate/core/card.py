@@ -100,10 +100,10 @@ class LearningSummary:
     owner_public_key: str
     intent_issuer_public_key: str
     earliest_timestamp_ms: int | None
-    # Proofs of learning from the same owner for this model name that the gateway's provers
-    # rejected before this one. Each verification draws a fresh nonce, so a partial spoof
-    # accepted on its fifth try shows as 4 here. The provider's own record: a reader who does
-    # not trust the provider learns from it only what the provider admits.
+    # Proofs of learning from the same owner for the same ONNX file (under any model name) that
+    # the gateway's provers rejected before this one. Each verification draws a fresh nonce, so
+    # a partial spoof accepted on its fifth try shows 4 here. The provider's own record: a
+    # reader who does not trust the provider learns from it only what the provider admits.
     rejected_before: int = 0
 
     @property

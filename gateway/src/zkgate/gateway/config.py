@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from zkgate.core.learning.admission import MINIMUM_REPLAY
 from zkgate.prover.artifacts.store_settings import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
 from zkgate.prover.queue.catalog import ProofPolicy
 from zkgate.prover.queue.database_settings import (
@@ -49,6 +50,10 @@ class GatewayConfig:
     srs_sha256: str = ""
     # Niceness of embedded prover processes: inference must stay responsive while they prove.
     prover_nice: int = 10
+    # Proof-of-learning: the least a registration's verification replays (docs/
+    # proof-of-learning.md); intents are refused for policies that plan less.
+    learning_top_q: int = MINIMUM_REPLAY.top_q
+    learning_random_segments: int = MINIMUM_REPLAY.random_segments
     # How long a draining gateway lets in-flight calls finish.
     shutdown_grace_seconds: float = 5.0
     # Prometheus /metrics on this port (same host), embedded provers' metrics included; 0: off.
@@ -84,6 +89,14 @@ class GatewayConfig:
             raise ValueError("tls_cert_file and tls_key_file go together")
         if self.tls_client_ca_file and not self.tls_cert_file:
             raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        if self.learning_top_q < MINIMUM_REPLAY.top_q or (
+            self.learning_random_segments < MINIMUM_REPLAY.random_segments
+        ):
+            raise ValueError(
+                f"learning_top_q and learning_random_segments may raise the verifier's minimum "
+                f"replay plan ({MINIMUM_REPLAY.top_q} and {MINIMUM_REPLAY.random_segments}), "
+                "not lower it"
+            )
 
     def artifact_settings(self) -> ArtifactSettings:
         """Also checks them: a malformed artifact_store fails at start-up."""

@@ -23,5 +23,9 @@ class NotReady(GatewayError):
     """The model exists but cannot serve yet (registering) or failed to register."""
 
 
+class FailedPrecondition(GatewayError):
+    """The request is well formed but needs an earlier step first (the message names it)."""
+
+
 class ProofsDisabled(GatewayError):
     """A proof was asked for, but the model's policy is `never`."""

@@ -73,12 +73,13 @@ class GatewayService:
         max_logrows: int,
         default_policy: ProofPolicy,
         srs_directory: Path,
-        check_learning_archive: Callable[[bytes], None],
+        learning_terms: Callable[[bytes], dict[str, object]],
     ) -> None:
         """srs_directory: where this node's provers keep SRS files; registrations may name
-        ceremony files only there. check_learning_archive: the learning protocol's check of a
-        proof-of-learning upload, which refuses what no prover could unpack before a job is
-        queued for it (the archive's format is that protocol's, not this service's)."""
+        ceremony files only there. learning_terms: the learning protocol's reading of a
+        proof-of-learning upload: it refuses what no prover could unpack before a job is queued
+        for it, and gives the terms the prover verifies under (the archive's format and the
+        terms are that protocol's, not this service's)."""
         self._catalog = catalog
         self._queue = queue
         self._store = store
@@ -88,7 +89,7 @@ class GatewayService:
         self._max_logrows = max_logrows
         self._default_policy = default_policy
         self._srs_directory = srs_directory
-        self._check_learning_archive = check_learning_archive
+        self._learning_terms = learning_terms
 
     @property
     def receipt_public_key(self) -> bytes:
@@ -179,12 +180,8 @@ class GatewayService:
         """The registration job's proof-of-learning fields; none without an archive."""
         if not proof_of_learning:
             return {}
-        self._check_learning_archive(proof_of_learning)
-        return {
-            "learning_archive_digest": self._store.put_bytes(proof_of_learning),
-            # Intents and timestamps count only when this gateway signed them.
-            "trusted_intent_issuers": [self._signer.public_key.hex()],
-        }
+        terms = self._learning_terms(proof_of_learning)
+        return {"learning_archive_digest": self._store.put_bytes(proof_of_learning), **terms}
 
     def registration_of(self, name: str, tenant: Tenant) -> Registration | None:
         """The tenant's registration of `name` if one is under way or done; None if there is

@@ -108,6 +108,11 @@ def _print_learning_summary(card: ModelCard) -> None:
     if summary is None:
         return
     print(f"learning    {summary.decision} (report {summary.report_digest})")
+    if summary.rejected_before:
+        print(
+            f"  rejected  {summary.rejected_before} earlier proof(s) of this owner for this ONNX "
+            "file were rejected by this gateway"
+        )
     for reason in summary.reasons:
         print(f"  reason    {reason}")
 

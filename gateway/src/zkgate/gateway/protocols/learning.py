@@ -1,11 +1,17 @@
 """The gateway's part in proof-of-learning: it signs training intents and commitment timestamps,
-checks uploaded archives, and hands out the reports provers wrote.
+keeps the policies it signs intents for, checks uploaded archives, and hands out the reports
+provers wrote.
 
 The gateway is the party whose clock and randomness the owner cannot control: an intent's nonce
 fixes the training seed only once the intent exists, and a timestamp says when the gateway saw a
 commitment. Both are signed with the gateway's identity key, the one clients already pin for
 receipts. Verifying an archive needs torch and minutes, so that happens on a prover; here only
 what is cheap and certain is checked, so a caller hears about a broken upload at once.
+
+A policy is the trainer's own document, thresholds included. So the gateway reads it before it
+signs an intent for it, refuses one it would not verify (zkgate.core.learning.admission), and
+keeps it: registration then verifies the proof against the kept copy and this gateway's replay
+minimum, never against terms the proof brings along.
 """
 
 from __future__ import annotations
@@ -24,11 +30,17 @@ from zkgate.core.attestations import (
     issue_training_intent,
 )
 from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
-from zkgate.core.learning.archive import ArchiveError, check_archive
-from zkgate.gateway.errors import InvalidRequest, NotReady
+from zkgate.core.documents import quote
+from zkgate.core.learning.admission import admission_problems, plan_problems
+from zkgate.core.learning.archive import ArchiveError, archive_manifest, check_archive
+from zkgate.core.learning.manifest import Manifest, ManifestError
+from zkgate.core.learning.policy import PolicyError, ReplayPlan, TrainingPolicy
+from zkgate.core.signing import raw_public_key
+from zkgate.gateway.errors import FailedPrecondition, InvalidRequest, NotReady
 from zkgate.gateway.service import GatewayService
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.queue.catalog import ModelRecord
+from zkgate.prover.queue.learning_ledger import LearningLedger
 
 
 class NoProofOfLearning(NotReady):
@@ -47,15 +59,31 @@ def _now_ms() -> int:
 
 
 class LearningAttestor:
-    """Signs proof-of-learning statements with the gateway's identity key."""
+    """Signs proof-of-learning statements with the gateway's identity key, and keeps the
+    policies it signs intents for in `ledger`. `minimum_replay`: the least a registration's
+    verification replays; intents for policies that plan less are refused, so an owner learns
+    it before training."""
 
-    def __init__(self, key: Ed25519PrivateKey, *, clock_ms: Callable[[], int] = _now_ms) -> None:
+    def __init__(
+        self,
+        key: Ed25519PrivateKey,
+        ledger: LearningLedger,
+        *,
+        minimum_replay: ReplayPlan,
+        clock_ms: Callable[[], int] = _now_ms,
+    ) -> None:
         self._key = key
+        self._public_key = raw_public_key(key).hex()
+        self._ledger = ledger
+        self._minimum_replay = minimum_replay
         self._clock_ms = clock_ms
 
-    def issue_intent(self, owner_public_key: str, policy_digest: str) -> TrainingIntent:
+    def issue_intent(
+        self, owner_public_key: str, policy_digest: str, policy_json: str
+    ) -> TrainingIntent:
+        policy = _admitted_policy(policy_digest, policy_json, self._minimum_replay)
         try:
-            return issue_training_intent(
+            intent = issue_training_intent(
                 self._key,
                 owner_public_key=owner_public_key,
                 policy_digest=policy_digest,
@@ -63,6 +91,36 @@ class LearningAttestor:
             )
         except AttestationError as exc:
             raise InvalidRequest(f"training intent refused: {exc}") from exc
+        self._ledger.keep_policy(policy_digest, policy.to_json())
+        return intent
+
+    def registration_terms(self, archive: bytes) -> dict[str, object]:
+        """The registration job's terms for this proof-of-learning upload: whose intents count
+        (only this gateway's), the least to replay, and the policy kept for the intent when this
+        gateway signed it. Refuses an archive no prover could unpack, and one whose intent this
+        gateway signed for a policy it does not hold."""
+        check_uploaded_archive(archive)
+        try:
+            intent = Manifest.from_json(archive_manifest(archive)).intent
+        except (ArchiveError, ManifestError, AttestationError, PolicyError) as exc:
+            raise InvalidRequest(f"proof_of_learning refused: manifest: {exc}") from exc
+        terms: dict[str, object] = {
+            "trusted_intent_issuers": [self._public_key],
+            "learning_replay": {
+                "top_q": self._minimum_replay.top_q,
+                "random_segments": self._minimum_replay.random_segments,
+            },
+        }
+        if intent.issuer_public_key != self._public_key:
+            return terms
+        kept = self._ledger.kept_policy(intent.policy_digest)
+        if kept is None:
+            raise FailedPrecondition(
+                f"this gateway signed the proof's training intent but keeps no policy with digest "
+                f"{quote(intent.policy_digest)}; ask for a new intent with the policy "
+                "(`zkgate pol record --gateway ...`) and train again"
+            )
+        return {**terms, "learning_policy_json": kept}
 
     def timestamp(
         self, owner_public_key: str, commitment: str, request_signature: bytes
@@ -80,6 +138,29 @@ class LearningAttestor:
                 f"timestamp refused: {exc}; sign the request with "
                 "zkgate.core.attestations.sign_timestamp_request(owner_key, commitment)"
             ) from exc
+
+
+def _admitted_policy(
+    policy_digest: str, policy_json: str, minimum_replay: ReplayPlan
+) -> TrainingPolicy:
+    """The policy, if it is readable, is the one `policy_digest` names, and passes admission;
+    InvalidRequest with every reason otherwise."""
+    try:
+        policy = TrainingPolicy.from_json(policy_json)
+    except PolicyError as exc:
+        raise InvalidRequest(
+            f"training intent refused: policy_json is not a training policy: {exc}; send the "
+            "policy `zkgate pol calibrate` wrote"
+        ) from exc
+    if policy.digest() != policy_digest:
+        raise InvalidRequest(
+            f"training intent refused: policy_json has digest {policy.digest()}, not the "
+            f"policy_digest {quote(policy_digest)} the request names"
+        )
+    problems = admission_problems(policy) + plan_problems(policy, minimum_replay)
+    if problems:
+        raise InvalidRequest("training intent refused: " + "; ".join(problems))
+    return policy
 
 
 def check_uploaded_archive(archive: bytes) -> None:

@@ -24,7 +24,13 @@ class LearningServicer(zkgate_pb2_grpc.LearningServiceServicer):
     async def IssueTrainingIntent(
         self, request: pb.IssueTrainingIntentRequest, context: _Context
     ) -> pb.SignedStatement:
-        intent = self._attestor.issue_intent(request.owner_public_key, request.policy_digest)
+        # Keeping the policy is a database write: off the event loop.
+        intent = await asyncio.to_thread(
+            self._attestor.issue_intent,
+            request.owner_public_key,
+            request.policy_digest,
+            request.policy_json,
+        )
         return pb.SignedStatement(statement_json=intent.to_json())
 
     @grpc_errors

@@ -17,7 +17,13 @@ import grpc
 
 from zkgate.core.tensors import TensorError
 from zkgate.gateway.access_control import PermissionDenied, RateLimited, Unauthenticated
-from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
+from zkgate.gateway.errors import (
+    FailedPrecondition,
+    InvalidRequest,
+    NotFound,
+    NotReady,
+    ProofsDisabled,
+)
 from zkgate.prover.queue.catalog import ModelExists
 from zkgate.prover.queue.jobs import QueueFull
 from zkgate.prover.queue.sql_session import DatabaseUnavailable
@@ -34,6 +40,7 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (NotReady, grpc.StatusCode.FAILED_PRECONDITION),
     (ProofsDisabled, grpc.StatusCode.FAILED_PRECONDITION),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelExists, grpc.StatusCode.ALREADY_EXISTS),
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     # A database restarting or out of reach: the caller should retry in a moment.

@@ -130,6 +130,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         CREATE TABLE learning_rejections (
             job_id TEXT PRIMARY KEY,
             model_name TEXT NOT NULL,
+            onnx_digest TEXT NOT NULL,
             owner_public_key TEXT NOT NULL,
             manifest_digest TEXT NOT NULL,
             report_digest TEXT NOT NULL,
@@ -137,7 +138,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             rejected_at DOUBLE PRECISION NOT NULL
         )
         """,
-        "CREATE INDEX learning_rejections_by_owner ON learning_rejections (model_name, "
+        "CREATE INDEX learning_rejections_by_owner ON learning_rejections (onnx_digest, "
         "owner_public_key)",
     ),
 )

@@ -21,6 +21,8 @@ from zkgate.prover.queue.sql_session import Session
 class LearningRejection:
     job_id: str
     model_name: str
+    # The served ONNX file's artifact digest: a resubmission under another name still counts.
+    onnx_digest: str
     owner_public_key: str
     manifest_digest: str
     report_digest: str
@@ -62,12 +64,13 @@ class LearningLedger:
         def work(session: Session) -> None:
             session.run("DELETE FROM learning_rejections WHERE job_id = ?", (rejection.job_id,))
             session.run(
-                "INSERT INTO learning_rejections (job_id, model_name, owner_public_key, "
-                "manifest_digest, report_digest, reason, rejected_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO learning_rejections (job_id, model_name, onnx_digest, "
+                "owner_public_key, manifest_digest, report_digest, reason, rejected_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     rejection.job_id,
                     rejection.model_name,
+                    rejection.onnx_digest,
                     rejection.owner_public_key,
                     rejection.manifest_digest,
                     rejection.report_digest,
@@ -79,20 +82,22 @@ class LearningLedger:
         self._db.transaction(work)
 
     def rejections(
-        self, model_name: str, owner_public_key: str, *, excluding_job: str = ""
+        self, onnx_digest: str, owner_public_key: str, *, excluding_job: str = ""
     ) -> list[LearningRejection]:
-        """Oldest first."""
+        """This owner's rejected proofs for this ONNX file, under any model name; oldest
+        first."""
         rows = self._db.read(
             lambda s: s.all(
-                "SELECT * FROM learning_rejections WHERE model_name = ? AND owner_public_key = ? "
+                "SELECT * FROM learning_rejections WHERE onnx_digest = ? AND owner_public_key = ? "
                 "AND job_id <> ? ORDER BY rejected_at, job_id",
-                (model_name, owner_public_key, excluding_job),
+                (onnx_digest, owner_public_key, excluding_job),
             )
         )
         return [
             LearningRejection(
                 job_id=row["job_id"],
                 model_name=row["model_name"],
+                onnx_digest=row["onnx_digest"],
                 owner_public_key=row["owner_public_key"],
                 manifest_digest=row["manifest_digest"],
                 report_digest=row["report_digest"],

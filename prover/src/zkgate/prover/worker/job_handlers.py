@@ -103,8 +103,8 @@ class _Handlers:
 
     def _with_learning(self, job: Job, card: ModelCard, scratch: Path) -> ModelCard:
         """The card plus the verdict on the proof-of-learning, checked against the ONNX that the
-        card's circuit was built from, and the count of this owner's proofs for this model that
-        were rejected before (a rejection is recorded for the next one to count)."""
+        card's circuit was built from, and the count of this owner's proofs for this ONNX file
+        (under any name) rejected before (a rejection is recorded for the next one to count)."""
         payload = job.payload
         verdict = check_proof_of_learning(
             self._store.read_bytes(payload["learning_archive_digest"]),
@@ -115,13 +115,14 @@ class _Handlers:
         report_digest = self._store.put_bytes(verdict.report_json.encode("utf-8"))
         summary = verdict.summary
         earlier = self._ledger.rejections(
-            job.model_name, summary.owner_public_key, excluding_job=job.id
+            payload["onnx_digest"], summary.owner_public_key, excluding_job=job.id
         )
         if not summary.accepted:
             self._ledger.record_rejection(
                 LearningRejection(
                     job_id=job.id,
                     model_name=job.model_name,
+                    onnx_digest=payload["onnx_digest"],
                     owner_public_key=summary.owner_public_key,
                     manifest_digest=summary.manifest_digest,
                     report_digest=report_digest,
