@@ -1,4 +1,4 @@
-"""Fuzz target: the shared bounded JSON reader (client/documents.py) and its typed accessors.
+"""Fuzz target: the shared bounded JSON reader (zkgate.core.documents) and its typed accessors.
 
 Run: python fuzz/fuzz_documents.py CORPUS_DIR [libFuzzer flags]; see fuzz/README.md.
 """
