@@ -115,7 +115,6 @@ def test_round_trip(setup: Setup) -> None:
     assert store.exists(DIGEST)
     assert store.read_bytes(DIGEST) == DATA
     assert store.size(DIGEST) == len(DATA)
-    store.verify(DIGEST)
     with store.local_file(DIGEST) as path:
         assert path.read_bytes() == DATA
 
@@ -123,7 +122,7 @@ def test_round_trip(setup: Setup) -> None:
 def test_missing_artifact(setup: Setup) -> None:
     store = setup.store
     assert not store.exists(DIGEST)
-    for read in (store.read_bytes, store.size, store.verify):
+    for read in (store.read_bytes, store.size):
         with pytest.raises(ArtifactNotFound):
             read(DIGEST)
     with pytest.raises(ArtifactNotFound), store.local_file(DIGEST):

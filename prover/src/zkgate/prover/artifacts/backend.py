@@ -13,7 +13,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -36,11 +36,6 @@ class ArtifactBackend(Protocol):
 
     def read_bytes(self, digest: Digest) -> bytes:
         """Raises ArtifactNotFound."""
-        ...
-
-    def read_chunks(self, digest: Digest) -> Iterator[bytes]:
-        """The object in pieces, to hash a large one in bounded memory; raises ArtifactNotFound
-        when iterated."""
         ...
 
     def download(self, digest: Digest, target: Path) -> None:
@@ -97,14 +92,6 @@ class DirectoryBackend:
             return self.object_path(digest).read_bytes()
         except FileNotFoundError:
             raise ArtifactNotFound(f"no artifact {digest} in {self.root}") from None
-
-    def read_chunks(self, digest: Digest) -> Iterator[bytes]:
-        try:
-            opened = self.object_path(digest).open("rb")
-        except FileNotFoundError:
-            raise ArtifactNotFound(f"no artifact {digest} in {self.root}") from None
-        with opened:
-            yield from read_chunks(opened)
 
     def download(self, digest: Digest, target: Path) -> None:
         try:

@@ -11,7 +11,6 @@ files end up in process listings and logs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
-from zkgate.prover.artifacts.digests import CHUNK_BYTES, ArtifactNotFound, Digest
+from zkgate.prover.artifacts.digests import ArtifactNotFound, Digest
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -85,9 +84,6 @@ class S3Backend:
 
     def read_bytes(self, digest: Digest) -> bytes:
         return self._get(digest).read()
-
-    def read_chunks(self, digest: Digest) -> Iterator[bytes]:
-        yield from self._get(digest).iter_chunks(CHUNK_BYTES)
 
     def download(self, digest: Digest, target: Path) -> None:
         try:

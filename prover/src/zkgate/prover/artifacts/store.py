@@ -27,7 +27,6 @@ from zkgate.prover.artifacts.digests import (
     Digest,
     check_digest,
     hash_bytes,
-    hash_chunks,
     hash_file,
     validate_digest,
 )
@@ -75,11 +74,6 @@ class ArtifactStore:
         data = self.backend.read_bytes(validate_digest(digest))
         check_digest(digest, hash_bytes(data))
         return data
-
-    def verify(self, digest: str) -> None:
-        """Rehashes the stored object itself in bounded memory (local_file checks the copy that
-        ezkl is given, which for a cached store is another file)."""
-        check_digest(digest, hash_chunks(self.backend.read_chunks(validate_digest(digest))))
 
     def exists(self, digest: str) -> bool:
         return self.backend.stored_size(validate_digest(digest)) is not None
