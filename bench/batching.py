@@ -19,7 +19,7 @@ from typing import Any
 import ezkl
 import numpy as np
 
-from zkgate.core.card import BatchCircuit
+from zkgate.core.card import BatchCircuit, ModelCard
 from zkgate.core.tensors import NamedTensor
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.batch_registration import build_batch_circuit
@@ -65,65 +65,90 @@ def prove_and_verify_seconds(
 
 
 def run() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as pinned:
+        root = Path(tmp)
+        store = ArtifactStore(root / "artifacts")
+        card, circuits = build_circuits(root, store, pinned)
+        timings = time_proofs(root / "work", store, card, circuits)
+    return report(card, circuits, timings)
+
+
+def build_circuits(
+    root: Path, store: ArtifactStore, pinned: ExitStack
+) -> tuple[ModelCard, dict[int, BatchCircuit]]:
+    """Registers the bundled model, then builds its batch circuit of each size as registration
+    would; the local copies of stored artifacts ezkl keys with stay pinned while `pinned` is
+    open."""
     import onnxruntime as ort
 
     onnx_path = DIGITS / "model.onnx"
     samples = load_calibration((DIGITS / "calibration.npy").read_bytes()).astype(np.float32)
-    inputs = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
     signature = read_signature(ort.InferenceSession(str(onnx_path)))
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as pinned:
-        root = Path(tmp)
-        store = ArtifactStore(root / "artifacts")
-        srs = SrsSource(root / "srs")
-        scratch = root / "scratch"
-        scratch.mkdir()
-        card = register_model(
+    srs = SrsSource(root / "srs")
+    scratch = root / "scratch"
+    scratch.mkdir()
+    card = register_model(
+        "digits",
+        onnx_path=onnx_path,
+        calibration=samples,
+        store=store,
+        srs_source=srs,
+        scratch=scratch,
+    )
+    circuits = {
+        size: build_batch_circuit(
             "digits",
             onnx_path=onnx_path,
-            calibration=samples,
+            signature=signature,
+            samples=samples[:64],
+            model_files=CircuitFiles(scratch),
+            fidelity_samples=min(16, len(samples)),
+            batch_size=size,
             store=store,
             srs_source=srs,
-            scratch=scratch,
+            max_logrows=17,
+            visibility="fixed",
+            ceremony=None,
+            pinned=pinned,
+            terms=card.terms(),
         )
-        circuits: dict[int, BatchCircuit] = {
-            size: build_batch_circuit(
-                "digits",
-                onnx_path=onnx_path,
-                signature=signature,
-                samples=samples[:64],
-                model_files=CircuitFiles(scratch),
-                fidelity_samples=min(16, len(samples)),
-                batch_size=size,
-                store=store,
-                srs_source=srs,
-                max_logrows=17,
-                visibility="fixed",
-                ceremony=None,
-                pinned=pinned,
-                terms=card.terms(),
+        for size in BATCH_SIZES
+    }
+    return card, circuits
+
+
+def time_proofs(
+    work: Path, store: ArtifactStore, card: ModelCard, circuits: dict[int, BatchCircuit]
+) -> dict[str, list[tuple[float, float]]]:
+    """(prove, verify) seconds of each circuit, ROUNDS times, on the same test inputs."""
+    inputs = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
+    entries = [
+        witness_input_json([NamedTensor.of("input", inputs[i])]) for i in range(max(BATCH_SIZES))
+    ]
+    timings: dict[str, list[tuple[float, float]]] = {
+        "public_1": [],
+        **{str(b): [] for b in BATCH_SIZES},
+    }
+    work.mkdir()
+    # Interleaved, so drift in machine load hits every size alike.
+    for _ in range(ROUNDS):
+        timings["public_1"].append(
+            prove_and_verify_seconds(store, card.artifacts, entries[0], work)
+        )
+        for size, circuit in circuits.items():
+            witness_input = batch_witness_input(entries[:size], size)
+            timings[str(size)].append(
+                prove_and_verify_seconds(store, circuit.artifacts, witness_input, work)
             )
-            for size in BATCH_SIZES
-        }
-        entries = [
-            witness_input_json([NamedTensor.of("input", inputs[i])])
-            for i in range(max(BATCH_SIZES))
-        ]
-        timings: dict[str, list[tuple[float, float]]] = {
-            "public_1": [],
-            **{str(b): [] for b in BATCH_SIZES},
-        }
-        work = root / "work"
-        work.mkdir()
-        # Interleaved, so drift in machine load hits every size alike.
-        for _ in range(ROUNDS):
-            timings["public_1"].append(
-                prove_and_verify_seconds(store, card.artifacts, entries[0], work)
-            )
-            for size, circuit in circuits.items():
-                witness_input = batch_witness_input(entries[:size], size)
-                timings[str(size)].append(
-                    prove_and_verify_seconds(store, circuit.artifacts, witness_input, work)
-                )
+    return timings
+
+
+def report(
+    card: ModelCard,
+    circuits: dict[int, BatchCircuit],
+    timings: dict[str, list[tuple[float, float]]],
+) -> dict[str, Any]:
+    """Median figures per circuit, printed, and B=8's cost per prediction against the target."""
     figures: dict[str, Any] = {}
     print(f"batching (digits MLP, hashed inputs and outputs, median of {ROUNDS} proves)")
     public = statistics.median(prove for prove, _ in timings["public_1"])

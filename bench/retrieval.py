@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import torch
 
 from bench import batching
 from zkgate.client.protocols.retrieval.predicate_circuit import rebuild_verifying_key
+from zkgate.core.card import ModelCard
 from zkgate.core.protocols.retrieval import DEFAULT_OMISSION_SAMPLE
 from zkgate.core.sampling import chance_to_draw_any
 from zkgate.core.tensors import NamedTensor
@@ -53,60 +55,103 @@ def _train_predicate(inputs: np.ndarray, labels: np.ndarray, path: Path) -> None
     export_onnx(layer, 64, path)
 
 
-def run() -> dict[str, Any]:
-    import onnxruntime as ort
+@dataclass(frozen=True)
+class Predicate:
+    """The predicate registered and keyed, and which records it matches."""
 
+    onnx_path: Path
+    store: ArtifactStore
+    card: ModelCard
+    keying_s: float
+    matches: np.ndarray
+    left_out: int
+
+
+def run() -> dict[str, Any]:
     inputs = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
     labels = np.load(DIGITS / "test_labels.npy")
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        onnx_path = root / "is_seven.onnx"
-        _train_predicate(inputs, labels, onnx_path)
-        session = ort.InferenceSession(str(onnx_path))
-        logits = np.stack([session.run(None, {"input": record})[0][0] for record in inputs])
-        matches = np.flatnonzero(logits.argmax(axis=1) == 1)
-        store = ArtifactStore(root / "artifacts")
-        scratch = root / "scratch"
-        scratch.mkdir()
-        started = time.perf_counter()
-        card = register_model(
-            "is-seven",
-            onnx_path=onnx_path,
-            calibration=inputs[:32],
-            store=store,
-            srs_source=SrsSource(root / "srs"),
-            scratch=scratch,
-        )
-        keying_s = time.perf_counter() - started
-        work = root / "work"
-        work.mkdir()
-        left_out = int(np.flatnonzero(logits.argmax(axis=1) == 0)[0])
-        timings: list[tuple[float, float]] = []
-        rebuilds: list[float] = []
-        for round_ in range(ROUNDS):
-            for index in (int(matches[round_ % len(matches)]), left_out):
-                witness_input = witness_input_json([NamedTensor.of("input", inputs[index])])
-                timings.append(
-                    batching.prove_and_verify_seconds(store, card.artifacts, witness_input, work)
-                )
-            started = time.perf_counter()
-            rebuild_verifying_key(
-                onnx_path.read_bytes(),
-                store.read_bytes(card.artifacts["settings"]),
-                store.path(card.artifacts["srs"]),
+        predicate = key_predicate(Path(tmp), inputs, labels)
+        timings, rebuilds = time_rounds(predicate, inputs, Path(tmp) / "work")
+    figures = retrieval_figures(predicate, len(inputs), timings, rebuilds)
+    print_figures(figures)
+    return figures
+
+
+def key_predicate(root: Path, inputs: np.ndarray, labels: np.ndarray) -> Predicate:
+    """Trains the predicate, runs it over every record, and keys it as registration does."""
+    import onnxruntime as ort
+
+    onnx_path = root / "is_seven.onnx"
+    _train_predicate(inputs, labels, onnx_path)
+    session = ort.InferenceSession(str(onnx_path))
+    logits = np.stack([session.run(None, {"input": record})[0][0] for record in inputs])
+    store = ArtifactStore(root / "artifacts")
+    scratch = root / "scratch"
+    scratch.mkdir()
+    started = time.perf_counter()
+    card = register_model(
+        "is-seven",
+        onnx_path=onnx_path,
+        calibration=inputs[:32],
+        store=store,
+        srs_source=SrsSource(root / "srs"),
+        scratch=scratch,
+    )
+    return Predicate(
+        onnx_path=onnx_path,
+        store=store,
+        card=card,
+        keying_s=time.perf_counter() - started,
+        matches=np.flatnonzero(logits.argmax(axis=1) == 1),
+        left_out=int(np.flatnonzero(logits.argmax(axis=1) == 0)[0]),
+    )
+
+
+def time_rounds(
+    predicate: Predicate, inputs: np.ndarray, work: Path
+) -> tuple[list[tuple[float, float]], list[float]]:
+    """Per round: (prove, verify) seconds of a matching and a left-out record, interleaved,
+    and the seconds of one rebuild of the verifying key."""
+    store, card, matches = predicate.store, predicate.card, predicate.matches
+    work.mkdir()
+    timings: list[tuple[float, float]] = []
+    rebuilds: list[float] = []
+    for round_ in range(ROUNDS):
+        for index in (int(matches[round_ % len(matches)]), predicate.left_out):
+            witness_input = witness_input_json([NamedTensor.of("input", inputs[index])])
+            timings.append(
+                batching.prove_and_verify_seconds(store, card.artifacts, witness_input, work)
             )
-            rebuilds.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        rebuild_verifying_key(
+            predicate.onnx_path.read_bytes(),
+            store.read_bytes(card.artifacts["settings"]),
+            store.path(card.artifacts["srs"]),
+        )
+        rebuilds.append(time.perf_counter() - started)
+    return timings, rebuilds
+
+
+def retrieval_figures(
+    predicate: Predicate,
+    records: int,
+    timings: list[tuple[float, float]],
+    rebuilds: list[float],
+) -> dict[str, Any]:
+    """The medians, and the whole retrieval's cost at the default omission sample."""
     prove_s = statistics.median(t[0] for t in timings)
     verify_s = statistics.median(t[1] for t in timings)
     rebuild_s = statistics.median(rebuilds)
-    m, k = len(matches), min(DEFAULT_OMISSION_SAMPLE, len(inputs) - len(matches))
-    figures = {
-        "records": len(inputs),
+    m = len(predicate.matches)
+    k = min(DEFAULT_OMISSION_SAMPLE, records - m)
+    return {
+        "records": records,
         "matches": m,
         "sample": k,
-        "one_omission_caught": chance_to_draw_any(len(inputs) - m, 1, k),
-        "logrows": card.logrows,
-        "keying_s": keying_s,
+        "one_omission_caught": chance_to_draw_any(records - m, 1, k),
+        "logrows": predicate.card.logrows,
+        "keying_s": predicate.keying_s,
         "prove_s": prove_s,
         "verify_s": verify_s,
         "rebuild_s": rebuild_s,
@@ -115,20 +160,27 @@ def run() -> dict[str, Any]:
         "sampling_ratio": (m + k) / m,
         "requester_s": rebuild_s + (m + k) * verify_s,
         "rebuild_share": rebuild_s / (rebuild_s + (m + k) * verify_s),
+        # The sample is k proofs whatever the answer's size: a large answer hardly notices it.
+        "sampling_ratio_1000_matches": (1000 + k) / 1000,
     }
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    m, k, records = figures["matches"], figures["sample"], figures["records"]
     print(
-        f"retrieval: digits that are a {TARGET_DIGIT} from {len(inputs)} records "
-        f"({m} match), predicate logrows {card.logrows}, median of {ROUNDS} rounds; k = {k} "
-        f"of {len(inputs) - m} left out catches one omission with probability "
+        f"retrieval: digits that are a {TARGET_DIGIT} from {records} records "
+        f"({m} match), predicate logrows {figures['logrows']}, median of {ROUNDS} rounds; k = {k} "
+        f"of {records - m} left out catches one omission with probability "
         f"{figures['one_omission_caught']:.3f}"
     )
-    print(f"  responder: keying {keying_s:.2f} s once, prove {prove_s:.3f} s per record")
     print(
-        f"  requester: rebuild the verifying key {rebuild_s:.3f} s once, verify "
-        f"{verify_s * 1000:.1f} ms per record"
+        f"  responder: keying {figures['keying_s']:.2f} s once, "
+        f"prove {figures['prove_s']:.3f} s per record"
     )
-    # The sample is k proofs whatever the answer's size: a large answer hardly notices it.
-    figures["sampling_ratio_1000_matches"] = (1000 + k) / 1000
+    print(
+        f"  requester: rebuild the verifying key {figures['rebuild_s']:.3f} s once, verify "
+        f"{figures['verify_s'] * 1000:.1f} ms per record"
+    )
     print(
         f"  whole retrieval, k = {k}: {m + k} proofs, {figures['retrieval_prove_s']:.1f} s "
         f"proving vs {figures['matches_only_prove_s']:.1f} s for the matches alone "
@@ -136,7 +188,6 @@ def run() -> dict[str, Any]:
         f"answer of 1,000 records); requester {figures['requester_s']:.2f} s, "
         f"{figures['rebuild_share']:.0%} of it the rebuild"
     )
-    return figures
 
 
 if __name__ == "__main__":
