@@ -450,7 +450,7 @@ def test_prover_without_the_verifier_says_what_to_install(
             b"",
             onnx=b"",
             terms=LearningTerms(
-                trusted_issuers=[], registered_policy_json=None, minimum_replay=(1, 8)
+                trusted_issuers=[], registered_policy=None, minimum_replay=ReplayPlan()
             ),
             scratch=tmp_path,
         )

@@ -163,9 +163,7 @@ def test_the_registration_job_reports_a_bomb_as_a_failed_verification(
     checkpoint = proof_files.checkpoint_file(5)
     entries = {k: v for k, v in victim_entries.items() if k != checkpoint}
     bomb = _understate(_zip(entries, bomb=(checkpoint, BOMB_BYTES)), checkpoint, 1000)
-    terms = LearningTerms(
-        trusted_issuers=[pol_world.gateway_key], registered_policy_json=None, minimum_replay=(0, 0)
-    )
+    terms = LearningTerms.from_payload({"trusted_intent_issuers": [pol_world.gateway_key]})
     verdict = check_proof_of_learning(bomb, onnx=victim.onnx(), terms=terms, scratch=tmp_path)
     assert verdict.summary.decision == "rejected"
     (reason,) = verdict.summary.reasons

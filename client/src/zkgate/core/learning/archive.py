@@ -117,14 +117,10 @@ def _read_manifest(archive: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo]
     return b"".join(_chunks(archive, info, MAX_MANIFEST_BYTES))
 
 
-def _shape(
-    archive: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], max_parameters: int
-) -> ProofShape:
+def _shape(manifest: bytes, entries: dict[str, zipfile.ZipInfo], max_parameters: int) -> ProofShape:
     """The manifest's claims, capped, and every entry's declared size within its budget."""
     try:
-        shape = manifest_shape(_read_manifest(archive, entries)).check(
-            max_parameters=max_parameters
-        )
+        shape = manifest_shape(manifest).check(max_parameters=max_parameters)
         for name, info in entries.items():
             shape.check_file(name, info.file_size)
     except LayoutError as exc:
@@ -132,19 +128,16 @@ def _shape(
     return shape
 
 
-def check_archive(data: bytes, *, max_parameters: int = MAX_PARAMETERS) -> ProofShape:
+def check_archive(data: bytes, *, max_parameters: int = MAX_PARAMETERS) -> bytes:
     """Raises ArchiveError unless the manifest reads, its claims are within the caps, and every
     entry is a file of the proof declaring no more than its budget. Cheap: only the manifest
-    is decompressed; `extract_archive` counts the rest as it streams."""
+    is decompressed; `extract_archive` counts the rest as it streams. Returns the manifest's
+    bytes, for a caller that needs what it says (a gateway reads the training intent)."""
     with _open(data) as archive:
-        return _shape(archive, _entries(archive), max_parameters)
-
-
-def archive_manifest(data: bytes) -> bytes:
-    """The manifest's bytes, under its fixed cap, for a caller that needs what the manifest says
-    (a gateway reads the training intent) without unpacking the rest."""
-    with _open(data) as archive:
-        return _read_manifest(archive, _entries(archive))
+        entries = _entries(archive)
+        manifest = _read_manifest(archive, entries)
+        _shape(manifest, entries, max_parameters)
+        return manifest
 
 
 def extract_archive(
@@ -157,7 +150,7 @@ def extract_archive(
         raise ArchiveError(f"{destination} is not empty")
     with _open(data) as archive:
         entries = _entries(archive)
-        shape = _shape(archive, entries, max_parameters)
+        shape = _shape(_read_manifest(archive, entries), entries, max_parameters)
         for name, info in entries.items():
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)

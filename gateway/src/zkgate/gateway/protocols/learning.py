@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -32,7 +32,7 @@ from zkgate.core.attestations import (
 from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
 from zkgate.core.documents import quote
 from zkgate.core.learning.admission import admission_problems, plan_problems
-from zkgate.core.learning.archive import ArchiveError, archive_manifest, check_archive
+from zkgate.core.learning.archive import ArchiveError, check_archive
 from zkgate.core.learning.manifest import Manifest, ManifestError
 from zkgate.core.learning.policy import PolicyError, ReplayPlan, TrainingPolicy
 from zkgate.core.signing import raw_public_key
@@ -99,17 +99,14 @@ class LearningAttestor:
         (only this gateway's), the least to replay, and the policy kept for the intent when this
         gateway signed it. Refuses an archive no prover could unpack, and one whose intent this
         gateway signed for a policy it does not hold."""
-        check_uploaded_archive(archive)
+        manifest = _checked_manifest(archive)
         try:
-            intent = Manifest.from_json(archive_manifest(archive)).intent
-        except (ArchiveError, ManifestError, AttestationError, PolicyError) as exc:
+            intent = Manifest.from_json(manifest).intent
+        except (ManifestError, AttestationError, PolicyError) as exc:
             raise InvalidRequest(f"proof_of_learning refused: manifest: {exc}") from exc
         terms: dict[str, object] = {
             "trusted_intent_issuers": [self._public_key],
-            "learning_replay": {
-                "top_q": self._minimum_replay.top_q,
-                "random_segments": self._minimum_replay.random_segments,
-            },
+            "learning_replay": asdict(self._minimum_replay),
         }
         if intent.issuer_public_key != self._public_key:
             return terms
@@ -163,10 +160,10 @@ def _admitted_policy(
     return policy
 
 
-def check_uploaded_archive(archive: bytes) -> None:
+def _checked_manifest(archive: bytes) -> bytes:
     """Refuses an archive no prover could unpack, before a registration job is queued for it."""
     try:
-        check_archive(archive)
+        return check_archive(archive)
     except ArchiveError as exc:
         raise InvalidRequest(f"proof_of_learning refused: {exc}") from exc
 

@@ -81,28 +81,15 @@ class LearningLedger:
 
         self._db.transaction(work)
 
-    def rejections(
+    def rejection_count(
         self, onnx_digest: str, owner_public_key: str, *, excluding_job: str = ""
-    ) -> list[LearningRejection]:
-        """This owner's rejected proofs for this ONNX file, under any model name; oldest
-        first."""
-        rows = self._db.read(
-            lambda s: s.all(
-                "SELECT * FROM learning_rejections WHERE onnx_digest = ? AND owner_public_key = ? "
-                "AND job_id <> ? ORDER BY rejected_at, job_id",
+    ) -> int:
+        """This owner's rejected proofs for this ONNX file, under any model name."""
+        row = self._db.read(
+            lambda s: s.one(
+                "SELECT COUNT(*) AS rejected FROM learning_rejections WHERE onnx_digest = ? "
+                "AND owner_public_key = ? AND job_id <> ?",
                 (onnx_digest, owner_public_key, excluding_job),
             )
         )
-        return [
-            LearningRejection(
-                job_id=row["job_id"],
-                model_name=row["model_name"],
-                onnx_digest=row["onnx_digest"],
-                owner_public_key=row["owner_public_key"],
-                manifest_digest=row["manifest_digest"],
-                report_digest=row["report_digest"],
-                reason=row["reason"],
-                rejected_at=float(row["rejected_at"]),
-            )
-            for row in rows
-        ]
+        return 0 if row is None else int(row["rejected"])

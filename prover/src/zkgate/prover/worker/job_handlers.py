@@ -114,7 +114,7 @@ class _Handlers:
         )
         report_digest = self._store.put_bytes(verdict.report_json.encode("utf-8"))
         summary = verdict.summary
-        earlier = self._ledger.rejections(
+        earlier = self._ledger.rejection_count(
             payload["onnx_digest"], summary.owner_public_key, excluding_job=job.id
         )
         if not summary.accepted:
@@ -133,7 +133,7 @@ class _Handlers:
         return dataclasses.replace(
             card,
             artifacts={**card.artifacts, LEARNING_REPORT_ARTIFACT: report_digest},
-            proof_of_learning=dataclasses.replace(summary, rejected_before=len(earlier)),
+            proof_of_learning=dataclasses.replace(summary, rejected_before=earlier),
         )
 
     def prove(self, job: Job) -> dict[str, Any]:

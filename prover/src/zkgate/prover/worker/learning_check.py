@@ -34,16 +34,20 @@ class LearningTerms:
     from elsewhere, whose policy only the intent's digest binds), and the least to replay."""
 
     trusted_issuers: list[str]
-    registered_policy_json: str | None
-    minimum_replay: tuple[int, int]
+    registered_policy: TrainingPolicy | None
+    minimum_replay: ReplayPlan
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> LearningTerms:
-        replay = payload.get("learning_replay", {})
+        """A job queued before the gateway sent a replay plan gets the default: the verifier's
+        own minimum."""
+        policy_json = payload.get("learning_policy_json")
         return cls(
             trusted_issuers=list(payload["trusted_intent_issuers"]),
-            registered_policy_json=payload.get("learning_policy_json"),
-            minimum_replay=(int(replay.get("top_q", 0)), int(replay.get("random_segments", 0))),
+            registered_policy=None
+            if policy_json is None
+            else TrainingPolicy.from_json(policy_json),
+            minimum_replay=ReplayPlan(**payload.get("learning_replay", {})),
         )
 
 
@@ -60,19 +64,14 @@ def check_proof_of_learning(
             f"({exc}); install the verifier on the prover nodes: "
             "pip install 'zkgate-prover[learning]'"
         ) from exc
-    top_q, random_segments = terms.minimum_replay
     report = verify_archive(
         archive,
         onnx=onnx,
         trusted_issuers=terms.trusted_issuers,
         verifier_nonce=os.urandom(VERIFIER_NONCE_BYTES),
         scratch=scratch,
-        registered_policy=(
-            None
-            if terms.registered_policy_json is None
-            else TrainingPolicy.from_json(terms.registered_policy_json)
-        ),
-        minimum_replay=ReplayPlan(top_q=top_q, random_segments=random_segments),
+        registered_policy=terms.registered_policy,
+        minimum_replay=terms.minimum_replay,
     )
     summary = LearningSummary(
         decision=LEARNING_ACCEPTED if report.accepted else LEARNING_REJECTED,
