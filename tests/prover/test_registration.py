@@ -81,6 +81,8 @@ def test_card_describes_the_circuit(prover_digits: ModelCard) -> None:
     assert card.insecure_srs
     assert card.srs.logrows == card.logrows
     assert card.prove_seconds > 0
+    # Measured in a process of its own: ezkl and an interpreter are far above 10 MB.
+    assert card.prove_peak_rss_bytes is not None and card.prove_peak_rss_bytes > 10 * 2**20
 
 
 def test_fidelity_is_measured_against_onnxruntime(prover_digits: ModelCard) -> None:

@@ -127,6 +127,50 @@ class BatchCircuit:
     prove_seconds: float
     srs: SrsInfo
     artifacts: dict[str, str]
+    prove_peak_rss_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class CircuitLayout:
+    """The ezkl settings circuit tuning chooses among. Scales set the fixed-point precision (and
+    with it fidelity and the size of every lookup table); the decomposition sets how values are
+    range-checked; columns trade rows for width. None of them binds anything a verifier relies
+    on beyond what the commitment already covers (the settings file is part of it)."""
+
+    input_scale: int
+    param_scale: int
+    scale_rebase_multiplier: int
+    decomp_base: int
+    decomp_legs: int
+    num_inner_cols: int
+    logrows: int
+
+
+@dataclass(frozen=True)
+class TuningCandidate:
+    """One layout the tuner looked at: its measured rows, its fidelity on held-out calibration
+    samples (None when no witness was made), its measured prove time (None when it was pruned
+    before proving), and what became of it."""
+
+    layout: CircuitLayout
+    rows: int
+    fidelity: float | None
+    prove_seconds: float | None
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the circuit's settings were chosen: the fidelity target, the effort, every candidate
+    and why the winner won. Informative, like the costs: a client's checks rest on the
+    commitment, whatever the search was."""
+
+    target: str
+    effort: str
+    seconds: float
+    chosen: CircuitLayout
+    reason: str
+    candidates: list[TuningCandidate]
 
 
 @dataclass(frozen=True)
@@ -150,6 +194,10 @@ class ModelCard:
     format: str = field(default=CARD_FORMAT)
     proof_of_learning: LearningSummary | None = None
     batch: BatchCircuit | None = None
+    # The peak resident memory of the registration's test proof, in a process of its own: what
+    # a prover needs to hold one proof of this model (provers are matched to jobs by it).
+    prove_peak_rss_bytes: int | None = None
+    tuning: Tuning | None = None
 
     @property
     def insecure_srs(self) -> bool:
@@ -159,7 +207,7 @@ class ModelCard:
         body = asdict(self)
         # Optional sections are absent rather than null, so a card without them has the same
         # bytes as before they existed.
-        for section in ("proof_of_learning", "batch"):
+        for section in ("proof_of_learning", "batch", "prove_peak_rss_bytes", "tuning"):
             if body[section] is None:
                 del body[section]
         return canonical_json(body).decode("utf-8")

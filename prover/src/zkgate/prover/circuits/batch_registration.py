@@ -80,6 +80,7 @@ def build_batch_circuit(
         output_scale=min(int(s) for s in settings["model_output_scales"]),
         keys=keyed.keys,
         prove_seconds=keyed.prove_seconds,
+        prove_peak_rss_bytes=keyed.prove_peak_rss_bytes,
         srs=keyed.srs,
         artifacts={"onnx": store.put_file(batch_onnx), **keyed.artifacts},
     )

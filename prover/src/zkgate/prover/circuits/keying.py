@@ -4,7 +4,6 @@ verifier slice a client gets, and its artifacts stored under the commitment they
 from __future__ import annotations
 
 import json
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,8 @@ from zkgate.core.commitment import model_commitment
 from zkgate.core.srs import srs_identity, verifier_slice
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.circuit_files import CircuitFiles
-from zkgate.prover.circuits.ezkl_calls import EZKL_VERSION, make_proof, run_ezkl, verify_proof
+from zkgate.prover.circuits.ezkl_calls import EZKL_VERSION, run_ezkl, verify_proof
+from zkgate.prover.circuits.proof_measurement import ProofMeasurement, measured_proof
 from zkgate.prover.circuits.registration_checks import RegistrationError
 from zkgate.prover.circuits.srs_files import CeremonySrs, ResolvedSrs
 from zkgate.prover.circuits.srs_source import SrsSource
@@ -43,6 +43,7 @@ class KeyedCircuit:
     logrows: int
     keys: KeySizes
     prove_seconds: float
+    prove_peak_rss_bytes: int
     srs: SrsInfo
     artifacts: dict[str, str]
 
@@ -76,9 +77,8 @@ def key_and_prove(label: str, files: CircuitFiles, keying: Keying, terms: bytes)
                 disable_selector_compression=False,
             ),
         )
-    started = time.monotonic()
     with timed(label, "prove"):
-        make_proof(
+        cost = measured_proof(
             "proving calibration sample 0",
             witness=files.sample_witness(0),
             compiled=files.compiled,
@@ -86,7 +86,6 @@ def key_and_prove(label: str, files: CircuitFiles, keying: Keying, terms: bytes)
             proof=files.proof,
             srs=srs.local,
         )
-    prove_seconds = time.monotonic() - started
     with timed(label, "verify"):
         verify_proof(
             files.proof,
@@ -94,7 +93,7 @@ def key_and_prove(label: str, files: CircuitFiles, keying: Keying, terms: bytes)
             verifying_key=files.verifying_key,
             srs_slice=files.srs_slice,
         )
-    return _stored_circuit(files, keying.store, settings, logrows, srs, terms, prove_seconds)
+    return _stored_circuit(files, keying.store, settings, logrows, srs, terms, cost)
 
 
 def _stored_srs(keying: Keying, logrows: int) -> _StoredSrs:
@@ -117,7 +116,7 @@ def _stored_circuit(
     logrows: int,
     srs: _StoredSrs,
     terms: bytes,
-    prove_seconds: float,
+    cost: ProofMeasurement,
 ) -> KeyedCircuit:
     verifying_key = files.verifying_key.read_bytes()
     proving_key_bytes = files.proving_key.stat().st_size
@@ -132,7 +131,8 @@ def _stored_circuit(
         ),
         logrows=logrows,
         keys=KeySizes(proving_key_bytes=proving_key_bytes, verifying_key_bytes=len(verifying_key)),
-        prove_seconds=prove_seconds,
+        prove_seconds=cost.seconds,
+        prove_peak_rss_bytes=cost.peak_rss_bytes,
         srs=SrsInfo(
             origin=srs.resolved.origin,
             logrows=srs.resolved.logrows,

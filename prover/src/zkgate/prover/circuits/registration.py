@@ -155,6 +155,7 @@ def _build(model: _Model, choices: CircuitChoices, keying: Keying, batch_size: i
         fidelity=fidelity,
         keys=keyed.keys,
         prove_seconds=keyed.prove_seconds,
+        prove_peak_rss_bytes=keyed.prove_peak_rss_bytes,
         srs=keyed.srs,
         onnx_sha256=artifacts["onnx"],
         artifacts=artifacts,
