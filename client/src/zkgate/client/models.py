@@ -31,10 +31,13 @@ class ModelCalls(GatewayConnection):
         srs_sha256: str = "",
         proof_of_learning: bytes | None = None,
         batch_size: int = 0,
+        fidelity: str = "",
+        tuning: str = "",
     ) -> pb.RegisterModelResponse:
         """`proof_of_learning`: an archive (`zkgate pol record`) the prover verifies against
         this ONNX; its verdict appears in the model card. `batch_size` above 1: proofs of up to
-        that many requests are made together (cross-request batching)."""
+        that many requests are made together (cross-request batching). `fidelity` and `tuning`
+        (empty: the gateway's defaults) steer the search for the fastest circuit."""
         response: pb.RegisterModelResponse = self._models.RegisterModel(
             pb.RegisterModelRequest(
                 name=name,
@@ -46,6 +49,8 @@ class ModelCalls(GatewayConnection):
                 srs_sha256=srs_sha256,
                 proof_of_learning=proof_of_learning or b"",
                 batch_size=batch_size,
+                fidelity=fidelity,
+                tuning=tuning,
             ),
             timeout=self._timeout,
         )

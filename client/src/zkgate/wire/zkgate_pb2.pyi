@@ -117,6 +117,8 @@ class RegisterModelRequest(_message.Message):
     PARAM_VISIBILITY_FIELD_NUMBER: _builtins.int
     PROOF_OF_LEARNING_FIELD_NUMBER: _builtins.int
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    FIDELITY_FIELD_NUMBER: _builtins.int
+    TUNING_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     onnx: _builtins.bytes
     calibration: _builtins.bytes
@@ -143,6 +145,14 @@ class RegisterModelRequest(_message.Message):
     """Cross-request batching: 0 or 1 for none; B > 1 also builds a circuit over B requests with
     hashed inputs and outputs, which proves up to B queued requests of the model in one proof.
     """
+    fidelity: _builtins.str
+    """What the circuit must keep of the float model, checked on held-out calibration samples:
+    "argmax" (99% agreement, the default), "argmax:AGREEMENT" or "max-abs:EPS".
+    """
+    tuning: _builtins.str
+    """How hard registration searches for the fastest circuit meeting `fidelity`: "fast" (the
+    default), "thorough", or "none" (ezkl's own calibration, no measured search).
+    """
     def __init__(
         self,
         *,
@@ -156,10 +166,12 @@ class RegisterModelRequest(_message.Message):
         param_visibility: _builtins.str = ...,
         proof_of_learning: _builtins.bytes = ...,
         batch_size: _builtins.int = ...,
+        fidelity: _builtins.str = ...,
+        tuning: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "calibration", b"calibration", "max_logrows", b"max_logrows", "name", b"name", "onnx", b"onnx", "param_visibility", b"param_visibility", "policy", b"policy", "proof_of_learning", b"proof_of_learning", "srs_path", b"srs_path", "srs_sha256", b"srs_sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "calibration", b"calibration", "fidelity", b"fidelity", "max_logrows", b"max_logrows", "name", b"name", "onnx", b"onnx", "param_visibility", b"param_visibility", "policy", b"policy", "proof_of_learning", b"proof_of_learning", "srs_path", b"srs_path", "srs_sha256", b"srs_sha256", "tuning", b"tuning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

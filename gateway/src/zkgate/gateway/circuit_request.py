@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zkgate.core.fidelity_target import (
+    FidelityTargetError,
+    parse_fidelity_target,
+    parse_tuning_effort,
+)
 from zkgate.gateway.errors import InvalidRequest
 from zkgate.prover.circuits.registration_checks import (
     DEFAULT_PARAM_VISIBILITY,
@@ -34,6 +39,8 @@ def checked_circuit_request(
     srs_directory: Path,
     batch_size: int,
     scale: int | None,
+    fidelity: str = "",
+    tuning: str = "",
 ) -> dict[str, object]:
     """The registration job's circuit settings, or InvalidRequest saying what to change.
     `logrows_limit` is this gateway's largest circuit, `srs_directory` the only place a
@@ -45,9 +52,11 @@ def checked_circuit_request(
         visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
         check_batch_size(batch_size)
         load_calibration(calibration)
+        target = parse_fidelity_target(fidelity)
+        effort = parse_tuning_effort(tuning)
         if srs_path:
             srs_path = requested_ceremony(srs_path, srs_sha256, srs_directory)
-    except (ValueError, RegistrationError, SrsError) as exc:
+    except (ValueError, RegistrationError, SrsError, FidelityTargetError) as exc:
         raise InvalidRequest(str(exc)) from exc
     if not onnx:
         raise InvalidRequest("onnx is empty; send the model file's bytes")
@@ -60,5 +69,7 @@ def checked_circuit_request(
         "srs_path": srs_path,
         "srs_sha256": srs_sha256,
         "batch_size": max(batch_size, 1),
+        "fidelity": str(target),
+        "tuning": effort.value,
         **({} if scale is None else {"scale": scale}),
     }

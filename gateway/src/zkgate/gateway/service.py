@@ -113,13 +113,17 @@ class GatewayService:
         batch_size: int = 0,
         admin_only: bool = True,
         scale: int | None = None,
+        fidelity: str = "",
+        tuning: str = "",
     ) -> Registration:
         """`proof_of_learning`: an archive for the prover to verify against `onnx`; empty for
         none. `batch_size` above 1 also builds a batch circuit (cross-request batching). Only
         admin tenants register models to serve everyone; `admin_only=False` is for circuits a
         tenant brings for itself (a retrieval predicate), and the job counts against its quota.
         `scale` fixes the circuit's fixed-point scale (input and parameters) instead of letting
-        calibration choose it: a retrieval requester decides what the circuit is held to."""
+        calibration choose it: a retrieval requester decides what the circuit is held to.
+        `fidelity` and `tuning` (empty for the defaults) set the circuit search (see
+        zkgate.core.fidelity_target)."""
         self._check_registrant(name, tenant, admin_only=admin_only)
         circuit = checked_circuit_request(
             name,
@@ -133,6 +137,8 @@ class GatewayService:
             srs_directory=self._srs_directory,
             batch_size=batch_size,
             scale=scale,
+            fidelity=fidelity,
+            tuning=tuning,
         )
         learning = self._learning_fields(proof_of_learning)
         return self._queue_registration(
@@ -356,11 +362,15 @@ class GatewayService:
         }
         batch_key = None
         assert record.card_json is not None
-        batch = ModelCard.from_json(record.card_json).batch
-        if batch is not None:
+        card = ModelCard.from_json(record.card_json)
+        # The measured peak of a proof of the circuit the job uses: only a prover that can hold
+        # it claims the job, and none live that can raises NoProverCanHold here.
+        memory_bytes = card.prove_peak_rss_bytes
+        if card.batch is not None:
             # Requests of every tenant share batches: the proof shows each entry only hashed.
-            payload["batch_size"] = batch.size
+            payload["batch_size"] = card.batch.size
             batch_key = f"{record.name}:{record.commitment}"
+            memory_bytes = card.batch.prove_peak_rss_bytes
         # Idempotent: the same model and input always map to one job and one proof, per
         # tenant: two tenants never share a job, so neither learns what the other asked.
         job, _ = self._queue.enqueue(
@@ -371,6 +381,7 @@ class GatewayService:
             tenant=tenant.name,
             tenant_quota=tenant.max_queued_jobs,
             batch_key=batch_key,
+            memory_bytes=memory_bytes,
         )
         return job
 

@@ -13,6 +13,13 @@ from zkgate.client.cli.gateway_options import connect, with_target
 from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.core.card import ModelCard
 from zkgate.core.documents import parse_json
+from zkgate.core.fidelity_target import (
+    DEFAULT_EFFORT,
+    DEFAULT_TARGET,
+    FidelityTargetError,
+    TuningEffort,
+    parse_fidelity_target,
+)
 from zkgate.core.output_files import write_atomic
 from zkgate.core.srs import file_sha256
 from zkgate.wire import zkgate_pb2 as pb
@@ -62,6 +69,20 @@ def _add_register_command(models: Any) -> None:
         "inputs and outputs (cross-request batching; 0 or 1: none)",
     )
     add.add_argument(
+        "--fidelity",
+        type=fidelity_target,
+        default=str(DEFAULT_TARGET),
+        help="what the circuit must keep of the float model on held-out calibration samples: "
+        "'argmax' (99%% agreement), 'argmax:AGREEMENT' or 'max-abs:EPS' (default: %(default)s)",
+    )
+    add.add_argument(
+        "--tuning",
+        choices=[effort.value for effort in TuningEffort],
+        default=DEFAULT_EFFORT.value,
+        help="how hard to search for the fastest circuit meeting --fidelity; 'none' keeps "
+        "ezkl's own calibration (default: %(default)s)",
+    )
+    add.add_argument(
         "--proof-of-learning",
         type=Path,
         metavar="FILE",
@@ -88,6 +109,8 @@ def cmd_models_add(args: argparse.Namespace) -> int:
             srs_sha256=srs_sha256,
             proof_of_learning=archive,
             batch_size=args.batch_size,
+            fidelity=args.fidelity,
+            tuning=args.tuning,
         )
         print(f"registering {args.name}: job {response.job_id}")
         if args.no_wait:
@@ -147,3 +170,11 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
         write_atomic(args.out / "gateway.key", client.gateway_key().hex())
     print(f"verifier bundle for {args.name} written to {args.out}")
     return 0
+
+
+def fidelity_target(text: str) -> str:
+    """argparse type: refuses a target the gateway would refuse, before any upload."""
+    try:
+        return str(parse_fidelity_target(text))
+    except FidelityTargetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc

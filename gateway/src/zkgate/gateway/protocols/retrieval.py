@@ -21,6 +21,7 @@ from zkgate.core.array_rows import RowsError, save_npy
 from zkgate.core.attestations import AttestationError
 from zkgate.core.card import ModelCard
 from zkgate.core.dataset import Dataset
+from zkgate.core.fidelity_target import TuningEffort
 from zkgate.core.merkle import inclusion_proof
 from zkgate.core.protocols.accuracy import predicted_class
 from zkgate.core.protocols.predicate import HOLDS, check_predicate_scale
@@ -147,6 +148,8 @@ class RetrievalResponder:
             tenant=tenant,
             admin_only=False,
             scale=scale,
+            # The requester fixed the scale, which is all a predicate's circuit is held to.
+            tuning=TuningEffort.NONE.value,
         )
 
     def open(

@@ -71,6 +71,8 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
             proof_of_learning=request.proof_of_learning,
             tenant=current_tenant.get(),
             batch_size=request.batch_size,
+            fidelity=request.fidelity,
+            tuning=request.tuning,
         )
         return registration_message(registration)
 

@@ -20,6 +20,8 @@ from zkgate.prover.circuits.stage_timing import timed
 CALIBRATION_SAMPLE_CAP = 64
 # (decomp_base, decomp_legs) candidates, see calibrate: ezkl's default first, so it wins ties.
 DECOMPOSITIONS = ((16384, 2), (1024, 3))
+# ezkl's default: each gate spans this many advice columns.
+DEFAULT_INNER_COLUMNS = 2
 # A model's own circuit shows its inputs and outputs; a batch circuit shows only their hashes.
 PUBLIC_IO = "public"
 HASHED_IO = "hashed"
@@ -39,9 +41,22 @@ class CircuitChoices:
     scales: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True)
+class LayoutRequest:
+    """The layout settings a calibration is pinned to; the rest (logrows, lookup ranges, and the
+    scales when `scales` is None) calibration chooses."""
+
+    decomp_base: int
+    decomp_legs: int
+    num_inner_cols: int = DEFAULT_INNER_COLUMNS
+    # (input and parameter scale, scale rebase multiplier); None lets calibration search.
+    scales: tuple[int, int] | None = None
+
+
 def calibrate(label: str, onnx_path: Path, files: CircuitFiles, choices: CircuitChoices) -> None:
     """Calibrates once per candidate decomposition on files.calibration and keeps the smallest
-    circuit as files.settings.
+    circuit as files.settings: the route without a measured search (tuning `none`, and batch
+    circuits, which take their model circuit's scales).
 
     ezkl range-checks values by splitting them into `decomp_legs` digits of base `decomp_base`,
     and its lookup table has `decomp_base` rows: the default base 2^14 alone puts a floor of
@@ -56,12 +71,17 @@ def calibrate(label: str, onnx_path: Path, files: CircuitFiles, choices: Circuit
         for base, legs in choices.decompositions:
             candidate = files.directory / f"settings-decomp-{base}x{legs}.json"
             try:
-                _calibrate_one(onnx_path, files.calibration, candidate, choices, base, legs)
+                calibrate_layout(
+                    onnx_path,
+                    files.calibration,
+                    candidate,
+                    choices,
+                    LayoutRequest(base, legs, scales=choices.scales),
+                )
             except RegistrationError as exc:
                 failures.append(str(exc))
                 continue
-            settings = json.loads(candidate.read_bytes())
-            size = (int(settings["run_args"]["logrows"]), int(settings["num_rows"]))
+            size = settings_size(candidate)
             if best is None or size < best[:2]:
                 best = (*size, candidate.read_bytes())
     if best is None:
@@ -69,29 +89,36 @@ def calibrate(label: str, onnx_path: Path, files: CircuitFiles, choices: Circuit
     files.settings.write_bytes(best[2])
 
 
-def _calibrate_one(
-    onnx_path: Path,
-    data: Path,
-    settings: Path,
-    choices: CircuitChoices,
-    decomp_base: int,
-    decomp_legs: int,
+def settings_size(settings: Path) -> tuple[int, int]:
+    """(logrows, rows) of a calibrated settings file."""
+    values = json.loads(settings.read_bytes())
+    return int(values["run_args"]["logrows"]), int(values["num_rows"])
+
+
+def settings_output_scales(settings: Path) -> list[int]:
+    return [int(s) for s in json.loads(settings.read_bytes())["model_output_scales"]]
+
+
+def calibrate_layout(
+    onnx_path: Path, data: Path, settings: Path, choices: CircuitChoices, layout: LayoutRequest
 ) -> None:
+    """Writes settings for onnx_path pinned to layout, calibrated on data."""
     # ezkl's stub declares none of PyRunArgs' attributes, nor calibrate_settings' defaults.
     run_args: Any = ezkl.PyRunArgs()
     run_args.input_visibility = choices.io_visibility
     run_args.output_visibility = choices.io_visibility
     run_args.param_visibility = choices.param_visibility
-    run_args.decomp_base = decomp_base
-    run_args.decomp_legs = decomp_legs
+    run_args.decomp_base = layout.decomp_base
+    run_args.decomp_legs = layout.decomp_legs
+    run_args.num_inner_cols = layout.num_inner_cols
     _model_step(
         "ezkl cannot build a circuit for this model (is every operator supported by ezkl "
         f"{EZKL_VERSION}?)",
         lambda: ezkl.gen_settings(str(onnx_path), str(settings), py_run_args=run_args),
     )
-    _calibrate_settings(onnx_path, data, settings, choices)
+    _calibrate_settings(onnx_path, data, settings, choices, layout.scales)
     # ezkl may settle on more rows than the cap allows (seen: logrows 7 under a cap of 4).
-    logrows = int(json.loads(settings.read_bytes())["run_args"]["logrows"])
+    logrows = settings_size(settings)[0]
     if logrows > choices.max_logrows:
         raise RegistrationError(
             f"the model needs a circuit of 2^{logrows} rows, over the cap of "
@@ -101,12 +128,16 @@ def _calibrate_one(
 
 
 def _calibrate_settings(
-    onnx_path: Path, data: Path, settings: Path, choices: CircuitChoices
+    onnx_path: Path,
+    data: Path,
+    settings: Path,
+    choices: CircuitChoices,
+    pinned: tuple[int, int] | None,
 ) -> None:
     # ezkl's stub declares no defaults for calibrate_settings' options.
     scales: dict[str, Any] = {}
-    if choices.scales is not None:
-        scale, multiplier = choices.scales
+    if pinned is not None:
+        scale, multiplier = pinned
         scales = {"scales": [scale], "scale_rebase_multiplier": [multiplier]}
     try:
         ezkl.calibrate_settings(

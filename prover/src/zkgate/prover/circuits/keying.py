@@ -3,7 +3,6 @@ verifier slice a client gets, and its artifacts stored under the commitment they
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from zkgate.core.card import KeySizes, SrsInfo
 from zkgate.core.commitment import model_commitment
 from zkgate.core.srs import srs_identity, verifier_slice
 from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.calibration import settings_size
 from zkgate.prover.circuits.circuit_files import CircuitFiles
 from zkgate.prover.circuits.ezkl_calls import EZKL_VERSION, run_ezkl, verify_proof
 from zkgate.prover.circuits.proof_measurement import ProofMeasurement, measured_proof
@@ -49,7 +49,7 @@ class KeyedCircuit:
 
 
 @dataclass(frozen=True)
-class _StoredSrs:
+class StoredSrs:
     resolved: ResolvedSrs
     digest: str
     # The stored copy, pinned: the proving key is made with exactly these bytes.
@@ -57,14 +57,29 @@ class _StoredSrs:
     slice_bytes: bytes
 
 
+@dataclass(frozen=True)
+class MeasuredKeys:
+    """A compiled circuit after setup and one measured test proof, nothing stored yet: the tuner
+    keys every candidate it measures this way and stores only the winner's."""
+
+    files: CircuitFiles
+    logrows: int
+    srs: StoredSrs
+    cost: ProofMeasurement
+
+
 def key_and_prove(label: str, files: CircuitFiles, keying: Keying, terms: bytes) -> KeyedCircuit:
     """Keys files' compiled circuit and stores its artifacts (all but its ONNX). terms are the
     card's serving terms, which the commitment covers."""
-    settings = files.settings.read_bytes()
-    logrows = int(json.loads(settings)["run_args"]["logrows"])
+    return store_keys(label, key_and_measure(label, files, keying), keying.store, terms)
+
+
+def key_and_measure(label: str, files: CircuitFiles, keying: Keying) -> MeasuredKeys:
+    """Setup, and a test proof of sample 0's witness (which must exist) measured in a process
+    of its own."""
+    logrows = settings_size(files.settings)[0]
     with timed(label, "srs"):
         srs = _stored_srs(keying, logrows)
-        files.srs_slice.write_bytes(srs.slice_bytes)
     with timed(label, "setup"):
         run_ezkl(
             "generating the keys (setup)",
@@ -86,6 +101,14 @@ def key_and_prove(label: str, files: CircuitFiles, keying: Keying, terms: bytes)
             proof=files.proof,
             srs=srs.local,
         )
+    return MeasuredKeys(files=files, logrows=logrows, srs=srs, cost=cost)
+
+
+def store_keys(label: str, keys: MeasuredKeys, store: ArtifactStore, terms: bytes) -> KeyedCircuit:
+    """Checks the test proof against the k=1 verifier slice a client gets, then stores the
+    circuit's artifacts under the commitment they make up."""
+    files = keys.files
+    files.srs_slice.write_bytes(keys.srs.slice_bytes)
     with timed(label, "verify"):
         verify_proof(
             files.proof,
@@ -93,15 +116,15 @@ def key_and_prove(label: str, files: CircuitFiles, keying: Keying, terms: bytes)
             verifying_key=files.verifying_key,
             srs_slice=files.srs_slice,
         )
-    return _stored_circuit(files, keying.store, settings, logrows, srs, terms, cost)
+    return _stored_circuit(keys, store, terms)
 
 
-def _stored_srs(keying: Keying, logrows: int) -> _StoredSrs:
+def _stored_srs(keying: Keying, logrows: int) -> StoredSrs:
     srs = keying.srs_source.resolve(logrows, ceremony=keying.ceremony)
     digest = keying.store.put_file(srs.path)
     if digest != srs.file_sha256:
         raise RegistrationError(f"the SRS file {srs.path} changed while it was being read")
-    return _StoredSrs(
+    return StoredSrs(
         resolved=srs,
         digest=digest,
         local=keying.pinned.enter_context(keying.store.local_file(digest)),
@@ -109,15 +132,9 @@ def _stored_srs(keying: Keying, logrows: int) -> _StoredSrs:
     )
 
 
-def _stored_circuit(
-    files: CircuitFiles,
-    store: ArtifactStore,
-    settings: bytes,
-    logrows: int,
-    srs: _StoredSrs,
-    terms: bytes,
-    cost: ProofMeasurement,
-) -> KeyedCircuit:
+def _stored_circuit(keys: MeasuredKeys, store: ArtifactStore, terms: bytes) -> KeyedCircuit:
+    files, srs, cost = keys.files, keys.srs, keys.cost
+    settings = files.settings.read_bytes()
     verifying_key = files.verifying_key.read_bytes()
     proving_key_bytes = files.proving_key.stat().st_size
     identity = srs_identity(srs.slice_bytes)
@@ -129,7 +146,7 @@ def _stored_circuit(
             ezkl_version=EZKL_VERSION,
             serving_terms=terms,
         ),
-        logrows=logrows,
+        logrows=keys.logrows,
         keys=KeySizes(proving_key_bytes=proving_key_bytes, verifying_key_bytes=len(verifying_key)),
         prove_seconds=cost.seconds,
         prove_peak_rss_bytes=cost.peak_rss_bytes,

@@ -22,9 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy.typing as npt
-import onnxruntime as ort
 
-from zkgate.core.card import Fidelity, ModelCard, Visibility, serving_terms
+from zkgate.core.card import Fidelity, ModelCard, Tuning, Visibility, serving_terms
+from zkgate.core.fidelity_target import (
+    DEFAULT_EFFORT,
+    DEFAULT_TARGET,
+    FidelityTarget,
+    TuningEffort,
+)
 from zkgate.core.tensors import NamedTensor
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.batch_registration import build_batch_circuit
@@ -35,6 +40,7 @@ from zkgate.prover.circuits.calibration import (
     PUBLIC_IO,
     CircuitChoices,
     calibrate,
+    settings_output_scales,
 )
 from zkgate.prover.circuits.circuit_files import CircuitFiles
 from zkgate.prover.circuits.compilation import compile_circuit, mock
@@ -45,9 +51,8 @@ from zkgate.prover.circuits.fidelity import (
     measure_fidelity,
     write_sample_inputs,
 )
-from zkgate.prover.circuits.keying import Keying, key_and_prove
+from zkgate.prover.circuits.keying import Keying, MeasuredKeys, key_and_measure, store_keys
 from zkgate.prover.circuits.model_signature import (
-    ModelSignature,
     calibration_samples,
     load_onnx,
     read_signature,
@@ -61,19 +66,9 @@ from zkgate.prover.circuits.registration_checks import (
 )
 from zkgate.prover.circuits.srs_files import CeremonySrs, SrsError
 from zkgate.prover.circuits.srs_source import SrsSource
+from zkgate.prover.circuits.submitted_model import SubmittedModel
+from zkgate.prover.circuits.tuning import tune_circuit
 from zkgate.prover.circuits.witness_input import witness_input_json
-
-
-@dataclass(frozen=True)
-class _Model:
-    """A submitted model that passed the checks, and the directory its circuit is built in."""
-
-    name: str
-    onnx_path: Path
-    session: ort.InferenceSession
-    signature: ModelSignature
-    samples: npt.NDArray[Any]
-    files: CircuitFiles
 
 
 def register_model(
@@ -89,6 +84,8 @@ def register_model(
     ceremony: CeremonySrs | None = None,
     batch_size: int = 1,
     scale: int | None = None,
+    fidelity_target: FidelityTarget = DEFAULT_TARGET,
+    tuning: TuningEffort = DEFAULT_EFFORT,
 ) -> ModelCard:
     """Builds, checks and stores the model's circuit, and returns its card.
 
@@ -96,7 +93,8 @@ def register_model(
     is an empty working directory on the store's file system; the caller removes it. A
     batch_size above 1 also builds the batch circuit over that many requests
     (batch_registration.py). A scale fixes the input and parameter scales (with rebase
-    multiplier 1) instead of letting calibration search them.
+    multiplier 1) instead of letting calibration search them. tuning other than `none` searches
+    for the fastest circuit meeting fidelity_target (tuning.py).
     """
     choices = CircuitChoices(
         param_visibility=check_param_visibility(param_visibility),
@@ -109,19 +107,39 @@ def register_model(
     session = load_onnx(onnx_path)
     signature = read_signature(session)
     samples = calibration_samples(calibration, signature)
-    model = _Model(name, onnx_path, session, signature, samples, CircuitFiles(scratch))
+    model = SubmittedModel(name, onnx_path, session, signature, samples, CircuitFiles(scratch))
     try:
         # Local copies of stored artifacts that ezkl uses stay pinned until the card is made.
         with ExitStack() as pinned:
-            return _build(model, choices, Keying(store, srs_source, ceremony, pinned), batch_size)
+            keying = Keying(store, srs_source, ceremony, pinned)
+            if tuning == TuningEffort.NONE:
+                circuit = _calibrated_circuit(model, choices, keying)
+            else:
+                circuit = _tuned_circuit(model, choices, keying, fidelity_target, tuning)
+            return _card(model, choices, keying, circuit, batch_size)
     except (ProvingError, SrsError, BatchError) as exc:
         raise RegistrationError(str(exc)) from exc
 
 
-def _build(model: _Model, choices: CircuitChoices, keying: Keying, batch_size: int) -> ModelCard:
-    fidelity = _calibrated_circuit(model, choices)
-    terms = serving_terms(model.signature.inputs, model.signature.outputs, fidelity)
-    keyed = key_and_prove(model.name, model.files, keying, terms)
+@dataclass(frozen=True)
+class _Circuit:
+    """A keyed circuit with its measured fidelity, ready to be stored."""
+
+    keys: MeasuredKeys
+    fidelity: Fidelity
+    tuning: Tuning | None
+
+
+def _card(
+    model: SubmittedModel,
+    choices: CircuitChoices,
+    keying: Keying,
+    circuit: _Circuit,
+    batch_size: int,
+) -> ModelCard:
+    files = circuit.keys.files
+    terms = serving_terms(model.signature.inputs, model.signature.outputs, circuit.fidelity)
+    keyed = store_keys(model.name, circuit.keys, keying.store, terms)
     batch = None
     if batch_size > 1:
         batch = build_batch_circuit(
@@ -129,8 +147,8 @@ def _build(model: _Model, choices: CircuitChoices, keying: Keying, batch_size: i
             onnx_path=model.onnx_path,
             signature=model.signature,
             samples=model.samples[:CALIBRATION_SAMPLE_CAP],
-            model_files=model.files,
-            fidelity_samples=fidelity.samples,
+            model_files=files,
+            fidelity_samples=circuit.fidelity.samples,
             batch_size=batch_size,
             store=keying.store,
             srs_source=keying.srs_source,
@@ -140,7 +158,7 @@ def _build(model: _Model, choices: CircuitChoices, keying: Keying, batch_size: i
             pinned=keying.pinned,
             terms=terms,
         )
-    settings = json.loads(model.files.settings.read_bytes())
+    settings = json.loads(files.settings.read_bytes())
     artifacts = {"onnx": keying.store.put_file(model.onnx_path), **keyed.artifacts}
     return ModelCard(
         name=model.name,
@@ -152,7 +170,7 @@ def _build(model: _Model, choices: CircuitChoices, keying: Keying, batch_size: i
         output_scale=min(int(s) for s in settings["model_output_scales"]),
         inputs=model.signature.inputs,
         outputs=model.signature.outputs,
-        fidelity=fidelity,
+        fidelity=circuit.fidelity,
         keys=keyed.keys,
         prove_seconds=keyed.prove_seconds,
         prove_peak_rss_bytes=keyed.prove_peak_rss_bytes,
@@ -161,25 +179,49 @@ def _build(model: _Model, choices: CircuitChoices, keying: Keying, batch_size: i
         artifacts=artifacts,
         created_at=time.time(),
         batch=batch,
+        tuning=circuit.tuning,
     )
 
 
-def _calibrated_circuit(model: _Model, choices: CircuitChoices) -> Fidelity:
-    """The model's circuit calibrated, compiled and checked on sample 0 in model.files, and the
-    fidelity it measures against onnxruntime."""
+def _calibrated_circuit(model: SubmittedModel, choices: CircuitChoices, keying: Keying) -> _Circuit:
+    """ezkl's own calibration (no measured search), compiled, checked on sample 0 and keyed in
+    model.files."""
     files = model.files
     spec = model.signature.inputs[0]
-    calibration = model.samples[:CALIBRATION_SAMPLE_CAP]
     files.calibration.write_bytes(
-        witness_input_json([NamedTensor(spec.name, spec.datatype, calibration)])
+        witness_input_json(
+            [NamedTensor(spec.name, spec.datatype, model.samples[:CALIBRATION_SAMPLE_CAP])]
+        )
     )
     calibrate(model.name, model.onnx_path, files, choices)
     compile_circuit(model.name, model.onnx_path, files)
-    settings = json.loads(files.settings.read_bytes())
-    output_scales = [int(s) for s in settings["model_output_scales"]]
+    fidelity = _fidelity(model, files)
+    return _Circuit(key_and_measure(model.name, files, keying), fidelity, None)
+
+
+def _tuned_circuit(
+    model: SubmittedModel,
+    choices: CircuitChoices,
+    keying: Keying,
+    target: FidelityTarget,
+    effort: TuningEffort,
+) -> _Circuit:
+    tuned = tune_circuit(model, choices, target, effort, keying)
+    fidelity = _fidelity(model, tuned.keys.files)
+    return _Circuit(tuned.keys, fidelity, tuned.record)
+
+
+def _fidelity(model: SubmittedModel, files: CircuitFiles) -> Fidelity:
+    """The card's fidelity against onnxruntime on FIDELITY_SAMPLES inputs, after the mock of
+    sample 0 (the test proof's witness)."""
     inputs = fidelity_inputs(model.samples, FIDELITY_SAMPLES)
-    write_sample_inputs(files, spec, inputs)
+    write_sample_inputs(files, model.signature.inputs[0], inputs)
     mock(model.name, files)
     return measure_fidelity(
-        model.name, model.session, model.signature, inputs, output_scales, files
+        model.name,
+        model.session,
+        model.signature,
+        inputs,
+        settings_output_scales(files.settings),
+        files,
     )

@@ -1,0 +1,31 @@
+"""A submitted model that passed registration's checks, with what every stage reads of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy.typing as npt
+import onnxruntime as ort
+
+from zkgate.prover.circuits.circuit_files import CircuitFiles
+from zkgate.prover.circuits.model_signature import ModelSignature
+
+
+@dataclass(frozen=True)
+class SubmittedModel:
+    """`files` is the scratch directory the circuit is built in; the tuner builds each
+    candidate in a directory of its own below it."""
+
+    name: str
+    onnx_path: Path
+    session: ort.InferenceSession
+    signature: ModelSignature
+    samples: npt.NDArray[Any]
+    files: CircuitFiles
+
+    def candidate_files(self, tag: str) -> CircuitFiles:
+        files = CircuitFiles(self.files.directory / tag)
+        files.directory.mkdir(parents=True, exist_ok=True)
+        return files
