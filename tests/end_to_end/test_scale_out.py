@@ -202,7 +202,8 @@ def test_a_prover_killed_mid_proof_loses_nothing(
         return None if row is None else str(row[0])
 
     _wait_for(lambda: owner() is not None, 60, "a prover to claim the job")
-    victim = next(p for p in cluster.provers if p.worker_id == owner())
+    # A lease owner is the prover's worker id and its lane: prover-1/prove.
+    victim = next(p for p in cluster.provers if f"{p.worker_id}/prove" == owner())
     victim.kill()  # kill -9, mid-proof: the worker and its proving child
     _finish_and_verify(cluster, 1, [prediction])
 

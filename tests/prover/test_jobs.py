@@ -10,7 +10,6 @@ import multiprocessing.synchronize
 import queue as queue_module
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,8 @@ SHORT_LEASE = 0.2
 
 
 @pytest.fixture
-def db(database_target: Path | str) -> Iterator[Database]:
-    database = Database(database_target)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def queue(db: Database) -> SqlJobQueue:
-    return SqlJobQueue(db, retry_backoff_seconds=SHORT_LEASE)
+def queue(database: Database) -> SqlJobQueue:
+    return SqlJobQueue(database, retry_backoff_seconds=SHORT_LEASE)
 
 
 def test_enqueue_claim_succeed(queue: SqlJobQueue) -> None:
@@ -146,8 +138,8 @@ def test_enqueue_resets_a_failed_or_cancelled_job(queue: SqlJobQueue, end: str) 
     assert claimed.id == job.id
 
 
-def test_queue_full_but_idempotent_hits_still_answer(db: Database) -> None:
-    queue = SqlJobQueue(db, max_queued=2)
+def test_queue_full_but_idempotent_hits_still_answer(database: Database) -> None:
+    queue = SqlJobQueue(database, max_queued=2)
     first, _ = queue.enqueue(JobKind.PROVE, "mlp", {}, idempotency_key="a")
     queue.enqueue(JobKind.PROVE, "mlp", {})
     with pytest.raises(QueueFull, match="limit 2"):

@@ -171,6 +171,6 @@ def test_worker_process_runs_jobs_at_lower_priority_and_stops_on_sigterm(
     assert process.returncode == 0, stderr.decode()
     failed = prover_node.queue.get(job.id)
     assert failed.attempts == 1
-    assert failed.lease_owner == "proc-1"
+    assert failed.lease_owner == "proc-1/prove"  # the worker id, then the lane
     assert failed.error is not None and "registered again" in failed.error
     assert b"received SIGTERM" in stderr

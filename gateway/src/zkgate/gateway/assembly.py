@@ -50,7 +50,11 @@ def assemble(config: GatewayConfig) -> GatewayParts:
     )
     service = GatewayService(
         catalog=ModelCatalog(database),
-        queue=SqlJobQueue(database, max_queued=config.max_queued_jobs),
+        queue=SqlJobQueue(
+            database,
+            max_queued=config.max_queued_jobs,
+            standby_memory_budget=config.standby_memory_budget(),
+        ),
         store=store,
         signer=signer,
         max_logrows=config.max_logrows,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from zkgate.core.learning.admission import MINIMUM_REPLAY
 from zkgate.prover.artifacts.store_settings import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
+from zkgate.prover.memory_sizes import largest_size, parse_size
 from zkgate.prover.queue.catalog import ProofPolicy
 from zkgate.prover.queue.database_settings import (
     DATABASE_URL_ENV,
@@ -22,6 +23,7 @@ from zkgate.prover.queue.database_settings import (
     check_database_url,
     read_database_url,
 )
+from zkgate.prover.worker.lanes import DEFAULT_LANES, parse_lanes
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,14 @@ class GatewayConfig:
     srs_sha256: str = ""
     # Niceness of embedded prover processes: inference must stay responsive while they prove.
     prover_nice: int = 10
+    # Embedded provers' worker loops (zkgate prover --lanes): registrations beside proofs.
+    prover_lanes: str = DEFAULT_LANES
+    # The most memory one job of an embedded prover may take (8GiB, 12Gi); empty: 80% of the
+    # machine's (or container's) memory. With --workers above 1, give each its share.
+    prover_memory_budget: str = ""
+    # The memory budgets of prover pools that may be scaled to zero, comma-separated: proof jobs
+    # only they can hold are queued for the autoscaler rather than refused (docs/deployment.md).
+    standby_memory_budgets: str = ""
     # Proof-of-learning: the least a registration's verification replays (docs/
     # proof-of-learning.md); intents are refused for policies that plan less.
     learning_top_q: int = MINIMUM_REPLAY.top_q
@@ -83,6 +93,10 @@ class GatewayConfig:
     def __post_init__(self) -> None:
         check_database_url(self.database_url)
         self.artifact_settings()
+        parse_lanes(self.prover_lanes)
+        if self.prover_memory_budget:
+            parse_size(self.prover_memory_budget)
+        self.standby_memory_budget()
         if bool(self.srs_path) != bool(self.srs_sha256):
             raise ValueError("srs_path and srs_sha256 go together: pin the ceremony file")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
@@ -97,6 +111,10 @@ class GatewayConfig:
                 f"replay plan ({MINIMUM_REPLAY.top_q} and {MINIMUM_REPLAY.random_segments}), "
                 "not lower it"
             )
+
+    def standby_memory_budget(self) -> int | None:
+        """The largest of standby_memory_budgets; also checks them."""
+        return largest_size(self.standby_memory_budgets)
 
     def artifact_settings(self) -> ArtifactSettings:
         """Also checks them: a malformed artifact_store fails at start-up."""

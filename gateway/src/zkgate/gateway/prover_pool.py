@@ -27,6 +27,8 @@ class ProverPool:
         workers: int,
         lease_seconds: float,
         nice: int,
+        lanes: str,
+        memory_budget: str,
         batch_window_seconds: float,
         srs_path: str,
         srs_sha256: str,
@@ -42,6 +44,8 @@ class ProverPool:
         self._lease_seconds = lease_seconds
         self._batch_window_seconds = batch_window_seconds
         self._nice = nice
+        self._lanes = lanes
+        self._memory_budget = ["--memory-budget", memory_budget] if memory_budget else []
         self._srs = ["--srs-path", srs_path, "--srs-sha256", srs_sha256] if srs_path else []
         self._artifacts = artifacts.as_arguments()
         # The gateway serves its provers' metrics from metrics_dir; none listens on a port.
@@ -65,6 +69,9 @@ class ProverPool:
             str(self._lease_seconds),
             "--nice",
             str(self._nice),
+            "--lanes",
+            self._lanes,
+            *self._memory_budget,
             "--batch-window-seconds",
             str(self._batch_window_seconds),
             *self._srs,

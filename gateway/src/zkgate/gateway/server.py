@@ -132,6 +132,8 @@ class Gateway:
             workers=config.workers,
             lease_seconds=config.lease_seconds,
             nice=config.prover_nice,
+            lanes=config.prover_lanes,
+            memory_budget=config.prover_memory_budget,
             batch_window_seconds=config.batch_window_seconds,
             srs_path=config.srs_path,
             srs_sha256=config.srs_sha256,

@@ -26,6 +26,7 @@ from zkgate.gateway.errors import (
 )
 from zkgate.prover.queue.catalog import ModelExists
 from zkgate.prover.queue.jobs import QueueFull
+from zkgate.prover.queue.provers import NoProverCanHold
 from zkgate.prover.queue.sql_session import DatabaseUnavailable
 
 log = logging.getLogger("zkgate.gateway")
@@ -43,6 +44,9 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelExists, grpc.StatusCode.ALREADY_EXISTS),
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    # The request is sound but no live prover is large enough; unlike a full queue or a rate
+    # limit, waiting and retrying does not help until an operator adds a larger prover.
+    (NoProverCanHold, grpc.StatusCode.FAILED_PRECONDITION),
     # A database restarting or out of reach: the caller should retry in a moment.
     (DatabaseUnavailable, grpc.StatusCode.UNAVAILABLE),
     (RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),

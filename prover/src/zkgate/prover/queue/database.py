@@ -141,6 +141,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX learning_rejections_by_owner ON learning_rejections (onnx_digest, "
         "owner_public_key)",
     ),
+    # Provers sized by memory (provers.py): each live prover advertises its memory budget and
+    # the job kinds it takes, and a prove job carries the peak memory its proof needs (NULL:
+    # unknown), so a claim takes only jobs the prover can hold.
+    (
+        """
+        CREATE TABLE provers (
+            id TEXT PRIMARY KEY,
+            memory_budget_bytes BIGINT NOT NULL CHECK (memory_budget_bytes > 0),
+            kinds TEXT NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            heartbeat_at DOUBLE PRECISION NOT NULL
+        )
+        """,
+        "ALTER TABLE jobs ADD COLUMN memory_bytes BIGINT",
+    ),
 )
 
 _SCHEMA_VERSION_TABLE = """

@@ -1,5 +1,6 @@
-"""Putting a job in the queue: idempotency keys, the queue's limit and tenants' quotas, checked
-in the same transaction as the insert, so that they are exact under any concurrency."""
+"""Putting a job in the queue: idempotency keys, the queue's limit, tenants' quotas and whether
+a live prover can hold the job, checked in the same transaction as the insert, so that they are
+exact under any concurrency."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from zkgate.prover.queue.jobs import RETRYABLE_STATES, JobKind, QueueFull, TenantQuotaExceeded
+from zkgate.prover.queue.provers import check_can_hold
 from zkgate.prover.queue.sql_session import Row, Session
 
 
@@ -23,14 +25,21 @@ class NewJob:
     # How many unfinished jobs the tenant may have; 0: no limit.
     tenant_quota: int
     batch_key: str | None
+    # The peak memory the job needs; None: unknown (any prover may take it).
+    memory_bytes: int | None
 
 
 def enqueue_job(
-    session: Session, new: NewJob, *, max_queued: int | None, now: float
+    session: Session,
+    new: NewJob,
+    *,
+    max_queued: int | None,
+    standby_budget: int | None,
+    now: float,
 ) -> tuple[Row, bool]:
     """(row, created). A key the tenant used before gives its job unchanged, unless that job
     failed or was cancelled: then the job is reset to run again with new's payload and keeps
-    its id."""
+    its id. standby_budget: see provers.check_can_hold."""
     # One enqueue at a time, so the queue limit is exact and a key makes one job.
     session.backend.serialize(session, "zkgate-enqueue")
     existing = None
@@ -44,6 +53,15 @@ def enqueue_job(
     _check_capacity(session, max_queued)
     if new.tenant_quota:
         _check_tenant_quota(session, new.tenant, new.tenant_quota)
+    if new.memory_bytes is not None:
+        check_can_hold(
+            session,
+            new.kind,
+            new.memory_bytes,
+            what=f"a {new.kind} job of model {new.model_name!r}",
+            now=now,
+            standby_budget=standby_budget,
+        )
     if existing is not None:
         return _reset(session, existing["id"], new, now), True
     return _insert(session, new, now), True
@@ -54,7 +72,7 @@ def _reset(session: Session, job_id: str, new: NewJob, now: float) -> Row:
         """UPDATE jobs SET kind = ?, state = 'queued', model_name = ?, payload = ?,
             attempts = 0, max_attempts = ?, error = NULL, result = NULL,
             lease_owner = NULL, lease_expires_at = NULL, queued_at = ?,
-            available_at = ?, updated_at = ?, batch_key = ?
+            available_at = ?, updated_at = ?, batch_key = ?, memory_bytes = ?
            WHERE id = ? RETURNING *""",
         (
             str(new.kind),
@@ -65,6 +83,7 @@ def _reset(session: Session, job_id: str, new: NewJob, now: float) -> Row:
             now,
             now,
             new.batch_key,
+            new.memory_bytes,
             job_id,
         ),
     )
@@ -76,8 +95,8 @@ def _insert(session: Session, new: NewJob, now: float) -> Row:
     row = session.one(
         """INSERT INTO jobs (id, tenant, kind, state, model_name, payload,
             idempotency_key, max_attempts, queued_at, available_at, created_at,
-            updated_at, batch_key)
-           VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+            updated_at, batch_key, memory_bytes)
+           VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
         (
             uuid.uuid4().hex,
             new.tenant,
@@ -91,6 +110,7 @@ def _insert(session: Session, new: NewJob, now: float) -> Row:
             now,
             now,
             new.batch_key,
+            new.memory_bytes,
         ),
     )
     assert row is not None

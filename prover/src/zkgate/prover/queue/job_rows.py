@@ -34,6 +34,7 @@ def job_from_row(row: Row) -> Job:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         batch_key=row["batch_key"],
+        memory_bytes=row["memory_bytes"],
     )
 
 

@@ -53,6 +53,9 @@ class Job:
     updated_at: float
     # Jobs with the same key may be proven together in one batch (see claim_more).
     batch_key: str | None = None
+    # The peak memory the job needs (a prove job: its circuit's measured proof); None: unknown,
+    # any prover may take it. Only provers whose budget holds it claim it (provers.py).
+    memory_bytes: int | None = None
 
     @property
     def terminal(self) -> bool:
@@ -90,6 +93,7 @@ class JobQueue(Protocol):
         max_attempts: int = 3,
         tenant_quota: int = 0,
         batch_key: str | None = None,
+        memory_bytes: int | None = None,
     ) -> tuple[Job, bool]: ...
 
     def get(self, job_id: str) -> Job: ...
@@ -101,6 +105,7 @@ class JobQueue(Protocol):
         lease_seconds: float,
         kinds: Collection[JobKind] | None = None,
         prefer_models: Collection[str] = (),
+        memory_budget: int | None = None,
     ) -> Job | None: ...
 
     def claim_more(

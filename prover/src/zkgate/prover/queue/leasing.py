@@ -4,6 +4,8 @@ Jobs are handed out in the order they were (re)queued, those of preferred models
 sent back after a transient failure, or reset through its idempotency key, waits behind the jobs
 already queued. A running job whose lease expired counts as waiting (its worker is presumed
 lost). Rows another claimer holds are passed over, so concurrent workers take different jobs.
+A worker with a memory budget passes over jobs that need more (provers.py); a job whose need is
+unknown goes to any worker.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ def claim_next(
     now: float,
     kinds: Collection[JobKind] | None,
     prefer_models: Collection[str],
+    memory_budget: int | None,
 ) -> Row | None:
-    """The job that has waited longest, leased to worker_id; a lost job with no attempts left
-    is failed instead of being handed out again."""
+    """The job that has waited longest among those worker_id can hold, leased to it; a lost
+    job with no attempts left is failed instead of being handed out again."""
     kind_filter, kind_args = _kind_filter(kinds)
+    memory_filter, memory_args = _memory_filter(memory_budget)
     preference, preference_args = _model_preference(prefer_models)
     skip_locked = session.backend.skip_locked
     session.run(
@@ -43,10 +47,10 @@ def claim_next(
         f"""SELECT id FROM jobs
             WHERE ((state = 'queued' AND available_at <= ?)
                 OR (state = 'running' AND lease_expires_at < ?))
-            {kind_filter}
+            {kind_filter} {memory_filter}
             ORDER BY {preference} queued_at, id LIMIT 1
             {skip_locked}""",
-        (now, now, *kind_args, *preference_args),
+        (now, now, *kind_args, *memory_args, *preference_args),
     )
     if candidate is None:
         return None
@@ -98,6 +102,12 @@ def _kind_filter(kinds: Collection[JobKind] | None) -> tuple[str, tuple[str, ...
     if not names:
         return "AND FALSE", ()
     return f"AND kind IN ({', '.join('?' * len(names))})", names
+
+
+def _memory_filter(memory_budget: int | None) -> tuple[str, tuple[int, ...]]:
+    if memory_budget is None:
+        return "", ()
+    return "AND (memory_bytes IS NULL OR memory_bytes <= ?)", (memory_budget,)
 
 
 def _model_preference(models: Collection[str]) -> tuple[str, tuple[str, ...]]:

@@ -23,7 +23,8 @@ class SqlJobQueue:
     """JobQueue on the shared database; safe across threads, processes and machines.
 
     A transient failure holds the job back for a backoff that doubles with each attempt, so a
-    failing dependency is not hammered.
+    failing dependency is not hammered. standby_memory_budget: the largest memory budget of
+    provers scaled to zero, which advertise nothing while idle (provers.py).
     """
 
     def __init__(
@@ -33,9 +34,11 @@ class SqlJobQueue:
         max_queued: int | None = None,
         retry_backoff_seconds: float = DEFAULT_RETRY_BACKOFF_SECONDS,
         max_retry_backoff_seconds: float = DEFAULT_MAX_RETRY_BACKOFF_SECONDS,
+        standby_memory_budget: int | None = None,
     ) -> None:
         self._db = db
         self._max_queued = max_queued
+        self._standby_memory_budget = standby_memory_budget
         self._retry_backoff_seconds = retry_backoff_seconds
         self._max_retry_backoff_seconds = max_retry_backoff_seconds
 
@@ -50,11 +53,14 @@ class SqlJobQueue:
         max_attempts: int = 3,
         tenant_quota: int = 0,
         batch_key: str | None = None,
+        memory_bytes: int | None = None,
     ) -> tuple[Job, bool]:
         """Returns (job, created). A key the tenant used before returns its job unchanged,
         unless that job failed or was cancelled: then the job is reset to run again with this
         request's payload and keeps its id. `tenant_quota`: how many unfinished jobs the tenant
-        may have (0: no limit); checked under the same lock as the insert, so it is exact."""
+        may have (0: no limit); checked under the same lock as the insert, so it is exact.
+        `memory_bytes`: the peak memory the job needs (None: unknown); a job that no live
+        prover can hold raises NoProverCanHold (provers.py)."""
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         new = NewJob(
@@ -66,10 +72,17 @@ class SqlJobQueue:
             max_attempts=max_attempts,
             tenant_quota=tenant_quota,
             batch_key=batch_key,
+            memory_bytes=memory_bytes,
         )
         now = time.time()
         row, created = self._db.transaction(
-            lambda s: enqueue_job(s, new, max_queued=self._max_queued, now=now)
+            lambda s: enqueue_job(
+                s,
+                new,
+                max_queued=self._max_queued,
+                standby_budget=self._standby_memory_budget,
+                now=now,
+            )
         )
         return job_from_row(row), created
 
@@ -86,9 +99,11 @@ class SqlJobQueue:
         lease_seconds: float,
         kinds: Collection[JobKind] | None = None,
         prefer_models: Collection[str] = (),
+        memory_budget: int | None = None,
     ) -> Job | None:
         """Leases the job that has waited longest, among those of prefer_models first (models
-        whose keys the worker holds already); see leasing.py."""
+        whose keys the worker holds already), passing over jobs that need more memory than
+        memory_budget (None: takes any); see leasing.py."""
         now = time.time()
         row = self._db.transaction(
             lambda s: claim_next(
@@ -98,6 +113,7 @@ class SqlJobQueue:
                 now=now,
                 kinds=kinds,
                 prefer_models=prefer_models,
+                memory_budget=memory_budget,
             )
         )
         return None if row is None else job_from_row(row)

@@ -8,13 +8,15 @@ the child's GIL, the parent keeps renewing the lease, and leases can be short.
 The child is kept from job to job (starting one costs about a second of imports), ignores the
 interrupts meant for its parent (which stops after the job in hand), and is replaced when it
 dies, for instance killed for memory; the job it was running then fails as transient, so the
-queue retries it.
+queue retries it. A child may run at a lower CPU priority than its parent (a registration lane's
+child yields the cores to the proving lane's: lanes.py).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -41,9 +43,11 @@ class HandlerProcessDied(RuntimeError):
 
 
 def _install(
-    factory: HandlerFactory, batch_factory: BatchHandlerFactory | None, log_level: int
+    factory: HandlerFactory, batch_factory: BatchHandlerFactory | None, log_level: int, nice: int
 ) -> None:
     global _child_handlers, _child_batch_handler
+    if nice:
+        os.nice(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,7 +70,8 @@ class ChildProcessHandlers:
 
     factory (and batch_factory, which builds the handler of prove batches) must be picklable
     (a module-level function, or a functools.partial of one): the child is started fresh
-    (spawn), so that it inherits no database connection or lock.
+    (spawn), so that it inherits no database connection or lock. nice is added to the child's
+    niceness, on top of the parent's.
     """
 
     def __init__(
@@ -74,10 +79,13 @@ class ChildProcessHandlers:
         factory: HandlerFactory,
         kinds: frozenset[JobKind],
         batch_factory: BatchHandlerFactory | None = None,
+        *,
+        nice: int = 0,
     ) -> None:
         self._factory = factory
         self._kinds = kinds
         self._batch_factory = batch_factory
+        self._nice = nice
         self._pool: ProcessPoolExecutor | None = None
 
     def handlers(self) -> dict[JobKind, JobHandler]:
@@ -105,6 +113,7 @@ class ChildProcessHandlers:
                     self._factory,
                     self._batch_factory,
                     logging.getLogger().getEffectiveLevel(),
+                    self._nice,
                 ),
             )
         try:

@@ -1,8 +1,9 @@
 """Job handlers: what a prover worker does with a register or prove job.
 
 Errors are sorted here for the queue: what retrying cannot change (a RegistrationError, a
-ProvingError, a model replaced since the job was enqueued) becomes DeterministicJobError;
-anything else is left to propagate, and the worker retries it while attempts remain.
+model whose proof no live prover can hold, a ProvingError, a model replaced since the job was
+enqueued) becomes DeterministicJobError; anything else is left to propagate, and the worker
+retries it while attempts remain.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
+from zkgate.core.fidelity_target import parse_fidelity_target, parse_tuning_effort
 from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactStore
 from zkgate.prover.circuits.ezkl_calls import ProvingError
 from zkgate.prover.circuits.proving import PROVING_ARTIFACTS, prove, prove_batch
@@ -27,14 +29,22 @@ from zkgate.prover.data_directory import DataLayout
 from zkgate.prover.queue.catalog import ModelCatalog, ModelNotFound, StaleRegistration
 from zkgate.prover.queue.jobs import Job, JobKind
 from zkgate.prover.queue.learning_ledger import LearningLedger, LearningRejection
+from zkgate.prover.queue.provers import NoProverCanHold, ProverDirectory
 from zkgate.prover.worker.learning_check import LearningTerms, check_proof_of_learning
 from zkgate.prover.worker.loop import BatchHandler, DeterministicJobError, JobHandler
 
 
 def make_handlers(
-    layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs_source: SrsSource
+    layout: DataLayout,
+    store: ArtifactStore,
+    catalog: ModelCatalog,
+    srs_source: SrsSource,
+    *,
+    standby_memory_budget: int | None = None,
 ) -> dict[JobKind, JobHandler]:
-    handlers = _Handlers(layout, store, catalog, srs_source)
+    """standby_memory_budget: the largest budget of provers scaled to zero, which a registered
+    model's proof may need although no live prover advertises it (queue/provers.py)."""
+    handlers = _Handlers(layout, store, catalog, srs_source, standby_memory_budget)
     return {JobKind.REGISTER: handlers.register, JobKind.PROVE: handlers.prove}
 
 
@@ -46,23 +56,32 @@ def make_batch_handler(
 
 class _Handlers:
     def __init__(
-        self, layout: DataLayout, store: ArtifactStore, catalog: ModelCatalog, srs: SrsSource
+        self,
+        layout: DataLayout,
+        store: ArtifactStore,
+        catalog: ModelCatalog,
+        srs: SrsSource,
+        standby_memory_budget: int | None = None,
     ) -> None:
         self._layout = layout
         self._store = store
         self._catalog = catalog
         self._ledger = LearningLedger(catalog.database)
+        self._provers = ProverDirectory(catalog.database, standby_budget=standby_memory_budget)
         self._srs = srs
 
     def register(self, job: Job) -> dict[str, Any]:
         """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
-        param_visibility, srs_path and srs_sha256 (empty for a development SRS), batch_size; with a
-        proof-of-learning, also learning_archive_digest, trusted_intent_issuers (hex keys),
-        learning_replay (the least to replay) and learning_policy_json (the policy the gateway
-        kept with the intent, when it issued it)."""
+        param_visibility, srs_path and srs_sha256 (empty for a development SRS), batch_size,
+        fidelity and tuning (see zkgate.core.fidelity_target); with a proof-of-learning, also
+        learning_archive_digest, trusted_intent_issuers (hex keys), learning_replay (the least to
+        replay) and learning_policy_json (the policy the gateway kept with the intent, when it
+        issued it)."""
         try:
             card = self._register(job)
-        except RegistrationError as exc:
+            # A model whose measured proof no live prover can hold would only fail its proofs.
+            self._provers.check_card(card, now=time.time())
+        except (RegistrationError, NoProverCanHold) as exc:
             self._catalog.mark_failed(job.model_name, str(exc), job_id=job.id)
             raise DeterministicJobError(str(exc)) from exc
         except Exception as exc:
@@ -96,6 +115,8 @@ class _Handlers:
                 ceremony=_ceremony(payload),
                 batch_size=int(payload.get("batch_size", 1)),
                 scale=payload.get("scale"),
+                fidelity_target=parse_fidelity_target(payload.get("fidelity", "")),
+                tuning=parse_tuning_effort(payload.get("tuning", "")),
             )
             if "learning_archive_digest" not in payload:
                 return card

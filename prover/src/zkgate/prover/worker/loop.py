@@ -68,23 +68,19 @@ def run_worker(
     on_idle: Callable[[], None] | None = None,
     prefer_models: Callable[[], Collection[str]] | None = None,
     batching: Batching | None = None,
+    memory_budget: int | None = None,
 ) -> None:
-    """Processes jobs of the kinds in handlers until stop is set; jobs of the models that
-    prefer_models names before each claim come first (see key_affinity.py). Without batching,
-    jobs with a batch key are proven one at a time like any other.
+    """Processes jobs of the kinds in handlers that memory_budget holds (if given: see
+    queue/provers.py) until stop is set; jobs of the models that prefer_models names before each
+    claim come first (key_affinity.py). Without batching, jobs with a batch key are proven one
+    at a time like any other.
 
     stop is checked between jobs: a running handler is never interrupted, so a caller that wants
     a prompt shutdown must let the current job finish (or end the process, and the lease makes
     another worker pick the job up).
     """
     kinds = frozenset(handlers)
-    orphaned = queue.expire_leases(worker_id)
-    logger.info(
-        "worker %s started for %s; %d orphaned job(s) of a previous run released",
-        worker_id,
-        ", ".join(sorted(kinds)),
-        orphaned,
-    )
+    _release_orphans(queue, worker_id, kinds)
     while not stop.is_set():
         try:
             job = queue.claim(
@@ -92,6 +88,7 @@ def run_worker(
                 lease_seconds=lease_seconds,
                 kinds=kinds,
                 prefer_models=prefer_models() if prefer_models is not None else (),
+                memory_budget=memory_budget,
             )
         except Exception:
             logger.exception("worker %s could not claim a job; retrying", worker_id)
@@ -116,6 +113,18 @@ def run_worker(
         else:
             _process_one(queue, handlers, job, worker_id=worker_id, lease_seconds=lease_seconds)
     logger.info("worker %s stopped", worker_id)
+
+
+def _release_orphans(queue: JobQueue, worker_id: str, kinds: frozenset[JobKind]) -> None:
+    """A worker starting under an id frees the jobs its previous incarnation held (see
+    JobQueue.expire_leases), so they run again now rather than after their lease."""
+    orphaned = queue.expire_leases(worker_id)
+    logger.info(
+        "worker %s started for %s; %d orphaned job(s) of a previous run released",
+        worker_id,
+        ", ".join(sorted(kinds)),
+        orphaned,
+    )
 
 
 def _process_one(
