@@ -1,5 +1,6 @@
-"""The Helm chart, checked statically: helm lint, the rendered manifests of four value sets
-against Kubernetes' schemas and checkov, and the alerts with promtool (rules and unit tests)."""
+"""The Helm chart, checked statically: helm lint, the rendered manifests of five value sets
+against Kubernetes' schemas and checkov, the alerts with promtool (rules and unit tests), and
+prover pools routed by memory."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from tests.fixtures.helm_fixtures import (
     run_tool,
 )
 from zkgate.gateway.config import GatewayConfig
+from zkgate.prover.memory_sizes import parse_size
+from zkgate.prover.worker.lanes import parse_lanes
 from zkgate.prover.worker.process import add_worker_arguments
 
 ALERTS = CHART / "files" / "alerts.yaml"
@@ -116,8 +119,12 @@ def test_the_grafana_dashboard_is_json_over_existing_metrics():
     assert used <= known, used - known
 
 
-def _prover(manifests):
-    return find(manifests, "Deployment", "zkgate-prover")["spec"]["template"]["spec"]
+def _prover(manifests, name="zkgate-prover"):
+    return find(manifests, "Deployment", name)["spec"]["template"]["spec"]
+
+
+def _env(pod):
+    return {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
 
 
 def test_gpu_provers_ask_for_a_gpu_on_gpu_nodes_with_icicle_configured():
@@ -130,12 +137,61 @@ def test_gpu_provers_ask_for_a_gpu_on_gpu_nodes_with_icicle_configured():
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
         "tolerations"
     ]
-    config = find(gpu, "ConfigMap", "zkgate-prover")["data"]
-    assert config["ICICLE_BACKEND_INSTALL_DIR"] == "/opt/icicle/lib/backend"
+    assert _env(pod)["ICICLE_BACKEND_INSTALL_DIR"] == "/opt/icicle/lib/backend"
     # The default is CPU: none of it.
-    cpu = render()
-    assert "nvidia.com/gpu" not in _prover(cpu)["containers"][0]["resources"]["limits"]
-    assert "ICICLE_BACKEND_INSTALL_DIR" not in find(cpu, "ConfigMap", "zkgate-prover")["data"]
+    cpu = _prover(render())
+    assert "nvidia.com/gpu" not in cpu["containers"][0]["resources"]["limits"]
+    assert "ICICLE_BACKEND_INSTALL_DIR" not in _env(cpu)
+
+
+def test_prover_pools_are_deployments_of_their_own_sized_by_memory():
+    manifests = render(VALUE_SETS["prover-pools"])
+    deployments = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Deployment"}
+    assert set(deployments) == {"zkgate-gateway", "zkgate-prover-small", "zkgate-prover-large"}
+    pools = ("small", "large")
+    selectors = [
+        deployments[f"zkgate-prover-{p}"]["spec"]["selector"]["matchLabels"] for p in pools
+    ]
+    assert [s["zkgate.dev/prover-pool"] for s in selectors] == ["small", "large"]
+    small, large = (_prover(manifests, f"zkgate-prover-{pool}") for pool in pools)
+    # What each pool advertises is what the prover reads, in the code's own units.
+    assert parse_size(_env(small)["ZKGATE_PROVER_MEMORY_BUDGET"]) == 10 * 1024**3
+    assert parse_size(_env(large)["ZKGATE_PROVER_MEMORY_BUDGET"]) == 56 * 1024**3
+    assert [lane.name for lane in parse_lanes(_env(small)["ZKGATE_PROVER_LANES"])] == [
+        "register",
+        "prove",
+    ]
+    assert [lane.name for lane in parse_lanes(_env(large)["ZKGATE_PROVER_LANES"])] == ["prove"]
+    assert large["containers"][0]["resources"]["limits"] == {"memory": "64Gi", "nvidia.com/gpu": 1}
+    assert small["containers"][0]["resources"]["limits"] == {"memory": "12Gi"}
+    assert "ICICLE_BACKEND_INSTALL_DIR" not in _env(small) and "tolerations" not in small
+    scaling = {
+        m["metadata"]["name"]: m
+        for m in manifests
+        if m["kind"] in {"HorizontalPodAutoscaler", "ScaledObject"}
+    }
+    assert scaling["zkgate-prover-small"]["spec"]["minReplicas"] == 2
+    assert scaling["zkgate-prover-large"]["spec"]["minReplicaCount"] == 0
+    # The large pool may be at zero: gateways and registrations count its budget meanwhile.
+    for component in ("gateway", "prover"):
+        config = find(manifests, "ConfigMap", f"zkgate-{component}")["data"]
+        assert config["ZKGATE_STANDBY_MEMORY_BUDGETS"] == "56Gi"
+    assert GatewayConfig(standby_memory_budgets="56Gi").standby_memory_budget() == 56 * 1024**3
+
+
+def test_a_pool_that_may_scale_to_zero_must_state_its_memory_budget():
+    pools = {
+        "prover.pools.small.memoryBudget": "8Gi",
+        "prover.pools.large.autoscaling.minReplicas": 0,
+    }
+    with pytest.raises(pytest.fail.Exception, match=r"prover\.pools\.large may scale to zero"):
+        render(settings=pools)
+    budgets = find(
+        render(settings={**pools, "prover.pools.large.memoryBudget": "40Gi"}),
+        "ConfigMap",
+        "zkgate-gateway",
+    )
+    assert budgets["data"]["ZKGATE_STANDBY_MEMORY_BUDGETS"] == "40Gi"
 
 
 def test_every_pod_runs_non_root_on_a_read_only_root_filesystem():
@@ -164,6 +220,10 @@ def test_bad_values_are_refused_by_the_schema():
         render(settings={"prover.backend": "tpu"})
     with pytest.raises(pytest.fail.Exception, match=r"artifacts\.s3\.bucket is required"):
         render(settings={"artifacts.mode": "s3"})
+    with pytest.raises(pytest.fail.Exception, match="lanes"):
+        render(settings={"prover.lanes": "verify"})
+    with pytest.raises(pytest.fail.Exception, match="memoryBudget"):
+        render(settings={"prover.pools.big.memoryBudget": "plenty"})
 
 
 def test_the_configmaps_use_only_the_codes_setting_names():
@@ -177,6 +237,8 @@ def test_the_configmaps_use_only_the_codes_setting_names():
     prover = find(manifests, "ConfigMap", "zkgate-prover")["data"]
     ours = {name for name in prover if name.startswith("ZKGATE_")}
     assert ours <= prover_flags, ours - prover_flags
+    in_deployment = {name for name in _env(_prover(manifests)) if name.startswith("ZKGATE_")}
+    assert in_deployment <= prover_flags | {"ZKGATE_WORKER_ID"}, in_deployment - prover_flags
 
 
 class _RecordingEnvironment(dict[str, str]):

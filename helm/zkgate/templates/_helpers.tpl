@@ -106,6 +106,7 @@ ZKGATE_DATABASE_URL_FILE: {{ include "zkgate.paths.databaseUrl" . | quote }}
 ZKGATE_LEASE_SECONDS: {{ .Values.config.lease_seconds | quote }}
 ZKGATE_BATCH_WINDOW_SECONDS: {{ .Values.config.batch_window_seconds | quote }}
 ZKGATE_PROVER_NICE: {{ .Values.config.prover_nice | quote }}
+ZKGATE_STANDBY_MEMORY_BUDGETS: {{ include "zkgate.standbyMemoryBudgets" . | quote }}
 {{- if .Values.srs.file }}
 ZKGATE_SRS_PATH: {{ printf "%s/%s" (include "zkgate.paths.srs" .) .Values.srs.file | quote }}
 ZKGATE_SRS_SHA256: {{ required "srs.sha256 pins srs.file: set both" .Values.srs.sha256 | quote }}
@@ -158,4 +159,56 @@ EZKL_REPO_PATH: {{ printf "%s/ezkl" (include "zkgate.paths.data" .) | quote }}
 - secretRef:
     name: {{ .Values.artifacts.s3.credentialsSecret }}
 {{- end }}
+{{- end -}}
+
+{{/* base with over laid on it: maps merge key by key, and any other value of over replaces
+     base's, zero values included (sprig's merge would keep base's minReplicas over a pool's 0). */}}
+{{- define "zkgate.overlay" -}}
+{{- $merged := deepCopy .base -}}
+{{- range $key, $value := .over -}}
+{{- $current := get $merged $key -}}
+{{- if and (kindIs "map" $value) (kindIs "map" $current) -}}
+{{- $_ := set $merged $key (include "zkgate.overlay" (dict "base" $current "over" $value) | fromYaml) -}}
+{{- else -}}
+{{- $_ := set $merged $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $merged -}}
+{{- end -}}
+
+{{/* The prover pools as YAML, pool name -> settings: each pool is prover's settings with the
+     pool's own laid on them. No pools: one pool named "" (the Deployment <fullname>-prover). */}}
+{{- define "zkgate.proverPools" -}}
+{{- $base := omit .Values.prover "pools" -}}
+{{- $pools := dict -}}
+{{- range $name, $over := .Values.prover.pools -}}
+{{- $_ := set $pools $name (include "zkgate.overlay" (dict "base" $base "over" $over) | fromYaml) -}}
+{{- end -}}
+{{- if not $pools -}}
+{{- $_ := set $pools "" $base -}}
+{{- end -}}
+{{- toYaml $pools -}}
+{{- end -}}
+
+{{/* A pool's workload name: (dict "root" $ "pool" "gpu"). */}}
+{{- define "zkgate.proverName" -}}
+{{- $fullname := include "zkgate.fullname" .root -}}
+{{- if .pool -}}{{ printf "%s-prover-%s" $fullname .pool }}{{- else -}}{{ printf "%s-prover" $fullname }}{{- end -}}
+{{- end -}}
+
+{{/* The memory budgets of pools that may be scaled to zero, comma-separated: while such a pool
+     is at zero it advertises nothing, and gateways accept the jobs only it can hold by these
+     (docs/deployment.md, "Prover pools"). With one pool there is nothing to state: while it is
+     at zero no prover is live, and every job is accepted. */}}
+{{- define "zkgate.standbyMemoryBudgets" -}}
+{{- $budgets := list -}}
+{{- if gt (len .Values.prover.pools) 1 -}}
+{{- range $name, $pool := include "zkgate.proverPools" . | fromYaml -}}
+{{- $scaled := ne $pool.autoscaling.mode "none" -}}
+{{- if eq (int (ternary $pool.autoscaling.minReplicas $pool.replicas $scaled)) 0 -}}
+{{- $budgets = append $budgets (required (printf "prover.pools.%s may scale to zero: set its memoryBudget, so that gateways accept the jobs only it can hold while it is at zero" $name) $pool.memoryBudget) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $budgets -}}
 {{- end -}}
