@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYPROJECTS := pyproject.toml client/pyproject.toml prover/pyproject.toml gateway/pyproject.toml pol/pyproject.toml
 
-.PHONY: venv demo test lint format proto bench clean fuzz
+.PHONY: venv demo test test-heavy lint format proto bench clean fuzz
 
 # torch is pinned to the CPU build (2.13.0) in pyproject.toml: an unpinned torch pulls a
 # multi-GB CUDA build.
@@ -26,6 +26,10 @@ demo: venv
 
 test: venv
 	$(BIN)/pytest
+
+# The zoo models too large for CI's time limit (tests/end_to_end/test_zoo.py).
+test-heavy: venv
+	$(BIN)/pytest -m heavy
 
 lint: venv
 	$(BIN)/ruff check .

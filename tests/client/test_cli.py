@@ -30,3 +30,13 @@ def test_prover_subcommand_refuses_an_unpinned_srs(capsys: pytest.CaptureFixture
 def test_serve_subcommand_refuses_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--port", "eighty"]) == 2
     assert "bad value 'eighty' for port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["argmax:1.5", "max-abs:0", "cosine:0.9"])
+def test_models_add_refuses_an_unreadable_fidelity_target_before_connecting(
+    bad: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    arguments = ["models", "add", "m", str(tmp_path / "m.onnx"), "--calibration", "c.npy"]
+    # No gateway listens on this port: the refusal comes from parsing alone.
+    assert main([*arguments, "--fidelity", bad, "--target", "127.0.0.1:9"]) == 2
+    assert "fidelity target" in capsys.readouterr().err

@@ -197,3 +197,34 @@ def test_garbage_calibration_is_refused(channel: grpc.Channel) -> None:
         )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert ".npy" in (info.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "tuning", "problem"),
+    [
+        ("argmax:2", "", "argmax agreement must be in (0, 1]"),
+        ("max-abs:nan", "", "max-abs needs a positive finite number"),
+        ("top-5", "", "use 'argmax'"),
+        ("", "exhaustive", "use one of none, fast, thorough"),
+    ],
+)
+def test_unreadable_fidelity_or_tuning_is_refused_before_any_job(
+    channel: grpc.Channel, fidelity: str, tuning: str, problem: str
+) -> None:
+    stub = zkgate_pb2_grpc.ModelServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.RegisterModel(
+            pb.RegisterModelRequest(
+                name="bad-tuning",
+                onnx=(DIGITS / "model.onnx").read_bytes(),
+                calibration=(DIGITS / "calibration.npy").read_bytes(),
+                fidelity=fidelity,
+                tuning=tuning,
+            ),
+            timeout=30,
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert problem in (info.value.details() or "")
+    with pytest.raises(grpc.RpcError) as missing:
+        stub.GetModel(pb.GetModelRequest(name="bad-tuning"), timeout=30)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND

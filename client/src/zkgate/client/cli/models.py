@@ -122,8 +122,26 @@ def cmd_models_add(args: argparse.Namespace) -> int:
             return 1
         model = client.model(args.name)
         print(f"ready       {args.name}\ncommitment  {model.commitment}")
-        _print_learning_summary(ModelCard.from_json(model.card_json))
+        card = ModelCard.from_json(model.card_json)
+        _print_cost(card)
+        _print_learning_summary(card)
         return 0
+
+
+def _print_cost(card: ModelCard) -> None:
+    """What a proof of this model costs, and how the circuit was chosen: the figures a user
+    weighs against the fidelity target they asked for."""
+    memory = (
+        ""
+        if card.prove_peak_rss_bytes is None
+        else f", {card.prove_peak_rss_bytes / 2**20:.0f} MiB"
+    )
+    print(
+        f"proof cost  {card.prove_seconds:.2f} s{memory}, 2^{card.logrows} rows, proving key "
+        f"{card.keys.proving_key_bytes / 2**20:.1f} MiB"
+    )
+    if card.tuning is not None:
+        print(f"tuning      {card.tuning.reason} ({card.tuning.seconds:.0f} s)")
 
 
 def _print_learning_summary(card: ModelCard) -> None:

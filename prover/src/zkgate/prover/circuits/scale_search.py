@@ -111,7 +111,9 @@ def choose_scale(
         raise RegistrationError(
             f"no circuit meets the fidelity target {target} on {len(split.check)} held-out "
             f"calibration samples ({tried}): relax the target (e.g. --fidelity argmax:0.95 or "
-            "max-abs:EPS) or check that the calibration samples are inputs the model is meant for"
+            "max-abs:EPS)"
+            + ("; --tuning thorough probes more scales" if len(probes) == max_probes else "")
+            + ", or check that the calibration samples are inputs the model is meant for"
         )
     return probes
 

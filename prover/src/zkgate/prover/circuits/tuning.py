@@ -52,8 +52,10 @@ class EffortLimits:
 
 
 EFFORT_LIMITS = {
-    TuningEffort.FAST: EffortLimits(scale_probes=4, measured_layouts=3, measure_seconds=120.0),
-    TuningEffort.THOROUGH: EffortLimits(scale_probes=16, measured_layouts=8, measure_seconds=900.0),
+    TuningEffort.FAST: EffortLimits(scale_probes=4, measured_layouts=6, measure_seconds=90.0),
+    TuningEffort.THOROUGH: EffortLimits(
+        scale_probes=16, measured_layouts=16, measure_seconds=900.0
+    ),
 }
 
 
