@@ -89,6 +89,11 @@ def test_a_max_abs_target_is_met_on_held_out_samples(
     assert chosen.fidelity is not None and chosen.fidelity <= 0.05
     # Finer than what argmax agreement alone needs (scale 7 on this model).
     assert card.tuning.chosen.input_scale > 7
+    # Every measured candidate's proving key is gone: losers deleted, the winner's moved into
+    # the store.
+    measured = [c for c in card.tuning.candidates if c.prove_seconds is not None]
+    assert len(measured) >= 2
+    assert not list((tmp_path / "scratch").rglob("pk.key"))
 
 
 def test_a_target_no_circuit_meets_fails_with_the_measurements(

@@ -78,9 +78,10 @@ class ScaleProbe:
         return self.shortfall is None
 
 
-def fit_data(model: SubmittedModel, split: HeldOutSplit, path: Path) -> Path:
+def write_calibration_data(model: SubmittedModel, samples: npt.NDArray[Any], path: Path) -> Path:
+    """ezkl's calibration data file of these samples of the model's input."""
     spec = model.signature.inputs[0]
-    path.write_bytes(witness_input_json([NamedTensor(spec.name, spec.datatype, split.fit)]))
+    path.write_bytes(witness_input_json([NamedTensor(spec.name, spec.datatype, samples)]))
     return path
 
 
@@ -132,7 +133,7 @@ def _probe(
     try:
         calibrate_layout(
             model.onnx_path,
-            fit_data(model, split, files.calibration),
+            write_calibration_data(model, split.fit, files.calibration),
             files.settings,
             choices,
             request,

@@ -34,7 +34,7 @@ from zkgate.prover.circuits.scale_search import (
     HeldOutSplit,
     ScaleProbe,
     choose_scale,
-    fit_data,
+    write_calibration_data,
 )
 from zkgate.prover.circuits.srs_files import SrsError
 from zkgate.prover.circuits.submitted_model import SubmittedModel
@@ -77,7 +77,8 @@ def tune_circuit(
     split = HeldOutSplit.of(model.samples)
     probes = choose_scale(model, choices, target, split, limits.scale_probes)
     passing = {p.scale: p for p in probes if p.meets}
-    sizing = fit_data(model, HeldOutSplit.of(split.fit[:1]), model.files.directory / "sizing.json")
+    # Rows do not depend on the values, so one sample sizes a layout.
+    sizing = write_calibration_data(model, split.fit[:1], model.files.directory / "sizing.json")
     sized, refused = sized_layouts(model, choices, sorted(passing), effort, sizing)
     if not sized:
         raise RegistrationError(refused[0].outcome if refused else "no layout could be sized")
@@ -130,6 +131,7 @@ def _measure_layouts(
             keys, outcome = _keyed(model, choices, split, candidate, keying)
             spent += time.monotonic() - began
         if keys is not None:
+            _drop_slower_key(measured, keys)
             measured.append((candidate, keys))
         record.append(
             TuningCandidate(
@@ -141,6 +143,16 @@ def _measure_layouts(
             )
         )
     return measured, record
+
+
+def _drop_slower_key(measured: list[tuple[SizedLayout, MeasuredKeys]], keys: MeasuredKeys) -> None:
+    """Proving keys run to gigabytes each (4.6 GB for LeNet-5 at 2^19): of the new key and the
+    fastest so far, the slower one is deleted, so the scratch directory holds one at a time."""
+    if not measured:
+        return
+    best = min((pair[1] for pair in measured), key=lambda k: k.cost.seconds)
+    slower = keys if keys.cost.seconds >= best.cost.seconds else best
+    slower.files.proving_key.unlink()
 
 
 def _keyed(
@@ -156,7 +168,7 @@ def _keyed(
     label = f"{model.name} ({candidate.files.directory.name})"
     spec = model.signature.inputs[0]
     try:
-        fit_data(model, split, files.calibration)
+        write_calibration_data(model, split.fit, files.calibration)
         calibrate_layout(
             model.onnx_path, files.calibration, files.settings, choices, candidate.request
         )
