@@ -2,10 +2,11 @@
 ezkl and ranked by a predicted cost, so that only the promising few are keyed and measured.
 
 Rows alone mislead. On a 28x28 CNN (FACTS.md) 16 columns at 2^12 rows proved 3.8 times slower
-than 2 columns at 2^14: every column is committed over the whole domain, and wide gates add
-permutation and lookup work. Measured there, prove time grew with the domain size times about
-columns^1.1; PREDICTED_COLUMN_EXPONENT ranks by that. The ranking only prunes: the winner is
-chosen by measured prove time.
+than 2 columns at 2^14: every column is committed over the whole domain, and so are the
+selectors, permutation and lookup columns every row carries, worth about one more column.
+Measured there, ranking by 2^logrows x (columns + 1) put the five layouts in nearly their
+measured order, and it prefers the smaller domain where costs tie, which also needs less memory.
+The ranking only prunes: the winner is chosen by measured prove time.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from zkgate.prover.circuits.circuit_files import CircuitFiles
 from zkgate.prover.circuits.registration_checks import RegistrationError
 from zkgate.prover.circuits.submitted_model import SubmittedModel
 
-PREDICTED_COLUMN_EXPONENT = 1.1
+# Columns per row that every layout carries besides its inner columns (see above).
+FIXED_COLUMN_COST = 1
 # A candidate predicted to cost more than this many times the cheapest is not measured.
 PRUNE_FACTOR = 2.0
 
@@ -51,7 +53,7 @@ class SizedLayout:
 
     @property
     def predicted_cost(self) -> float:
-        return float(2**self.layout.logrows * self.layout.num_inner_cols**PREDICTED_COLUMN_EXPONENT)
+        return float(2**self.layout.logrows * (self.layout.num_inner_cols + FIXED_COLUMN_COST))
 
 
 def sized_layouts(
