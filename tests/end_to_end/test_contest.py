@@ -305,12 +305,14 @@ def test_evidence_is_checked_against_the_pinned_gateway_key(
 def test_proofs_missing_at_the_deadline_leave_timeout_evidence(
     gateway: RunningGateway, digits: RegisteredModel
 ) -> None:
-    # Three proofs nobody asked for before, on one prover, cannot all be made in one second.
+    # Six proofs nobody asked for before, on one prover, cannot all be made in one second (the
+    # shortest deadline): a proof of the tuned circuit takes about 0.3 s, and the prover's
+    # proving lane no longer waits behind a registration another test started.
     with gateway.client() as client:
-        contested = predictions(client, digits.name, fresh_inputs(3, seed=5))
+        contested = predictions(client, digits.name, fresh_inputs(6, seed=5))
         result = client.contest(
             contested,
-            3,
+            6,
             pinned_commitment=digits.commitment,
             deadline_seconds=1.0,
             allow_insecure_srs=True,
