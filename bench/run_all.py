@@ -17,6 +17,7 @@ from bench import (
     batching,
     inference,
     learning,
+    proof_stages,
     proving,
     retrieval,
     scale_out,
@@ -49,6 +50,9 @@ def main() -> None:
     results["accuracy"] = accuracy.run(batching_figures)
     print()
     results["retrieval"] = retrieval.run()
+    print()
+    # Last: its own circuits up to logrows 19, and the most memory of any benchmark.
+    results["proof_stages"] = proof_stages.run()
     print()
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
