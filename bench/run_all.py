@@ -22,6 +22,7 @@ from bench import (
     retrieval,
     scale_out,
     verification,
+    zoo,
 )
 from bench.harness import bench_session
 
@@ -50,6 +51,10 @@ def main() -> None:
     results["accuracy"] = accuracy.run(batching_figures)
     print()
     results["retrieval"] = retrieval.run()
+    print()
+    # The model zoo three ways (bare ezkl, untuned, tuned); LeNet-5 alone takes about half an
+    # hour and 11 GB.
+    results["zoo"] = zoo.run()
     print()
     # Last: its own circuits up to logrows 19, and the most memory of any benchmark.
     results["proof_stages"] = proof_stages.run()
