@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +27,11 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from zkgate.pol.onnx_binding import INPUT_NAME, OPSET, export_onnx
+
 FloatArray = npt.NDArray[np.float32]
 LabelArray = npt.NDArray[np.int64]
 
-OPSET = 17
-INPUT_NAME = "input"
 SPLIT_SEED = 2024
 HELD_OUT_FRACTION = 0.2
 CALIBRATION_SIZE = 32
@@ -132,24 +131,6 @@ def train_classifier(model: nn.Module, split: Split, plan: TrainingPlan, seed: i
     return model.eval()
 
 
-def export(model: nn.Module, sample_shape: Sequence[int], output_name: str, path: Path) -> None:
-    """TorchScript exporter, opset 17, batch fixed at 1: ezkl circuits have static shapes, and a
-    symbolic batch dimension not named `batch_size` is not fixed by ezkl."""
-    model.eval()
-    example = torch.zeros(1, *sample_shape, dtype=torch.float32)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        torch.onnx.export(
-            model,
-            (example,),
-            str(path),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=[INPUT_NAME],
-            output_names=[output_name],
-        )
-
-
 def onnx_outputs(model_path: Path, inputs: FloatArray) -> FloatArray:
     """Run the exported file one sample at a time, the way it is served (batch 1)."""
     session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
@@ -235,3 +216,46 @@ def cli(
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print(json.dumps(train_and_export(args.out, args.seed), indent=2, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class ExampleModel:
+    """What a zoo script says of its model; `publish` does the rest the same way for all."""
+
+    sample_shape: tuple[int, ...]
+    output_name: str
+    architecture: str
+    input_scaling: str
+    output: str
+    # The torch training run's settings; None for a model not trained by train_classifier.
+    training: TrainingPlan | None = None
+
+
+def publish(
+    out_dir: Path,
+    seed: int,
+    model: nn.Module,
+    split: Split,
+    example: ExampleModel,
+    reference: Callable[[FloatArray], FloatArray] | None = None,
+    extra: Callable[[Path], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Exports model, saves the example files and writes metrics.json; returns the metrics.
+    reference is what onnxruntime is compared with (default: the torch model itself); extra
+    adds a script's own metrics, given the exported file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / "model.onnx"
+    export_onnx(model, example.sample_shape, model_path, output_name=example.output_name)
+    save_examples(out_dir, split)
+    metrics = {
+        **common_metrics(seed, example.sample_shape),
+        **score_export(model_path, split, reference or (lambda x: torch_outputs(model, x))),
+        "architecture": example.architecture,
+        "parameters": parameter_count(model),
+        "input_scaling": example.input_scaling,
+        "output": example.output,
+        **({} if example.training is None else {"training": example.training.as_dict()}),
+        **(extra(model_path) if extra else {}),
+    }
+    write_metrics(out_dir, metrics)
+    return metrics

@@ -29,20 +29,15 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from examples.zoo_common import (
     DIGITS_CLASSES,
+    ExampleModel,
     Split,
     TrainingPlan,
     cli,
-    common_metrics,
     digits_images,
-    export,
     make_deterministic,
-    parameter_count,
-    save_examples,
-    score_export,
+    publish,
     stratified_split,
-    torch_outputs,
     train_classifier,
-    write_metrics,
 )
 
 TOKENS = 8
@@ -52,6 +47,17 @@ MLP_WIDTH = 32
 SAMPLE_SHAPE = (TOKENS, TOKEN_FEATURES)
 OUTPUT_NAME = "logits"
 PLAN = TrainingPlan(epochs=100, batch_size=64, learning_rate=1e-2, weight_decay=1e-4)
+EXAMPLE = ExampleModel(
+    training=PLAN,
+    sample_shape=SAMPLE_SHAPE,
+    output_name=OUTPUT_NAME,
+    architecture=(
+        "attention: embed 8->16 + position, LayerNorm, 1-head self-attention (Softmax), "
+        "residual, LayerNorm, MLP 16-32-16 GELU, residual, mean over 8 tokens, Linear 16->10"
+    ),
+    input_scaling="digits 8x8 / 16 as 8 tokens (rows) of 8 features, in [0, 1]",
+    output=f"{OUTPUT_NAME}: float32 [1, 10]",
+)
 
 
 class AttentionClassifier(nn.Module):
@@ -91,24 +97,9 @@ def train_and_export(out_dir: Path, seed: int) -> dict[str, Any]:
     make_deterministic(seed)
     split = load_split()
     model = train_classifier(AttentionClassifier(), split, PLAN, seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = out_dir / "model.onnx"
-    export(model, SAMPLE_SHAPE, OUTPUT_NAME, model_path)
-    save_examples(out_dir, split)
-    metrics = {
-        **common_metrics(seed, SAMPLE_SHAPE),
-        **score_export(model_path, split, lambda x: torch_outputs(model, x)),
-        "architecture": (
-            "attention: embed 8->16 + position, LayerNorm, 1-head self-attention (Softmax), "
-            "residual, LayerNorm, MLP 16-32-16 GELU, residual, mean over 8 tokens, Linear 16->10"
-        ),
-        "parameters": parameter_count(model),
-        "input_scaling": "digits 8x8 / 16 as 8 tokens (rows) of 8 features, in [0, 1]",
-        "output": f"{OUTPUT_NAME}: float32 [1, 10]",
-        "training": PLAN.as_dict(),
-    }
-    write_metrics(out_dir, metrics)
-    return metrics
+    return publish(
+        out_dir, seed, model, split, EXAMPLE, extra=lambda _: {"training": PLAN.as_dict()}
+    )
 
 
 if __name__ == "__main__":

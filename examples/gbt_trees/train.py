@@ -48,17 +48,14 @@ from torch import nn
 if str(Path(__file__).resolve().parents[2]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from examples.zoo_common import (
+    ExampleModel,
     FloatArray,
     Split,
     cli,
-    common_metrics,
-    export,
     make_deterministic,
     onnx_outputs,
-    save_examples,
-    score_export,
+    publish,
     stratified_split,
-    write_metrics,
 )
 
 NUM_FEATURES = 30
@@ -80,6 +77,15 @@ class GemmTables:
     left_turns: FloatArray  # D, [leaves]
     leaf_values: FloatArray  # E, [leaves, 1]
     bias: float
+
+
+EXAMPLE = ExampleModel(
+    sample_shape=SAMPLE_SHAPE,
+    output_name=OUTPUT_NAME,
+    architecture=f"gradient-boosted trees: {TREES} trees, depth {DEPTH}, GEMM form",
+    input_scaling="standardized: (x - mean) / scale, training-split mean and scale below",
+    output=f"{OUTPUT_NAME}: float32 [1, 2], [P(malignant), P(benign)] as predict_proba",
+)
 
 
 def gemm_tables(ensemble: GradientBoostingClassifier, calibration: FloatArray) -> GemmTables:
@@ -186,41 +192,34 @@ def train_and_export(out_dir: Path, seed: int) -> dict[str, Any]:
     ).fit(split.train_x, split.train_y)
     tables = gemm_tables(ensemble, split.train_x)
     model = TreeEnsembleGemm(tables).eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = out_dir / "model.onnx"
-    export(model, SAMPLE_SHAPE, OUTPUT_NAME, model_path)
-    save_examples(out_dir, split)
     every_row = np.concatenate([split.train_x, split.test_x])
-    metrics = {
-        **common_metrics(seed, SAMPLE_SHAPE),
-        **score_export(model_path, split, _predict_proba(ensemble)),
-        "architecture": f"gradient-boosted trees: {TREES} trees, depth {DEPTH}, GEMM form",
-        "trees": TREES,
-        "max_depth": DEPTH,
-        "learning_rate": LEARNING_RATE,
-        "tree_nodes": sum(int(est.tree_.node_count) for (est,) in ensemble.estimators_),
-        "internal_nodes": len(tables.thresholds),
-        "leaves": len(tables.left_turns),
-        "parameters": sum(int(buffer.numel()) for buffer in model.buffers()),
-        "conversion_route": (
-            "own GEMM-strategy rewrite in torch, exported with torch.onnx.export(dynamo=False); "
-            "hummingbird-ml 0.4.12 not used (requires onnx<=1.16.1)"
-        ),
-        "sklearn_version": sklearn.__version__,
-        "max_abs_diff_vs_sklearn_predict_proba_all_rows": float(
-            np.max(
-                np.abs(onnx_outputs(model_path, every_row) - _predict_proba(ensemble)(every_row))
-            )
-        ),
-        "input_scaling": "standardized: (x - mean) / scale, training-split mean and scale below",
-        "standardization": {
-            "mean": [float(v) for v in scaler.mean_],
-            "scale": [float(v) for v in scaler.scale_],
-        },
-        "output": f"{OUTPUT_NAME}: float32 [1, 2], [P(malignant), P(benign)] as predict_proba",
-    }
-    write_metrics(out_dir, metrics)
-    return metrics
+    reference = _predict_proba(ensemble)
+
+    def tree_metrics(model_path: Path) -> dict[str, Any]:
+        return {
+            "trees": TREES,
+            "max_depth": DEPTH,
+            "learning_rate": LEARNING_RATE,
+            "tree_nodes": sum(int(est.tree_.node_count) for (est,) in ensemble.estimators_),
+            "internal_nodes": len(tables.thresholds),
+            "leaves": len(tables.left_turns),
+            # The tables are buffers, not trained parameters.
+            "parameters": sum(int(buffer.numel()) for buffer in model.buffers()),
+            "conversion_route": (
+                "own GEMM-strategy rewrite in torch, exported with torch.onnx.export"
+                "(dynamo=False); hummingbird-ml 0.4.12 not used (requires onnx<=1.16.1)"
+            ),
+            "sklearn_version": sklearn.__version__,
+            "max_abs_diff_vs_sklearn_predict_proba_all_rows": float(
+                np.max(np.abs(onnx_outputs(model_path, every_row) - reference(every_row)))
+            ),
+            "standardization": {
+                "mean": [float(v) for v in scaler.mean_],
+                "scale": [float(v) for v in scaler.scale_],
+            },
+        }
+
+    return publish(out_dir, seed, model, split, EXAMPLE, reference, tree_metrics)
 
 
 def _predict_proba(ensemble: GradientBoostingClassifier) -> Callable[[FloatArray], FloatArray]:

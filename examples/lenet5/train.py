@@ -21,27 +21,30 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from examples.zoo_common import (
     DIGITS_CLASSES,
+    ExampleModel,
     Split,
     TrainingPlan,
     cli,
-    common_metrics,
     digits_images,
-    export,
     make_deterministic,
-    parameter_count,
-    save_examples,
-    score_export,
+    publish,
     stratified_split,
-    torch_outputs,
     train_classifier,
     upsample,
-    write_metrics,
 )
 
 IMAGE_SIZE = 28
 SAMPLE_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
 OUTPUT_NAME = "logits"
 PLAN = TrainingPlan(epochs=30, batch_size=32, learning_rate=1e-3)
+EXAMPLE = ExampleModel(
+    training=PLAN,
+    sample_shape=SAMPLE_SHAPE,
+    output_name=OUTPUT_NAME,
+    architecture="lenet5: conv6k5p2-relu-avgpool2-conv16k5-relu-avgpool2-120-84-10",
+    input_scaling="digits 8x8 / 16, bilinear upsampled to 28x28, in [0, 1]",
+    output=f"{OUTPUT_NAME}: float32 [1, 10]",
+)
 
 
 class LeNet5(nn.Module):
@@ -81,21 +84,9 @@ def train_and_export(out_dir: Path, seed: int) -> dict[str, Any]:
     make_deterministic(seed)
     split = load_split()
     model = train_classifier(LeNet5(), split, PLAN, seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = out_dir / "model.onnx"
-    export(model, SAMPLE_SHAPE, OUTPUT_NAME, model_path)
-    save_examples(out_dir, split)
-    metrics = {
-        **common_metrics(seed, SAMPLE_SHAPE),
-        **score_export(model_path, split, lambda x: torch_outputs(model, x)),
-        "architecture": "lenet5: conv6k5p2-relu-avgpool2-conv16k5-relu-avgpool2-120-84-10",
-        "parameters": parameter_count(model),
-        "input_scaling": "digits 8x8 / 16, bilinear upsampled to 28x28, in [0, 1]",
-        "output": f"{OUTPUT_NAME}: float32 [1, 10]",
-        "training": PLAN.as_dict(),
-    }
-    write_metrics(out_dir, metrics)
-    return metrics
+    return publish(
+        out_dir, seed, model, split, EXAMPLE, extra=lambda _: {"training": PLAN.as_dict()}
+    )
 
 
 if __name__ == "__main__":

@@ -21,20 +21,15 @@ if str(Path(__file__).resolve().parents[2]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from examples.zoo_common import (
     DIGITS_CLASSES,
+    ExampleModel,
     Split,
     TrainingPlan,
     cli,
-    common_metrics,
     digits_images,
-    export,
     make_deterministic,
-    parameter_count,
-    save_examples,
-    score_export,
+    publish,
     stratified_split,
-    torch_outputs,
     train_classifier,
-    write_metrics,
 )
 
 NUM_FEATURES = 64
@@ -42,6 +37,14 @@ HIDDEN = 32
 SAMPLE_SHAPE = (NUM_FEATURES,)
 OUTPUT_NAME = "probabilities"
 PLAN = TrainingPlan(epochs=50, batch_size=64, learning_rate=1e-2)
+EXAMPLE = ExampleModel(
+    training=PLAN,
+    sample_shape=SAMPLE_SHAPE,
+    output_name=OUTPUT_NAME,
+    architecture="mlp-64-32-10-softmax",
+    input_scaling="digits 8x8 / 16, flattened, in [0, 1]",
+    output=f"{OUTPUT_NAME}: float32 [1, 10], Softmax over the classes (rows sum to 1)",
+)
 
 
 class WithSoftmax(nn.Module):
@@ -69,21 +72,9 @@ def train_and_export(out_dir: Path, seed: int) -> dict[str, Any]:
         nn.Linear(NUM_FEATURES, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, DIGITS_CLASSES)
     )
     model = WithSoftmax(train_classifier(network, split, PLAN, seed)).eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = out_dir / "model.onnx"
-    export(model, SAMPLE_SHAPE, OUTPUT_NAME, model_path)
-    save_examples(out_dir, split)
-    metrics = {
-        **common_metrics(seed, SAMPLE_SHAPE),
-        **score_export(model_path, split, lambda x: torch_outputs(model, x)),
-        "architecture": "mlp-64-32-10-softmax",
-        "parameters": parameter_count(model),
-        "input_scaling": "digits 8x8 / 16, flattened, in [0, 1]",
-        "output": f"{OUTPUT_NAME}: float32 [1, 10], Softmax over the classes (rows sum to 1)",
-        "training": PLAN.as_dict(),
-    }
-    write_metrics(out_dir, metrics)
-    return metrics
+    return publish(
+        out_dir, seed, model, split, EXAMPLE, extra=lambda _: {"training": PLAN.as_dict()}
+    )
 
 
 if __name__ == "__main__":

@@ -32,11 +32,18 @@ _PROBE_DOMAIN = "zkgate.pol.probe/1"
 FUNCTIONAL_TOLERANCE = 1e-4
 
 
-def export_onnx(model: nn.Module, input_width: int, path: Path) -> None:
+def export_onnx(
+    model: nn.Module,
+    sample_shape: int | Sequence[int],
+    path: Path,
+    *,
+    output_name: str = OUTPUT_NAME,
+) -> None:
     """TorchScript exporter, batch fixed at 1: ezkl circuits have static shapes, and this is the
-    graph form its opset-17 reader takes."""
+    graph form its opset-17 reader takes. An int shape is a flat input of that width."""
     model.eval()
-    example = torch.zeros(1, input_width, dtype=torch.float32)
+    shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
+    example = torch.zeros(1, *shape, dtype=torch.float32)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         torch.onnx.export(
@@ -46,7 +53,7 @@ def export_onnx(model: nn.Module, input_width: int, path: Path) -> None:
             dynamo=False,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=[output_name],
         )
 
 
