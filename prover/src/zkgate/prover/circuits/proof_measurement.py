@@ -10,7 +10,6 @@ parent's pages; a new interpreter that imports ezkl and proves once measures the
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -72,12 +71,10 @@ def _peak_rss_bytes() -> int:
     fork and exec, so a child of a large process reports its parent's peak (seen: 3.6 GB for
     every proof measured from a benchmark that had held a big model). VmHWM belongs to the
     address space, which exec replaces."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * _KIB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _KIB
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * _KIB
+    raise RuntimeError("/proc/self/status has no VmHWM line")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Turning an ONNX model and calibration data into a registered, provable model and its card.
 
 Registration is the one time the provider's claims about a model are measured rather than
-asserted: the circuit is calibrated (calibration.py), compiled and checked on a sample before
-keys are made (compilation.py), compared against onnxruntime (fidelity.py), and keyed and made
-to produce one real proof that verifies against the same k=1 verifier slice a client gets
-(keying.py). Only then are artifacts stored and the commitment computed. This module runs the
+asserted: the circuit is tuned (tuning.py: the fastest measured layout meeting the fidelity
+target) or, with tuning `none`, calibrated by ezkl (calibration.py); compiled and checked on a
+sample (compilation.py); compared against onnxruntime (fidelity.py); and keyed and made to
+produce one real, measured proof that verifies against the same k=1 verifier slice a client
+gets (keying.py). Only then are artifacts stored and the commitment computed. This module runs the
 stages in order and makes the card.
 
 Failures a user can fix (a bad file, an unsupported model, data of the wrong shape, too small a
