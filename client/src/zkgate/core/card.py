@@ -198,6 +198,10 @@ class ModelCard:
     # a prover needs to hold one proof of this model (provers are matched to jobs by it).
     prove_peak_rss_bytes: int | None = None
     tuning: Tuning | None = None
+    # The served graph takes any number of rows on axis 0 of every input and output; `inputs`
+    # and `outputs` hold one row, the shape each row is proven (and verified) at. Informative:
+    # a client verifies each row of a batch as a prediction of its own.
+    dynamic_batch: bool = False
 
     @property
     def insecure_srs(self) -> bool:
@@ -210,6 +214,8 @@ class ModelCard:
         for section in ("proof_of_learning", "batch", "prove_peak_rss_bytes", "tuning"):
             if body[section] is None:
                 del body[section]
+        if not self.dynamic_batch:
+            del body["dynamic_batch"]
         return canonical_json(body).decode("utf-8")
 
     @classmethod

@@ -33,8 +33,13 @@ _ORT_DATATYPES = {
 
 @dataclass(frozen=True)
 class ModelSignature:
+    """Tensor specs as a circuit sees them: with `dynamic_batch`, the served model takes any
+    number of rows on axis 0 of every input and output, and each spec holds one row (axis 0 of
+    size 1), the shape the circuit is built and every row proven at."""
+
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    dynamic_batch: bool = False
 
 
 def load_onnx(onnx_path: Path) -> ort.InferenceSession:
@@ -47,27 +52,37 @@ def load_onnx(onnx_path: Path) -> ort.InferenceSession:
         ) from exc
 
 
-def read_signature(session: ort.InferenceSession) -> ModelSignature:
-    """Names, datatypes and fixed shapes of the model's inputs and outputs; a circuit has one
-    size, so every dimension must be a number."""
+def _is_fixed(dimension: Any) -> bool:
+    return isinstance(dimension, int) and dimension > 0
 
-    def spec(arg: Any, role: str) -> TensorSpec:
+
+def read_signature(session: ort.InferenceSession) -> ModelSignature:
+    """Names, datatypes and shapes of the model's inputs and outputs. A circuit has one size:
+    every dimension must be a number, except a batch axis (axis 0 symbolic in every input and
+    output, as torch's dynamic_axes and skl2onnx export it), which is proven one row at a time."""
+    arguments = [("input", arg) for arg in session.get_inputs()]
+    arguments += [("output", arg) for arg in session.get_outputs()]
+    dynamic_batch = all(len(arg.shape) > 0 and not _is_fixed(arg.shape[0]) for _, arg in arguments)
+
+    def spec(role: str, arg: Any) -> TensorSpec:
         datatype = _ORT_DATATYPES.get(arg.type)
         if datatype is None:
             raise RegistrationError(
                 f"{role} {arg.name!r} has type {arg.type}, which is unsupported"
             )
-        if not all(isinstance(d, int) and d > 0 for d in arg.shape):
+        shape = [1, *arg.shape[1:]] if dynamic_batch else list(arg.shape)
+        if not all(_is_fixed(d) for d in shape):
             raise RegistrationError(
                 f"{role} {arg.name!r} has shape {arg.shape} with a dynamic dimension; a circuit "
-                "needs fixed shapes: export the model with a fixed batch size (e.g. "
-                "torch.onnx.export without dynamic_axes)"
+                "needs fixed shapes, except a batch axis 0 that is dynamic in every input and "
+                "output: export the other axes with fixed sizes"
             )
-        return TensorSpec(name=arg.name, datatype=datatype, shape=[int(d) for d in arg.shape])
+        return TensorSpec(name=arg.name, datatype=datatype, shape=[int(d) for d in shape])
 
     return ModelSignature(
-        inputs=[spec(arg, "input") for arg in session.get_inputs()],
-        outputs=[spec(arg, "output") for arg in session.get_outputs()],
+        inputs=[spec(role, arg) for role, arg in arguments if role == "input"],
+        outputs=[spec(role, arg) for role, arg in arguments if role == "output"],
+        dynamic_batch=dynamic_batch,
     )
 
 
@@ -83,6 +98,9 @@ def calibration_samples(
             "exactly one input, since calibration data is one array"
         )
     spec = signature.inputs[0]
+    if signature.dynamic_batch and list(calibration.shape[1:]) == spec.shape[1:]:
+        # Rows stacked on the model's own batch axis: each is a sample of one row.
+        calibration = calibration.reshape(len(calibration), *spec.shape)
     expected = ("N", *spec.shape)
     if calibration.ndim != len(expected) or list(calibration.shape[1:]) != spec.shape:
         raise RegistrationError(

@@ -33,6 +33,7 @@ from zkgate.core.fidelity_target import (
 )
 from zkgate.core.tensors import NamedTensor
 from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.batch_axis import check_rows_independent, fixed_row_graph
 from zkgate.prover.circuits.batch_registration import build_batch_circuit
 from zkgate.prover.circuits.batching import BatchError
 from zkgate.prover.circuits.calibration import (
@@ -105,10 +106,7 @@ def register_model(
         scales=None if scale is None else (scale, 1),
     )
     check_batch_size(batch_size)
-    session = load_onnx(onnx_path)
-    signature = read_signature(session)
-    samples = calibration_samples(calibration, signature)
-    model = SubmittedModel(name, onnx_path, session, signature, samples, CircuitFiles(scratch))
+    model = _submitted_model(name, onnx_path, calibration, scratch)
     try:
         # Local copies of stored artifacts that ezkl uses stay pinned until the card is made.
         with ExitStack() as pinned:
@@ -120,6 +118,24 @@ def register_model(
             return _card(model, choices, keying, circuit, batch_size)
     except (ProvingError, SrsError, BatchError) as exc:
         raise RegistrationError(str(exc)) from exc
+
+
+def _submitted_model(
+    name: str, onnx_path: Path, calibration: npt.NDArray[Any], scratch: Path
+) -> SubmittedModel:
+    """The model checked against its calibration data, with the graph its circuit is built
+    from: the submitted one, or for a dynamic batch axis a copy fixed at one row."""
+    served = load_onnx(onnx_path)
+    signature = read_signature(served)
+    samples = calibration_samples(calibration, signature)
+    files = CircuitFiles(scratch)
+    if not signature.dynamic_batch:
+        return SubmittedModel(name, onnx_path, onnx_path, served, signature, samples, files)
+    check_rows_independent(served, signature, [samples])
+    circuit_onnx = fixed_row_graph(onnx_path, scratch / "row-circuit.onnx")
+    return SubmittedModel(
+        name, circuit_onnx, onnx_path, load_onnx(circuit_onnx), signature, samples, files
+    )
 
 
 @dataclass(frozen=True)
@@ -160,7 +176,7 @@ def _card(
             terms=terms,
         )
     settings = json.loads(files.settings.read_bytes())
-    artifacts = {"onnx": keying.store.put_file(model.onnx_path), **keyed.artifacts}
+    artifacts = {"onnx": keying.store.put_file(model.served_onnx), **keyed.artifacts}
     return ModelCard(
         name=model.name,
         commitment=keyed.commitment,
@@ -181,6 +197,7 @@ def _card(
         created_at=time.time(),
         batch=batch,
         tuning=circuit.tuning,
+        dynamic_batch=model.signature.dynamic_batch,
     )
 
 

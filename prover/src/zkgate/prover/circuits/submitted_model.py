@@ -16,10 +16,13 @@ from zkgate.prover.circuits.model_signature import ModelSignature
 @dataclass(frozen=True)
 class SubmittedModel:
     """`files` is the scratch directory the circuit is built in; the tuner builds each
-    candidate in a directory of its own below it."""
+    candidate in a directory of its own below it. `onnx_path` is the graph the circuit is
+    built from, and `session` runs it; `served_onnx` is the graph the gateway serves (the same
+    file, or with a dynamic batch axis the graph before its axis 0 was fixed at one row)."""
 
     name: str
     onnx_path: Path
+    served_onnx: Path
     session: ort.InferenceSession
     signature: ModelSignature
     samples: npt.NDArray[Any]
