@@ -116,7 +116,9 @@ class ModelRuntime:
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
 
-    def get(self, commitment: str, card_json: str, onnx_digest: str) -> LoadedModel:
+    def get(self, commitment: str, card_json: str) -> LoadedModel:
+        """The card names the served graph: the uploaded ONNX, or what registration converted
+        it to (ONNX-ML operators rewritten), whichever its circuit was built from."""
         model = self._models.get(commitment)
         if model is not None:
             return model
@@ -124,6 +126,6 @@ class ModelRuntime:
             model = self._models.get(commitment)
             if model is None:
                 card = ModelCard.from_json(card_json)
-                model = LoadedModel(self._store.read_bytes(onnx_digest), card)
+                model = LoadedModel(self._store.read_bytes(card.onnx_sha256), card)
                 self._models[commitment] = model
         return model

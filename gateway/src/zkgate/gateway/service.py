@@ -231,7 +231,7 @@ class GatewayService:
     def loaded_model(self, name: str) -> tuple[ModelRecord, LoadedModel]:
         record = self.ready_model(name)
         assert record.commitment is not None and record.card_json is not None
-        return record, self._runtime.get(record.commitment, record.card_json, record.onnx_digest)
+        return record, self._runtime.get(record.commitment, record.card_json)
 
     def verifier_bundle(self, name: str, *, batch: bool = False) -> VerifierBundle:
         """The model's bundle, or with batch its batch circuit's (same card)."""
