@@ -33,15 +33,22 @@ def quantizable_bound(scale: int) -> float:
     return math.ldexp(1.0, QUANTIZER_EXPONENT - scale)
 
 
-def check_input(spec: TensorSpec, tensor: NamedTensor) -> None:
+def check_input(spec: TensorSpec, tensor: NamedTensor, *, dynamic_batch: bool) -> None:
+    """With a dynamic batch axis, axis 0 may hold any number of rows; the rest is the row's."""
     if tensor.datatype != spec.datatype:
         raise InvalidRequest(
             f"input {quote(spec.name)} must be {spec.datatype}, got {quote(tensor.datatype)}"
         )
-    if list(tensor.shape) != spec.shape:
-        raise InvalidRequest(
-            f"input {quote(spec.name)} must have shape {spec.shape}, got {list(tensor.shape)}"
-        )
+    shape = list(tensor.shape)
+    if dynamic_batch:
+        if shape[1:] != spec.shape[1:] or not shape or shape[0] < 1:
+            row = ", ".join(str(d) for d in spec.shape[1:])
+            raise InvalidRequest(
+                f"input {quote(spec.name)} must have shape [rows, {row}] (one or more rows), "
+                f"got {shape}"
+            )
+    elif shape != spec.shape:
+        raise InvalidRequest(f"input {quote(spec.name)} must have shape {spec.shape}, got {shape}")
 
 
 def check_provable_values(tensor: NamedTensor, scale: int) -> None:
@@ -68,7 +75,7 @@ def check_provable_values(tensor: NamedTensor, scale: int) -> None:
 class LoadedModel:
     """One onnxruntime session and the card its requests are checked against."""
 
-    def __init__(self, onnx_bytes: bytes, card: ModelCard) -> None:
+    def __init__(self, onnx_bytes: bytes, card: ModelCard, max_batch_rows: int) -> None:
         options = ort.SessionOptions()
         # The gateway serves many small requests concurrently; one intra-op thread per call
         # avoids oversubscribing cores that the provers also need.
@@ -78,6 +85,8 @@ class LoadedModel:
         )
         self.inputs = card.inputs
         self.outputs = card.outputs
+        self.dynamic_batch = card.dynamic_batch
+        self._max_rows = max_batch_rows
         # A request may be proven by the model's own circuit or by its batch circuit: the
         # finer scale of the two bounds what both can quantize.
         self.input_scale = max(
@@ -88,16 +97,32 @@ class LoadedModel:
     def input_names(self) -> list[str]:
         return [s.name for s in self.inputs]
 
-    def check_inputs(self, inputs: Sequence[NamedTensor]) -> None:
+    def served_shape(self, spec: TensorSpec) -> list[int]:
+        """The shape as OIP metadata states it: -1 for a dynamic axis."""
+        return [-1, *spec.shape[1:]] if self.dynamic_batch else spec.shape
+
+    def check_inputs(self, inputs: Sequence[NamedTensor]) -> int:
         """Inputs in declared order (see `zkgate.core.tensors.ordered`) must match the card
-        and be values the circuit can prove."""
+        and be values the circuit can prove. Returns the number of rows: each is proven on its
+        own, so a request holds 1 unless the model has a dynamic batch axis."""
         for spec, tensor in zip(self.inputs, inputs, strict=True):
-            check_input(spec, tensor)
+            check_input(spec, tensor, dynamic_batch=self.dynamic_batch)
             check_provable_values(tensor, self.input_scale)
+        if not self.dynamic_batch:
+            return 1
+        rows = {t.name: t.shape[0] for t in inputs}
+        if len(set(rows.values())) != 1:
+            raise InvalidRequest(f"inputs must hold the same number of rows, got {rows}")
+        count = next(iter(rows.values()))
+        if count > self._max_rows:
+            raise InvalidRequest(
+                f"a request may hold at most {self._max_rows} rows (the gateway's "
+                f"max_batch_rows), got {count}; split it"
+            )
+        return count
 
     def run(self, inputs: Sequence[NamedTensor]) -> list[NamedTensor]:
-        """Inputs must already be in declared order (see `zkgate.core.tensors.ordered`)."""
-        self.check_inputs(inputs)
+        """Inputs must already be in declared order and checked (`check_inputs`)."""
         feeds = {t.name: np.asarray(t.array, dtype=numpy_dtype(t.datatype)) for t in inputs}
         results = self._session.run([s.name for s in self.outputs], feeds)
         return [
@@ -111,8 +136,9 @@ class LoadedModel:
 class ModelRuntime:
     """Lazily loads and caches sessions by commitment; safe to share across threads."""
 
-    def __init__(self, store: ArtifactStore) -> None:
+    def __init__(self, store: ArtifactStore, max_batch_rows: int) -> None:
         self._store = store
+        self._max_batch_rows = max_batch_rows
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
 
@@ -126,6 +152,8 @@ class ModelRuntime:
             model = self._models.get(commitment)
             if model is None:
                 card = ModelCard.from_json(card_json)
-                model = LoadedModel(self._store.read_bytes(card.onnx_sha256), card)
+                model = LoadedModel(
+                    self._store.read_bytes(card.onnx_sha256), card, self._max_batch_rows
+                )
                 self._models[commitment] = model
         return model

@@ -95,26 +95,48 @@ def cmd_infer(args: argparse.Namespace) -> int:
                 f"model {args.model!r} is not ready: {pb.ModelState.Name(model.state)}"
             )
         card = ModelCard.from_json(model.card_json)
-        prediction = client.infer(args.model, _read_inputs(args.input, card), prove=args.prove)
-        print(f"request   {prediction.request_id}")
-        for tensor in prediction.outputs:
-            print(
-                f"output    {tensor.name} {tensor.datatype}{list(tensor.shape)}: "
-                f"{np.array2string(tensor.array.ravel(), precision=4)}"
-            )
-        print(f"receipt   commitment {prediction.receipt.body.commitment}")
-        if prediction.job_id:
-            print(f"proof job {prediction.job_id}")
-        if args.save:
-            write_atomic(args.save / "prediction.json", prediction.to_json())
-            print(f"saved     {args.save / 'prediction.json'}")
-        if not (args.wait or args.verify):
-            return 0
-        return _wait_for_proof(args, client, card, prediction)
+        rows = client.infer_rows(args.model, _read_inputs(args.input, card), prove=args.prove)
+        for row, prediction in enumerate(rows):
+            save = args.save if len(rows) == 1 or not args.save else args.save / f"row-{row}"
+            status = _report_row(args, client, card, prediction, save)
+            if status:
+                return status
+        return 0
+
+
+def _report_row(
+    args: argparse.Namespace,
+    client: Client,
+    card: ModelCard,
+    prediction: Prediction,
+    save: Path | None,
+) -> int:
+    """One served row (a request holds several for a model with a dynamic batch axis): its
+    outputs, receipt and proof job, saved to `save` and proven or verified as asked."""
+    print(f"request   {prediction.request_id}")
+    for tensor in prediction.outputs:
+        print(
+            f"output    {tensor.name} {tensor.datatype}{list(tensor.shape)}: "
+            f"{np.array2string(tensor.array.ravel(), precision=4)}"
+        )
+    print(f"receipt   commitment {prediction.receipt.body.commitment}")
+    if prediction.job_id:
+        print(f"proof job {prediction.job_id}")
+    if save:
+        save.mkdir(parents=True, exist_ok=True)
+        write_atomic(save / "prediction.json", prediction.to_json())
+        print(f"saved     {save / 'prediction.json'}")
+    if not (args.wait or args.verify):
+        return 0
+    return _wait_for_proof(args, client, card, prediction, save)
 
 
 def _wait_for_proof(
-    args: argparse.Namespace, client: Client, card: ModelCard, prediction: Prediction
+    args: argparse.Namespace,
+    client: Client,
+    card: ModelCard,
+    prediction: Prediction,
+    save: Path | None,
 ) -> int:
     """--wait and --verify: the proof, saved beside the prediction, then checked."""
     if not prediction.job_id:
@@ -124,12 +146,12 @@ def _wait_for_proof(
     print(f"proof     {len(job.proof)} bytes")
     if entry is not None:
         print(f"batch     entry {entry.index} of a batch of {entry.size}")
-    if args.save:
-        write_atomic(args.save / "proof.json", job.proof)
-        client.bundle(args.model, batch=entry is not None).save(args.save / "bundle")
-        write_atomic(args.save / "gateway.key", client.gateway_key().hex())
+    if save:
+        write_atomic(save / "proof.json", job.proof)
+        client.bundle(args.model, batch=entry is not None).save(save / "bundle")
+        write_atomic(save / "gateway.key", client.gateway_key().hex())
         if entry is not None:
-            write_atomic(args.save / "batch_entry.json", entry.to_json())
+            write_atomic(save / "batch_entry.json", entry.to_json())
     if not args.verify:
         return 0
     batch_commitment = None

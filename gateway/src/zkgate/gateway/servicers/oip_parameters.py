@@ -12,6 +12,9 @@ RECEIPT = "zkgate.receipt"
 COMMITMENT = "zkgate.commitment"
 PROOF_JOB = "zkgate.proof_job"
 REQUEST_ID = "zkgate.request_id"
+# A request of several rows (a model with a dynamic batch axis): a JSON array per row, in order.
+RECEIPTS = "zkgate.receipts"
+PROOF_JOBS = "zkgate.proof_jobs"
 
 
 def read_bool(parameters: Mapping[str, oip.InferParameter], name: str) -> bool:
