@@ -15,6 +15,7 @@ import tritonclient.grpc as triton
 
 from tests.fixtures.gateway_fixtures import RegisteredModel, RunningGateway
 from zkgate.client.cli.main import main
+from zkgate.client.proof_jobs import batch_entry_of
 from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.batch_rows import row_request_id
 from zkgate.core.receipts import Receipt
@@ -24,7 +25,7 @@ FEATURES, CLASSES = 16, 3
 
 
 @pytest.fixture(scope="module")
-def batched(gateway: RunningGateway, tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
+def batched_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small MLP exported the usual way, with axis 0 dynamic, and its calibration rows stacked
     on that axis, shape (N, 16), as a user has them."""
     folder = tmp_path_factory.mktemp("batch-axis-model")
@@ -43,9 +44,14 @@ def batched(gateway: RunningGateway, tmp_path_factory: pytest.TempPathFactory) -
     )
     calibration = np.random.default_rng(0).uniform(-1, 1, (24, FEATURES)).astype(np.float32)
     np.save(folder / "calibration.npy", calibration)
+    return folder / "model.onnx"
+
+
+@pytest.fixture(scope="module")
+def batched(gateway: RunningGateway, batched_export: Path) -> RegisteredModel:
     with gateway.client() as client:
         response = client.register_model(
-            "batch-axis", folder / "model.onnx", folder / "calibration.npy"
+            "batch-axis", batched_export, batched_export.with_name("calibration.npy")
         )
         client.wait_for_job(response.job_id, timeout=600)
         return RegisteredModel("batch-axis", client.model("batch-axis").commitment)
@@ -185,3 +191,34 @@ def test_a_row_is_proven_after_the_fact_but_only_as_one_row(
         with pytest.raises(grpc.RpcError) as info:
             client.request_proof(both)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_rows_of_one_request_share_a_batch_circuit_proof(
+    gateway: RunningGateway, batched_export: Path
+) -> None:
+    """With a batch circuit of 4, the 4 rows of one request are proven together: one proof,
+    in which each row is an entry its client verifies on its own."""
+    with gateway.client() as client:
+        response = client.register_model(
+            "batch-axis-4",
+            batched_export,
+            batched_export.with_name("calibration.npy"),
+            batch_size=4,
+        )
+        client.wait_for_job(response.job_id, timeout=600)
+        card = client.bundle("batch-axis-4").card
+        assert card.batch is not None and card.dynamic_batch
+        rows = client.infer_rows("batch-axis-4", {"features": _rows(4, seed=7)}, prove=True)
+        jobs = [client.wait_for_job(row.job_id or "", timeout=300) for row in rows]
+        assert len({job.proof for job in jobs}) == 1
+        for row, job in zip(rows, jobs, strict=True):
+            entry = batch_entry_of(job)
+            assert entry is not None and entry.size == 4
+            client.verify(
+                row,
+                job.proof,
+                pinned_commitment=card.commitment,
+                allow_insecure_srs=True,
+                batch_entry=entry,
+                pinned_batch_commitment=card.batch.commitment,
+            )
