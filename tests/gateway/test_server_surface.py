@@ -42,7 +42,7 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
         "zkgate.v1.ModelService",
         "zkgate.v1.ProofService",
         "grpc.health.v1.Health",
-        "zkgate.oip.v2.GRPCInferenceService",
+        "inference.GRPCInferenceService",
     } <= names
 
 
