@@ -25,7 +25,7 @@ from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.batch_registration import build_batch_circuit
 from zkgate.prover.circuits.batching import batch_witness_input
 from zkgate.prover.circuits.circuit_files import CircuitFiles
-from zkgate.prover.circuits.model_signature import read_signature
+from zkgate.prover.circuits.model_signature import calibration_samples, read_signature
 from zkgate.prover.circuits.registration import register_model
 from zkgate.prover.circuits.registration_checks import load_calibration
 from zkgate.prover.circuits.srs_source import SrsSource
@@ -82,15 +82,16 @@ def build_circuits(
     import onnxruntime as ort
 
     onnx_path = DIGITS / "model.onnx"
-    samples = load_calibration((DIGITS / "calibration.npy").read_bytes()).astype(np.float32)
+    calibration = load_calibration((DIGITS / "calibration.npy").read_bytes())
     signature = read_signature(ort.InferenceSession(str(onnx_path)))
+    samples = calibration_samples(calibration, signature)
     srs = SrsSource(root / "srs")
     scratch = root / "scratch"
     scratch.mkdir()
     card = register_model(
         "digits",
         onnx_path=onnx_path,
-        calibration=samples,
+        calibration=calibration,
         store=store,
         srs_source=srs,
         scratch=scratch,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zkgate.client.cli.main import build_parser, main
@@ -36,7 +37,10 @@ def test_serve_subcommand_refuses_bad_settings(capsys: pytest.CaptureFixture[str
 def test_models_add_refuses_an_unreadable_fidelity_target_before_connecting(
     bad: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    arguments = ["models", "add", "m", str(tmp_path / "m.onnx"), "--calibration", "c.npy"]
+    # A readable calibration file: parsing refuses an unreadable one first.
+    np.save(tmp_path / "c.npy", np.zeros((2, 4), np.float32))
+    calibration = str(tmp_path / "c.npy")
+    arguments = ["models", "add", "m", str(tmp_path / "m.onnx"), "--calibration", calibration]
     # No gateway listens on this port: the refusal comes from parsing alone.
     assert main([*arguments, "--fidelity", bad, "--target", "127.0.0.1:9"]) == 2
     assert "fidelity target" in capsys.readouterr().err

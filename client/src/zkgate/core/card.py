@@ -21,6 +21,13 @@ SRS_ORIGIN_CEREMONY = "ceremony"
 LEARNING_REPORT_ARTIFACT = "learning_report"
 LEARNING_ACCEPTED = "accepted"
 LEARNING_REJECTED = "rejected"
+# How a served output is held to the proven one (OutputFidelity.comparison).
+EXACT = "exact"
+ARGMAX = "argmax"
+# Open Inference Protocol datatypes of integer and boolean tensors: class labels, counts, masks.
+INTEGER_DATATYPES = frozenset(
+    {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"}
+)
 
 
 class CardFormatError(ValueError):
@@ -32,6 +39,47 @@ class TensorSpec:
     name: str
     datatype: str
     shape: list[int]
+
+
+def is_integer_datatype(datatype: str) -> bool:
+    """An integer or boolean tensor: there is no quantization gap to allow for between its
+    served and proven values, so they must be equal."""
+    return datatype in INTEGER_DATATYPES
+
+
+@dataclass(frozen=True)
+class OutputFidelity:
+    """One output's measured gap and the tolerance a client holds it to by default.
+
+    An integer output (a class label from an ArgMax, a count) is compared `exact`: tolerance 0,
+    and `agreement` is the share of measured inputs whose served value equalled the proven one
+    in every element. A float output is compared within `tolerance` (from its measured gap and
+    its own output scale), and `agreement` is the share of (input, row) pairs whose argmax along
+    the last axis agreed (`argmax`): the class agreement of a scores or logits output.
+    """
+
+    name: str
+    comparison: str
+    max_abs_diff: float
+    agreement: float
+    tolerance: float
+
+    def check(self) -> None:
+        if self.comparison not in (EXACT, ARGMAX):
+            raise CardFormatError(
+                f"malformed model card: output {quote(self.name)} is compared "
+                f"{quote(self.comparison)}, want {EXACT!r} or {ARGMAX!r}"
+            )
+        if not (self.max_abs_diff >= 0 and self.tolerance >= 0 and 0 <= self.agreement <= 1):
+            raise CardFormatError(
+                f"malformed model card: output {quote(self.name)}'s fidelity figures are out of "
+                "range"
+            )
+        if self.comparison == EXACT and self.tolerance != 0:
+            raise CardFormatError(
+                f"malformed model card: output {quote(self.name)} is compared exactly, yet has "
+                f"tolerance {self.tolerance}"
+            )
 
 
 @dataclass(frozen=True)
@@ -50,6 +98,11 @@ class Fidelity:
     model commitment covers it (see `serving_terms`). `method` says how it was derived, and
     `false_rejection_bound` bounds the chance that an honest prediction on an input like the
     measured ones is rejected by it.
+
+    `outputs` (cards registered since models may have integer outputs) holds each output's own
+    figures, in the model's output order; `tolerance` is then the largest of them and
+    `argmax_agreement` the smallest agreement. A card without it holds every output to
+    `tolerance` (integer outputs, in a client, to equality all the same).
     """
 
     samples: int
@@ -58,6 +111,7 @@ class Fidelity:
     tolerance: float
     method: str
     false_rejection_bound: float
+    outputs: list[OutputFidelity] | None = None
 
     def check(self) -> None:
         if not (self.max_abs_diff >= 0 and self.tolerance >= 0):
@@ -68,6 +122,27 @@ class Fidelity:
         for name in ("argmax_agreement", "false_rejection_bound"):
             if not 0 <= getattr(self, name) <= 1:
                 raise CardFormatError(f"malformed model card: fidelity {name} is not in [0, 1]")
+        for output in self.outputs or []:
+            output.check()
+
+    def document(self) -> dict[str, object]:
+        """As the card and the serving terms write it: without `outputs` when the card has
+        none, so a card registered before they existed keeps its bytes and its commitment."""
+        body = asdict(self)
+        if self.outputs is None:
+            del body["outputs"]
+        return body
+
+    def output_tolerances(self, outputs: list[TensorSpec]) -> list[float]:
+        """The tolerance each output is held to by default: its own, or the card's one
+        tolerance; 0 for integer outputs either way."""
+        own = [o.tolerance for o in self.outputs] if self.outputs else None
+        return [
+            0.0
+            if is_integer_datatype(spec.datatype)
+            else (self.tolerance if own is None else own[i])
+            for i, spec in enumerate(outputs)
+        ]
 
 
 @dataclass(frozen=True)
@@ -216,6 +291,7 @@ class ModelCard:
                 del body[section]
         if not self.dynamic_batch:
             del body["dynamic_batch"]
+        body["fidelity"] = self.fidelity.document()
         return canonical_json(body).decode("utf-8")
 
     @classmethod
@@ -239,6 +315,7 @@ class ModelCard:
         if not self.inputs or not self.outputs:
             raise CardFormatError("malformed model card: a model has at least one input and output")
         self.fidelity.check()
+        self._check_output_fidelity()
         if self.proof_of_learning is not None and self.proof_of_learning.decision not in (
             LEARNING_ACCEPTED,
             LEARNING_REJECTED,
@@ -246,6 +323,21 @@ class ModelCard:
             raise CardFormatError(
                 f"proof_of_learning.decision is {quote(self.proof_of_learning.decision)}, want "
                 f"{LEARNING_ACCEPTED!r} or {LEARNING_REJECTED!r}"
+            )
+
+    def _check_output_fidelity(self) -> None:
+        """Per-output figures, where the card has them, name the outputs in order and compare
+        integer outputs exactly and only those."""
+        if self.fidelity.outputs is None:
+            return
+        got = [(o.name, o.comparison) for o in self.fidelity.outputs]
+        want = [
+            (s.name, EXACT if is_integer_datatype(s.datatype) else ARGMAX) for s in self.outputs
+        ]
+        if got != want:
+            raise CardFormatError(
+                f"malformed model card: fidelity.outputs {quote(got, 200)} do not match the "
+                f"outputs {quote(want, 200)}"
             )
 
     def terms(self) -> bytes:
@@ -263,6 +355,6 @@ def serving_terms(inputs: list[TensorSpec], outputs: list[TensorSpec], fidelity:
         {
             "inputs": [asdict(spec) for spec in inputs],
             "outputs": [asdict(spec) for spec in outputs],
-            "fidelity": asdict(fidelity),
+            "fidelity": fidelity.document(),
         }
     )

@@ -15,6 +15,7 @@ from zkgate.core.fidelity_target import (
     parse_tuning_effort,
 )
 from zkgate.gateway.errors import InvalidRequest
+from zkgate.prover.circuits.declared_inputs import check_calibration_fits
 from zkgate.prover.circuits.registration_checks import (
     DEFAULT_PARAM_VISIBILITY,
     RegistrationError,
@@ -51,7 +52,7 @@ def checked_circuit_request(
         validate_model_name(name)
         visibility = check_param_visibility(param_visibility or DEFAULT_PARAM_VISIBILITY)
         check_batch_size(batch_size)
-        load_calibration(calibration)
+        check_calibration_fits(load_calibration(calibration), onnx)
         target = parse_fidelity_target(fidelity)
         effort = parse_tuning_effort(tuning)
         if srs_path:

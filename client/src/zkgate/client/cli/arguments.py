@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from zkgate.core.npz_arrays import load_npy_or_npz
 from zkgate.core.output_files import (
     OutputPathError,
     check_output_directory,
@@ -92,3 +93,17 @@ def output_file(what: str) -> Callable[[str], Path]:
 def output_directory(what: str) -> Callable[[str], Path]:
     """A directory the command will write into, created if missing."""
     return _path_check(check_output_directory, what)
+
+
+def calibration_file(text: str) -> Path:
+    """Calibration data to upload: a .npy array (a model with one input) or a .npz of arrays
+    named after the model's inputs, read here as the gateway will read it, so a file it could
+    not read is refused before the upload; which inputs it must name, the gateway checks
+    against the model."""
+    path = Path(text)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror or exc}") from exc
+    load_npy_or_npz(data, f"calibration file {text}", argparse.ArgumentTypeError)
+    return path

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zkgate.client.cli.arguments import non_negative_int, output_directory
+from zkgate.client.cli.arguments import calibration_file, non_negative_int, output_directory
 from zkgate.client.cli.gateway_options import connect, with_target
 from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.core.card import ModelCard
@@ -51,7 +51,11 @@ def _add_register_command(models: Any) -> None:
     add.add_argument("name")
     add.add_argument("onnx", type=Path)
     add.add_argument(
-        "--calibration", type=Path, required=True, help=".npy float32 samples stacked on axis 0"
+        "--calibration",
+        type=calibration_file,
+        required=True,
+        help="samples stacked on axis 0: .npy for a model with one input, or .npz with one "
+        "array per input name (numpy.savez(FILE, NAME=samples, ...))",
     )
     add.add_argument(
         "--srs", type=Path, help="ceremony SRS file, at this path on the prover nodes too"

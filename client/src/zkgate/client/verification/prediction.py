@@ -14,6 +14,7 @@ from zkgate.client.verification.proof import check_proof
 from zkgate.client.verification.reasons import Reason, VerificationError, abbreviated
 from zkgate.core.batch_entry import BatchEntry
 from zkgate.core.bundle import VerifierBundle
+from zkgate.core.card import TensorSpec, is_integer_datatype
 from zkgate.core.documents import quote
 from zkgate.core.prediction import Prediction
 from zkgate.core.receipts import ReceiptError
@@ -47,10 +48,12 @@ def verify(
     `check_proof` (which authenticates the card), the served tensors against the committed
     signature, the receipt, then the served outputs against the proven ones.
 
-    The default tolerance is the committed one (the card's fidelity, covered by the pinned
-    commitment); a caller's own must be a finite, non-negative number (ValueError otherwise).
+    The default tolerances are the committed ones (the card's fidelity, each output's own where
+    the card has them, covered by the pinned commitment); a caller's own applies to every float
+    output and must be a finite, non-negative number (ValueError otherwise). Integer outputs
+    (class labels, counts) must equal the proven ones exactly, whatever the tolerance.
     """
-    limit = _tolerance(bundle, tolerance)
+    limits = _tolerances(bundle, tolerance)
     run = check_proof(
         prediction.inputs,
         proof,
@@ -66,35 +69,57 @@ def verify(
         _check_signature(prediction, bundle),
         *_check_receipt(prediction, pinned_commitment, gateway_public_key),
     ]
-    diff = _max_abs_diff(prediction.outputs, run.outputs)
-    if not diff <= limit:  # NaN-proof: _check_signature refused non-finite outputs already
-        raise VerificationError(
-            Reason.OUTPUT_OUT_OF_TOLERANCE,
-            f"served outputs differ from the proven ones by up to {diff:.6g}, "
-            f"more than the tolerance {limit:.6g}",
-        )
-    checks.append(
-        f"served outputs agree with the proven outputs: max |diff| {diff:.3g} "
-        f"<= tolerance {limit:.3g}"
-    )
+    diffs = _abs_diffs(prediction.outputs, run.outputs)
+    checks.append(_check_tolerances(bundle.card.outputs, diffs, limits))
     return VerifiedPrediction(
         prediction=prediction,
         commitment=pinned_commitment.lower(),
         proven_outputs=run.outputs,
-        max_abs_diff=diff,
-        tolerance=limit,
+        max_abs_diff=max(diffs, default=0.0),
+        tolerance=max(limits, default=0.0),
         checks=checks,
     )
 
 
-def _tolerance(bundle: VerifierBundle, tolerance: float | None) -> float:
+def _tolerances(bundle: VerifierBundle, tolerance: float | None) -> list[float]:
+    """The limit of each output, in the model's output order."""
+    outputs = bundle.card.outputs
     if tolerance is None:
-        return bundle.card.fidelity.tolerance
+        return bundle.card.fidelity.output_tolerances(outputs)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
         raise ValueError(f"tolerance must be a number, not {quote(tolerance)}")
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"tolerance must be finite and non-negative, not {tolerance}")
-    return float(tolerance)
+    return [0.0 if is_integer_datatype(s.datatype) else float(tolerance) for s in outputs]
+
+
+def _check_tolerances(
+    outputs: Sequence[TensorSpec], diffs: Sequence[float], limits: Sequence[float]
+) -> str:
+    """Each served output against its proven one: integer outputs equal, float outputs within
+    their tolerance."""
+    for spec, diff, limit in zip(outputs, diffs, limits, strict=True):
+        if diff <= limit:  # NaN-proof: _check_signature refused non-finite outputs already
+            continue
+        if is_integer_datatype(spec.datatype):
+            detail = (
+                f"served output {spec.name!r} ({spec.datatype}) differs from the proven one by "
+                f"up to {diff:.6g}: an integer output (a class label, a count) must equal the "
+                "proven value exactly"
+            )
+        else:
+            detail = (
+                f"served output {spec.name!r} differs from the proven one by up to {diff:.6g}, "
+                f"more than the tolerance {limit:.6g}"
+            )
+        raise VerificationError(Reason.OUTPUT_OUT_OF_TOLERANCE, detail)
+    agreed = [
+        f"{spec.name} equal"
+        if is_integer_datatype(spec.datatype)
+        else f"{spec.name} max |diff| {diff:.3g} <= tolerance {limit:.3g}"
+        for spec, diff, limit in zip(outputs, diffs, limits, strict=True)
+    ]
+    return "served outputs agree with the proven outputs: " + "; ".join(agreed)
 
 
 def _check_signature(prediction: Prediction, bundle: VerifierBundle) -> str:
@@ -149,9 +174,9 @@ def _check_receipt(prediction: Prediction, pinned: str, gateway_public_key: byte
     ]
 
 
-def _max_abs_diff(served: Sequence[NamedTensor], proven: Sequence[NamedTensor]) -> float:
-    diffs = [
+def _abs_diffs(served: Sequence[NamedTensor], proven: Sequence[NamedTensor]) -> list[float]:
+    """The largest |served - proven| of each output."""
+    return [
         float(np.max(np.abs(np.subtract(s.array, p.array, dtype=np.float64)), initial=0.0))
         for s, p in zip(served, proven, strict=True)
     ]
-    return max(diffs, default=0.0)

@@ -6,13 +6,8 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from zkgate.core.card import BatchCircuit
-from zkgate.core.tensors import NamedTensor
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.batching import (
     batch_witness_input,
@@ -23,6 +18,7 @@ from zkgate.prover.circuits.batching import (
 from zkgate.prover.circuits.calibration import HASHED_IO, CircuitChoices, calibrate
 from zkgate.prover.circuits.circuit_files import CircuitFiles
 from zkgate.prover.circuits.compilation import compile_circuit, mock
+from zkgate.prover.circuits.input_samples import InputSamples
 from zkgate.prover.circuits.keying import Keying, key_and_prove
 from zkgate.prover.circuits.model_signature import ModelSignature
 from zkgate.prover.circuits.registration_checks import RegistrationError
@@ -36,7 +32,7 @@ def build_batch_circuit(
     *,
     onnx_path: Path,
     signature: ModelSignature,
-    samples: npt.NDArray[Any],
+    samples: InputSamples,
     model_files: CircuitFiles,
     fidelity_samples: int,
     batch_size: int,
@@ -60,7 +56,7 @@ def build_batch_circuit(
     files.directory.mkdir()
     batch_onnx = files.directory / "model.onnx"
     replicate_model(onnx_path, batch_onnx, batch_size)
-    files.calibration.write_bytes(_calibration_data(signature, samples, batch_size))
+    files.calibration.write_bytes(_calibration_data(samples, batch_size))
     choices = _model_choices(model_files, visibility, max_logrows)
     calibrate(label, batch_onnx, files, choices)
     compile_circuit(label, batch_onnx, files)
@@ -76,7 +72,7 @@ def build_batch_circuit(
         size=batch_size,
         commitment=keyed.commitment,
         logrows=keyed.logrows,
-        input_scale=int(settings["model_input_scales"][0]),
+        input_scale=max(int(s) for s in settings["model_input_scales"]),
         output_scale=min(int(s) for s in settings["model_output_scales"]),
         keys=keyed.keys,
         prove_seconds=keyed.prove_seconds,
@@ -86,16 +82,11 @@ def build_batch_circuit(
     )
 
 
-def _calibration_data(
-    signature: ModelSignature, samples: npt.NDArray[Any], batch_size: int
-) -> bytes:
-    """Each entry sees every calibration sample, in a different order."""
-    spec = signature.inputs[0]
+def _calibration_data(samples: InputSamples, batch_size: int) -> bytes:
+    """Each entry sees every calibration sample, in a different order; the batch graph's
+    inputs are entry 0's (in the model's order), then entry 1's, and so on."""
     return witness_input_json(
-        [
-            NamedTensor(spec.name, spec.datatype, np.roll(samples, -i, axis=0))
-            for i in range(batch_size)
-        ]
+        [tensor for entry in range(batch_size) for tensor in samples.rolled(entry).tensors()]
     )
 
 

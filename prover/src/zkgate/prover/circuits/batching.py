@@ -45,9 +45,11 @@ def replicate_model(source: Path, target: Path, batch_size: int) -> None:
             # "" marks an omitted optional input; weights are shared by every entry.
             return name if name == "" or name in shared else name + suffix
 
-        for node in graph.node:
+        for position, node in enumerate(graph.node):
             entry_node = copy.deepcopy(node)
-            entry_node.name = (node.name or node.op_type) + suffix
+            # Unnamed nodes get their position: ezkl's ONNX reader (tract) mistakes two nodes
+            # of one name for one (seen: two unnamed MatMuls, each becoming "MatMul__batch0").
+            entry_node.name = (node.name or f"{node.op_type}_{position}") + suffix
             entry_node.input[:] = [rename(name) for name in node.input]
             entry_node.output[:] = [rename(name) for name in node.output]
             nodes.append(entry_node)

@@ -13,7 +13,14 @@ import onnxruntime as ort
 
 from zkgate.core.card import TensorSpec
 from zkgate.core.tensors import numpy_dtype
-from zkgate.prover.circuits.registration_checks import RegistrationError
+from zkgate.prover.circuits.input_samples import InputSamples
+from zkgate.prover.circuits.registration_checks import (
+    Calibration,
+    RegistrationError,
+    calibration_arrays,
+    check_sample_counts,
+    stacked_samples,
+)
 
 _ORT_DATATYPES = {
     "tensor(float)": "FP32",
@@ -86,32 +93,32 @@ def read_signature(session: ort.InferenceSession) -> ModelSignature:
     )
 
 
-def calibration_samples(
-    calibration: npt.NDArray[Any], signature: ModelSignature
-) -> npt.NDArray[Any]:
-    """The calibration data as samples of the model's single input, in its datatype; checked
-    here rather than at the gateway, since only the model tells what a sample must be."""
-    if len(signature.inputs) != 1:
-        names = [spec.name for spec in signature.inputs]
-        raise RegistrationError(
-            f"the model has {len(names)} inputs {names}; registration supports models with "
-            "exactly one input, since calibration data is one array"
+def calibration_samples(calibration: Calibration, signature: ModelSignature) -> InputSamples:
+    """The calibration data as samples of every model input, in the model's input order and
+    datatypes; checked here rather than at the gateway, since only the model tells what a
+    sample must be (the gateway checks what it can before queueing)."""
+    names = [spec.name for spec in signature.inputs]
+    arrays = [
+        stacked_samples(array, spec.name, spec.shape, batch_axis=signature.dynamic_batch)
+        for spec, array in zip(
+            signature.inputs, calibration_arrays(calibration, names), strict=True
         )
-    spec = signature.inputs[0]
-    if signature.dynamic_batch and list(calibration.shape[1:]) == spec.shape[1:]:
-        # Rows stacked on the model's own batch axis: each is a sample of one row.
-        calibration = calibration.reshape(len(calibration), *spec.shape)
-    expected = ("N", *spec.shape)
-    if calibration.ndim != len(expected) or list(calibration.shape[1:]) != spec.shape:
+    ]
+    check_sample_counts(arrays, names)
+    return InputSamples.of(
+        signature.inputs,
+        [_as_datatype(array, spec) for spec, array in zip(signature.inputs, arrays, strict=True)],
+    )
+
+
+def _as_datatype(array: npt.NDArray[Any], spec: TensorSpec) -> npt.NDArray[Any]:
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
         raise RegistrationError(
-            f"calibration data has shape {calibration.shape}; expected {expected}: N samples "
-            f"of input {spec.name!r}, each of shape {spec.shape}"
+            f"calibration data for input {spec.name!r} has dtype {array.dtype}; send numbers"
         )
-    if calibration.shape[0] == 0:
-        raise RegistrationError("calibration data holds no samples; send at least one")
-    if not np.issubdtype(calibration.dtype, np.number) and calibration.dtype != np.bool_:
-        raise RegistrationError(f"calibration data has dtype {calibration.dtype}; send numbers")
-    samples = calibration.astype(numpy_dtype(spec.datatype))
+    samples = array.astype(numpy_dtype(spec.datatype))
     if not np.isfinite(samples.astype(np.float64)).all():
-        raise RegistrationError("calibration data holds NaN or infinity; send finite values")
+        raise RegistrationError(
+            f"calibration data for input {spec.name!r} holds NaN or infinity; send finite values"
+        )
     return samples

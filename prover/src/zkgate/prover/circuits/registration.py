@@ -20,9 +20,6 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy.typing as npt
 
 from zkgate.core.card import Fidelity, ModelCard, Tuning, Visibility, serving_terms
 from zkgate.core.fidelity_target import (
@@ -31,7 +28,6 @@ from zkgate.core.fidelity_target import (
     FidelityTarget,
     TuningEffort,
 )
-from zkgate.core.tensors import NamedTensor
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.batch_axis import check_rows_independent, fixed_row_graph
 from zkgate.prover.circuits.batch_registration import build_batch_circuit
@@ -62,6 +58,7 @@ from zkgate.prover.circuits.model_signature import (
 from zkgate.prover.circuits.registration_checks import (
     DEFAULT_MAX_LOGROWS,
     DEFAULT_PARAM_VISIBILITY,
+    Calibration,
     RegistrationError,
     check_batch_size,
     check_param_visibility,
@@ -70,14 +67,13 @@ from zkgate.prover.circuits.srs_files import CeremonySrs, SrsError
 from zkgate.prover.circuits.srs_source import SrsSource
 from zkgate.prover.circuits.submitted_model import SubmittedModel
 from zkgate.prover.circuits.tuning import tune_circuit
-from zkgate.prover.circuits.witness_input import witness_input_json
 
 
 def register_model(
     name: str,
     *,
     onnx_path: Path,
-    calibration: npt.NDArray[Any],
+    calibration: Calibration,
     store: ArtifactStore,
     srs_source: SrsSource,
     scratch: Path,
@@ -91,7 +87,8 @@ def register_model(
 ) -> ModelCard:
     """Builds, checks and stores the model's circuit, and returns its card.
 
-    calibration holds N samples of the model's single input, shape (N, *input shape). scratch
+    calibration holds N samples of each model input, shape (N, *input shape): one array for a
+    model with one input, or arrays by input name (calibration_samples). scratch
     is an empty working directory on the store's file system; the caller removes it. A
     batch_size above 1 also builds the batch circuit over that many requests
     (batch_registration.py). A scale fixes the input and parameter scales (with rebase
@@ -121,7 +118,7 @@ def register_model(
 
 
 def _submitted_model(
-    name: str, onnx_path: Path, calibration: npt.NDArray[Any], scratch: Path
+    name: str, onnx_path: Path, calibration: Calibration, scratch: Path
 ) -> SubmittedModel:
     """The model checked against its calibration data, with the graph its circuit is built
     from: the submitted one, or for a dynamic batch axis a copy fixed at one row."""
@@ -131,7 +128,7 @@ def _submitted_model(
     files = CircuitFiles(scratch)
     if not signature.dynamic_batch:
         return SubmittedModel(name, onnx_path, onnx_path, served, signature, samples, files)
-    check_rows_independent(served, signature, [samples])
+    check_rows_independent(served, signature, list(samples.arrays))
     circuit_onnx = fixed_row_graph(onnx_path, scratch / "row-circuit.onnx")
     return SubmittedModel(
         name, circuit_onnx, onnx_path, load_onnx(circuit_onnx), signature, samples, files
@@ -183,7 +180,9 @@ def _card(
         ezkl_version=EZKL_VERSION,
         visibility=Visibility(input=PUBLIC_IO, output=PUBLIC_IO, param=choices.param_visibility),
         logrows=keyed.logrows,
-        input_scale=int(settings["model_input_scales"][0]),
+        # Inputs share ezkl's input scale (integer inputs may read at 0): the finest bounds
+        # what the gateway lets through.
+        input_scale=max(int(s) for s in settings["model_input_scales"]),
         output_scale=min(int(s) for s in settings["model_output_scales"]),
         inputs=model.signature.inputs,
         outputs=model.signature.outputs,
@@ -205,12 +204,7 @@ def _calibrated_circuit(model: SubmittedModel, choices: CircuitChoices, keying: 
     """ezkl's own calibration (no measured search), compiled, checked on sample 0 and keyed in
     model.files."""
     files = model.files
-    spec = model.signature.inputs[0]
-    files.calibration.write_bytes(
-        witness_input_json(
-            [NamedTensor(spec.name, spec.datatype, model.samples[:CALIBRATION_SAMPLE_CAP])]
-        )
-    )
+    files.calibration.write_bytes(model.samples[:CALIBRATION_SAMPLE_CAP].input_data())
     calibrate(model.name, model.onnx_path, files, choices)
     compile_circuit(model.name, model.onnx_path, files)
     fidelity = _fidelity(model, files)
@@ -233,7 +227,7 @@ def _fidelity(model: SubmittedModel, files: CircuitFiles) -> Fidelity:
     """The card's fidelity against onnxruntime on FIDELITY_SAMPLES inputs, after the mock of
     sample 0 (the test proof's witness)."""
     inputs = fidelity_inputs(model.samples, FIDELITY_SAMPLES)
-    write_sample_inputs(files, model.signature.inputs[0], inputs)
+    write_sample_inputs(files, inputs)
     mock(model.name, files)
     return measure_fidelity(
         model.name,

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy.typing as npt
 
 from zkgate.core.card import TuningCandidate
 from zkgate.core.fidelity_target import FidelityTarget
-from zkgate.core.tensors import NamedTensor
 from zkgate.prover.circuits.calibration import (
     DECOMPOSITIONS,
     CircuitChoices,
@@ -30,10 +26,10 @@ from zkgate.prover.circuits.calibration import (
 from zkgate.prover.circuits.compilation import compile_circuit
 from zkgate.prover.circuits.ezkl_calls import ProvingError
 from zkgate.prover.circuits.fidelity import measure_fidelity, write_sample_inputs
+from zkgate.prover.circuits.input_samples import InputSamples
 from zkgate.prover.circuits.layout_search import layout_of
 from zkgate.prover.circuits.registration_checks import RegistrationError
 from zkgate.prover.circuits.submitted_model import SubmittedModel
-from zkgate.prover.circuits.witness_input import witness_input_json
 
 # ezkl's default scale: the search starts there and walks down while the target holds, or up
 # until it does.
@@ -52,11 +48,11 @@ class HeldOutSplit:
     """Calibration samples split into those calibration sizes lookups on and those fidelity is
     checked on. With a single sample both are that sample, and the record says so."""
 
-    fit: npt.NDArray[Any]
-    check: npt.NDArray[Any]
+    fit: InputSamples
+    check: InputSamples
 
     @classmethod
-    def of(cls, samples: npt.NDArray[Any]) -> HeldOutSplit:
+    def of(cls, samples: InputSamples) -> HeldOutSplit:
         if len(samples) < 2:
             return cls(samples, samples)
         fit = min(MAX_FIT_SAMPLES, len(samples) // 2)
@@ -78,10 +74,9 @@ class ScaleProbe:
         return self.shortfall is None
 
 
-def write_calibration_data(model: SubmittedModel, samples: npt.NDArray[Any], path: Path) -> Path:
-    """ezkl's calibration data file of these samples of the model's input."""
-    spec = model.signature.inputs[0]
-    path.write_bytes(witness_input_json([NamedTensor(spec.name, spec.datatype, samples)]))
+def write_calibration_data(samples: InputSamples, path: Path) -> Path:
+    """ezkl's calibration data file of these samples of the model's inputs."""
+    path.write_bytes(samples.input_data())
     return path
 
 
@@ -133,7 +128,7 @@ def _probe(
     try:
         calibrate_layout(
             model.onnx_path,
-            write_calibration_data(model, split.fit, files.calibration),
+            write_calibration_data(split.fit, files.calibration),
             files.settings,
             choices,
             request,
@@ -141,7 +136,7 @@ def _probe(
         logrows, rows = settings_size(files.settings)
         layout = layout_of(request, logrows)
         compile_circuit(f"{model.name} (scale {scale})", model.onnx_path, files)
-        write_sample_inputs(files, model.signature.inputs[0], split.check)
+        write_sample_inputs(files, split.check)
         fidelity = measure_fidelity(
             f"{model.name} (scale {scale})",
             model.session,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy.typing as npt
 import onnxruntime as ort
 
 from zkgate.prover.circuits.circuit_files import CircuitFiles
+from zkgate.prover.circuits.input_samples import InputSamples
 from zkgate.prover.circuits.model_signature import ModelSignature
 
 
@@ -18,14 +17,15 @@ class SubmittedModel:
     """`files` is the scratch directory the circuit is built in; the tuner builds each
     candidate in a directory of its own below it. `onnx_path` is the graph the circuit is
     built from, and `session` runs it; `served_onnx` is the graph the gateway serves (the same
-    file, or with a dynamic batch axis the graph before its axis 0 was fixed at one row)."""
+    file, or with a dynamic batch axis the graph before its axis 0 was fixed at one row).
+    `samples` are the calibration samples of every input."""
 
     name: str
     onnx_path: Path
     served_onnx: Path
     session: ort.InferenceSession
     signature: ModelSignature
-    samples: npt.NDArray[Any]
+    samples: InputSamples
     files: CircuitFiles
 
     def candidate_files(self, tag: str) -> CircuitFiles:

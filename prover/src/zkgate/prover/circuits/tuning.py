@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 
 from zkgate.core.card import Tuning, TuningCandidate
 from zkgate.core.fidelity_target import FidelityTarget, TuningEffort
-from zkgate.core.tensors import NamedTensor
 from zkgate.prover.circuits.calibration import CircuitChoices, calibrate_layout
 from zkgate.prover.circuits.compilation import compile_circuit, sample_witness
 from zkgate.prover.circuits.ezkl_calls import ProvingError
@@ -38,7 +37,6 @@ from zkgate.prover.circuits.scale_search import (
 )
 from zkgate.prover.circuits.srs_files import SrsError
 from zkgate.prover.circuits.submitted_model import SubmittedModel
-from zkgate.prover.circuits.witness_input import witness_input_json
 
 logger = logging.getLogger("zkgate.prover.tuning")
 
@@ -78,7 +76,7 @@ def tune_circuit(
     probes = choose_scale(model, choices, target, split, limits.scale_probes)
     passing = {p.scale: p for p in probes if p.meets}
     # Rows do not depend on the values, so one sample sizes a layout.
-    sizing = write_calibration_data(model, split.fit[:1], model.files.directory / "sizing.json")
+    sizing = write_calibration_data(split.fit[:1], model.files.directory / "sizing.json")
     sized, refused = sized_layouts(model, choices, sorted(passing), effort, sizing)
     if not sized:
         raise RegistrationError(refused[0].outcome if refused else "no layout could be sized")
@@ -166,16 +164,13 @@ def _keyed(
     proven once on calibration sample 0; or why it could not be."""
     files = candidate.files
     label = f"{model.name} ({candidate.files.directory.name})"
-    spec = model.signature.inputs[0]
     try:
-        write_calibration_data(model, split.fit, files.calibration)
+        write_calibration_data(split.fit, files.calibration)
         calibrate_layout(
             model.onnx_path, files.calibration, files.settings, choices, candidate.request
         )
         compile_circuit(label, model.onnx_path, files)
-        files.sample_input(0).write_bytes(
-            witness_input_json([NamedTensor(spec.name, spec.datatype, model.samples[0])])
-        )
+        files.sample_input(0).write_bytes(model.samples.sample_data(0))
         sample_witness(files, 0)
         return key_and_measure(label, files, keying), None
     except (RegistrationError, ProvingError, SrsError) as exc:
