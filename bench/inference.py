@@ -1,7 +1,10 @@
-"""Gateway ModelInfer latency and throughput against in-process onnxruntime on the same model."""
+"""Gateway ModelInfer latency and throughput, over the OIP's gRPC half and its REST half (JSON,
+one kept-alive HTTP connection), against in-process onnxruntime on the same model."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,15 +59,42 @@ def run(session: BenchSession) -> dict[str, float]:
     def local_call() -> object:
         return ort_session.run(None, {"input": sample})
 
+    rest = http.client.HTTPConnection("127.0.0.1", session.gateway.rest_port, timeout=10)
+    rest_path = f"/v2/models/{session.model.name}/infer"
+    rest_body = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": list(sample.shape),
+                    "data": sample.ravel().tolist(),
+                }
+            ]
+        }
+    ).encode()
+
+    def rest_call() -> object:
+        rest.request("POST", rest_path, body=rest_body)
+        response = rest.getresponse()
+        body = response.read()
+        assert response.status == 200, body
+        return body
+
     gw_lat, gw_rps = _measure(gateway_call, REQUESTS)
+    rest_lat, rest_rps = _measure(rest_call, REQUESTS)
     local_lat, local_rps = _measure(local_call, REQUESTS)
     gw_conc = _concurrent_throughput(gateway_call, REQUESTS, CONCURRENCY)
     channel.close()
+    rest.close()
     figures = {
         "gateway_p50_ms": percentile_ms(gw_lat, 50),
         "gateway_p99_ms": percentile_ms(gw_lat, 99),
         "gateway_rps_sequential": gw_rps,
         f"gateway_rps_{CONCURRENCY}_clients": gw_conc,
+        "rest_p50_ms": percentile_ms(rest_lat, 50),
+        "rest_p99_ms": percentile_ms(rest_lat, 99),
+        "rest_rps_sequential": rest_rps,
         "onnxruntime_p50_ms": percentile_ms(local_lat, 50),
         "onnxruntime_p99_ms": percentile_ms(local_lat, 99),
         "onnxruntime_rps": local_rps,
@@ -72,11 +102,17 @@ def run(session: BenchSession) -> dict[str, float]:
     figures["p50_ratio_gateway_over_onnxruntime"] = (
         figures["gateway_p50_ms"] / figures["onnxruntime_p50_ms"]
     )
+    figures["p50_ratio_rest_over_grpc"] = figures["rest_p50_ms"] / figures["gateway_p50_ms"]
     print(f"inference ({REQUESTS} requests each, one sample, same model)")
     print(
         f"  gateway ModelInfer  p50 {figures['gateway_p50_ms']:.3f} ms  "
         f"p99 {figures['gateway_p99_ms']:.3f} ms  {gw_rps:,.0f} req/s sequential, "
         f"{gw_conc:,.0f} req/s with {CONCURRENCY} client threads"
+    )
+    print(
+        f"  gateway REST infer  p50 {figures['rest_p50_ms']:.3f} ms  "
+        f"p99 {figures['rest_p99_ms']:.3f} ms  {rest_rps:,.0f} req/s sequential "
+        f"(p50 {figures['p50_ratio_rest_over_grpc']:.2f}x gRPC's)"
     )
     print(
         f"  onnxruntime local   p50 {figures['onnxruntime_p50_ms']:.3f} ms  "

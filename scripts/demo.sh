@@ -12,7 +12,7 @@ target=127.0.0.1:$port
 export ZKGATE_TARGET=$target
 
 mkdir -p "$data"
-"$bin/zkgate" serve --data-dir "$data" --port "$port" --workers 1 >"$data/gateway.log" 2>&1 &
+"$bin/zkgate" serve --data-dir "$data" --port "$port" --rest-port "${ZKGATE_DEMO_REST_PORT:-18000}" --workers 1 >"$data/gateway.log" 2>&1 &
 gateway=$!
 trap 'kill "$gateway" 2>/dev/null; wait "$gateway" 2>/dev/null || true' EXIT
 

@@ -1,4 +1,4 @@
-"""Names of the OIP request and response parameters zkgate reads and writes."""
+"""Reading zkgate's parameters from the gRPC half of the OIP, where each is a typed oneof."""
 
 from __future__ import annotations
 
@@ -6,15 +6,6 @@ from collections.abc import Mapping
 
 from zkgate.gateway.errors import InvalidRequest
 from zkgate.wire import open_inference_pb2 as oip
-
-PROVE = "zkgate.prove"
-RECEIPT = "zkgate.receipt"
-COMMITMENT = "zkgate.commitment"
-PROOF_JOB = "zkgate.proof_job"
-REQUEST_ID = "zkgate.request_id"
-# A request of several rows (a model with a dynamic batch axis): a JSON array per row, in order.
-RECEIPTS = "zkgate.receipts"
-PROOF_JOBS = "zkgate.proof_jobs"
 
 
 def read_bool(parameters: Mapping[str, oip.InferParameter], name: str) -> bool:
