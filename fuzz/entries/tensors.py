@@ -8,6 +8,7 @@ from fuzz.seeds import Seeds
 from zkgate.core.array_rows import RowsError, load_npy
 from zkgate.core.dataset import Dataset
 from zkgate.core.held_out_set import TestSet, TestSetError
+from zkgate.core.npz_arrays import load_npy_or_npz
 from zkgate.core.oip_codec import decode_tensors
 from zkgate.core.tensors import NamedTensor, TensorError
 from zkgate.wire import open_inference_pb2 as oip
@@ -62,6 +63,10 @@ def rows_load_npy(data: bytes, ctx: Seeds) -> object:
     return load_npy(data, "rows")
 
 
+def arrays_load_npy_or_npz(data: bytes, ctx: Seeds) -> object:
+    return load_npy_or_npz(data, "calibration data")
+
+
 TENSOR_ENTRIES: tuple[EntryPoint, ...] = (
     EntryPoint(
         "tensor_raw", ("tensor_raw",), tensor_from_raw, (TensorError,), "zkgate.core.tensors"
@@ -93,6 +98,13 @@ TENSOR_ENTRIES: tuple[EntryPoint, ...] = (
         rows_load_npy,
         (RowsError,),
         "zkgate.core.array_rows",
+    ),
+    EntryPoint(
+        "load_npy_or_npz",
+        ("npy_zip", "npy_calibration"),
+        arrays_load_npy_or_npz,
+        (RowsError,),
+        "zkgate.core.npz_arrays + zkgate.core.array_rows",
     ),
     EntryPoint(
         "oip_decode",
