@@ -29,7 +29,7 @@ class _Catalogue:
         self.state = state
         self.reads = 0
 
-    def get(self, name: str) -> ModelRecord:
+    def get(self, name: str, version: str = "") -> ModelRecord:
         self.reads += 1
         if self.state is None:
             raise ModelNotFound(name)

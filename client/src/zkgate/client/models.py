@@ -56,11 +56,34 @@ class ModelCalls(GatewayConnection):
         )
         return response
 
-    def model(self, name: str) -> pb.Model:
+    def model(self, name: str, version: str = "") -> pb.Model:
+        """One version (a number or commitment; empty: the default) with all the model's in
+        `versions`."""
         result: pb.Model = self._models.GetModel(
-            pb.GetModelRequest(name=name), timeout=self._timeout
+            pb.GetModelRequest(name=name, version=version), timeout=self._timeout
         )
         return result
+
+    def remove_model(self, name: str, version: str = "") -> pb.RemoveModelResponse:
+        """Admin only: removes one version, or with version empty the whole model."""
+        response: pb.RemoveModelResponse = self._models.RemoveModel(
+            pb.RemoveModelRequest(name=name, version=version), timeout=self._timeout
+        )
+        return response
+
+    def set_default_version(self, name: str, version: str) -> pb.Model:
+        """Admin only: the version served to requests that name none."""
+        result: pb.Model = self._models.SetDefaultVersion(
+            pb.SetDefaultVersionRequest(name=name, version=version), timeout=self._timeout
+        )
+        return result
+
+    def sync_models(self) -> list[pb.RepositoryEntry]:
+        """Admin only: registers what is new or changed in the gateway's model repository."""
+        response: pb.SyncModelRepositoryResponse = self._models.SyncModelRepository(
+            pb.SyncModelRepositoryRequest(), timeout=self._timeout
+        )
+        return list(response.entries)
 
     def models(self) -> list[pb.Model]:
         response: pb.ListModelsResponse = self._models.ListModels(
@@ -68,11 +91,13 @@ class ModelCalls(GatewayConnection):
         )
         return list(response.models)
 
-    def bundle(self, model: str, *, batch: bool = False) -> VerifierBundle:
+    def bundle(self, model: str, *, batch: bool = False, version: str = "") -> VerifierBundle:
         """The verifier's artifacts as the gateway serves them (with batch, those of the
-        model's batch circuit); `verify` checks them."""
+        model's batch circuit; with version, a number or commitment, those of that version);
+        `verify` checks them."""
         response: pb.VerifierBundle = self._models.GetVerifierBundle(
-            pb.GetVerifierBundleRequest(name=model, batch=batch), timeout=self._timeout
+            pb.GetVerifierBundleRequest(name=model, batch=batch, version=version),
+            timeout=self._timeout,
         )
         return VerifierBundle(
             card=ModelCard.from_json(response.card_json),

@@ -240,15 +240,19 @@ class GetModelRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    version: _builtins.str
+    """A version number ("2") or commitment; empty for the default version."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -265,6 +269,10 @@ class Model(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     REGISTRATION_JOB_ID_FIELD_NUMBER: _builtins.int
     CARD_JSON_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    IS_DEFAULT_FIELD_NUMBER: _builtins.int
+    PINNED_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     state: Global___ModelState.ValueType
     policy: Global___ProofPolicy.ValueType
@@ -274,6 +282,18 @@ class Model(_message.Message):
     """Set when state is FAILED."""
     registration_job_id: _builtins.str
     card_json: _builtins.str
+    version: _builtins.int
+    """The version's number within its name: 1 for the first registration, 2 for the next, ..."""
+    is_default: _builtins.bool
+    """This version serves requests that name none."""
+    pinned: _builtins.bool
+    """An operator chose the default (SetDefaultVersion); else it is the newest ready version."""
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Model]:
+        """Every version of the model, oldest first (each without versions of its own); filled by
+        ListModels and GetModel.
+        """
+
     def __init__(
         self,
         *,
@@ -284,14 +304,172 @@ class Model(_message.Message):
         error: _builtins.str = ...,
         registration_job_id: _builtins.str = ...,
         card_json: _builtins.str = ...,
+        version: _builtins.int = ...,
+        is_default: _builtins.bool = ...,
+        pinned: _builtins.bool = ...,
+        versions: _abc.Iterable[Global___Model] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_json", b"card_json", "commitment", b"commitment", "error", b"error", "name", b"name", "policy", b"policy", "registration_job_id", b"registration_job_id", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_json", b"card_json", "commitment", b"commitment", "error", b"error", "is_default", b"is_default", "name", b"name", "pinned", b"pinned", "policy", b"policy", "registration_job_id", b"registration_job_id", "state", b"state", "version", b"version", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Model: _TypeAlias = Model  # noqa: Y015
+
+@_typing.final
+class RemoveModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    """A version number or commitment; empty removes every version."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveModelRequest: _TypeAlias = RemoveModelRequest  # noqa: Y015
+
+@_typing.final
+class RemoveModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMOVED_FIELD_NUMBER: _builtins.int
+    FAILED_JOB_IDS_FIELD_NUMBER: _builtins.int
+    ARTIFACTS_DELETED_FIELD_NUMBER: _builtins.int
+    BYTES_FREED_FIELD_NUMBER: _builtins.int
+    SWEEP_WAITING_FIELD_NUMBER: _builtins.int
+    artifacts_deleted: _builtins.int
+    """What this removal's sweep deleted."""
+    bytes_freed: _builtins.int
+    @_builtins.property
+    def removed(self) -> _containers.RepeatedCompositeFieldContainer[Global___Model]: ...
+    @_builtins.property
+    def failed_job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Queued jobs of the removed versions, now failed."""
+
+    @_builtins.property
+    def sweep_waiting(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Removed versions whose artifacts wait for a later sweep, and why (a job runs on them)."""
+
+    def __init__(
+        self,
+        *,
+        removed: _abc.Iterable[Global___Model] | None = ...,
+        failed_job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        artifacts_deleted: _builtins.int = ...,
+        bytes_freed: _builtins.int = ...,
+        sweep_waiting: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifacts_deleted", b"artifacts_deleted", "bytes_freed", b"bytes_freed", "failed_job_ids", b"failed_job_ids", "removed", b"removed", "sweep_waiting", b"sweep_waiting"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveModelResponse: _TypeAlias = RemoveModelResponse  # noqa: Y015
+
+@_typing.final
+class SetDefaultVersionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetDefaultVersionRequest: _TypeAlias = SetDefaultVersionRequest  # noqa: Y015
+
+@_typing.final
+class SyncModelRepositoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncModelRepositoryRequest: _TypeAlias = SyncModelRepositoryRequest  # noqa: Y015
+
+@_typing.final
+class RepositoryEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The folder's name, which is the model's."""
+    action: _builtins.str
+    """"registered": a new version's registration was queued; "unchanged": the folder's content
+    is a live version already; "error": the folder was refused, see error.
+    """
+    version: _builtins.int
+    job_id: _builtins.str
+    error: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        action: _builtins.str = ...,
+        version: _builtins.int = ...,
+        job_id: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "error", b"error", "job_id", b"job_id", "name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepositoryEntry: _TypeAlias = RepositoryEntry  # noqa: Y015
+
+@_typing.final
+class SyncModelRepositoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RepositoryEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___RepositoryEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncModelRepositoryResponse: _TypeAlias = SyncModelRepositoryResponse  # noqa: Y015
 
 @_typing.final
 class GetVerifierBundleRequest(_message.Message):
@@ -299,18 +477,22 @@ class GetVerifierBundleRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     BATCH_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     batch: _builtins.bool
     """The bundle of the model's batch circuit (see RegisterModelRequest.batch_size)."""
+    version: _builtins.str
+    """A version number or commitment (a receipt's); empty for the default version."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         batch: _builtins.bool = ...,
+        version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "name", b"name", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -49,6 +49,21 @@ class ModelServiceStub:
                 request_serializer=zkgate_dot_v1_dot_zkgate__pb2.GetModelRequest.SerializeToString,
                 response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Model.FromString,
                 _registered_method=True)
+        self.RemoveModel = channel.unary_unary(
+                '/zkgate.v1.ModelService/RemoveModel',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.RemoveModelRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.RemoveModelResponse.FromString,
+                _registered_method=True)
+        self.SetDefaultVersion = channel.unary_unary(
+                '/zkgate.v1.ModelService/SetDefaultVersion',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.SetDefaultVersionRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Model.FromString,
+                _registered_method=True)
+        self.SyncModelRepository = channel.unary_unary(
+                '/zkgate.v1.ModelService/SyncModelRepository',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.SyncModelRepositoryRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SyncModelRepositoryResponse.FromString,
+                _registered_method=True)
         self.GetVerifierBundle = channel.unary_unary(
                 '/zkgate.v1.ModelService/GetVerifierBundle',
                 request_serializer=zkgate_dot_v1_dot_zkgate__pb2.GetVerifierBundleRequest.SerializeToString,
@@ -67,19 +82,45 @@ class ModelServiceServicer:
     def RegisterModel(self, request, context):
         """Stores the ONNX model and its calibration data and enqueues the registration job
         (calibrate, compile, setup, fidelity, card) for a prover. Returns at once.
+        Registering a name again with another ONNX, calibration, policy or setting makes a new
+        version of it; the same registration again is ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One entry per model, for its default version, with every version in `versions`.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetModel(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveModel(self, request, context):
+        """Admin only. Removes one version or the whole model: queued jobs of what is removed fail,
+        running ones finish, and artifacts nothing else uses are deleted once nothing runs on them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDefaultVersion(self, request, context):
+        """Admin only. Pins the version that serves requests naming none (it must be ready).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncModelRepository(self, request, context):
+        """Admin only. Registers what is new or changed in the gateway's model repository
+        (--model-repository) and leaves the rest; FAILED_PRECONDITION when it has none.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -115,6 +156,21 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.GetModel,
                     request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.GetModelRequest.FromString,
                     response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Model.SerializeToString,
+            ),
+            'RemoveModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveModel,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.RemoveModelRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.RemoveModelResponse.SerializeToString,
+            ),
+            'SetDefaultVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDefaultVersion,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SetDefaultVersionRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Model.SerializeToString,
+            ),
+            'SyncModelRepository': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncModelRepository,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.SyncModelRepositoryRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.SyncModelRepositoryResponse.SerializeToString,
             ),
             'GetVerifierBundle': grpc.unary_unary_rpc_method_handler(
                     servicer.GetVerifierBundle,
@@ -208,6 +264,87 @@ class ModelService:
             '/zkgate.v1.ModelService/GetModel',
             zkgate_dot_v1_dot_zkgate__pb2.GetModelRequest.SerializeToString,
             zkgate_dot_v1_dot_zkgate__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.ModelService/RemoveModel',
+            zkgate_dot_v1_dot_zkgate__pb2.RemoveModelRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.RemoveModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDefaultVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.ModelService/SetDefaultVersion',
+            zkgate_dot_v1_dot_zkgate__pb2.SetDefaultVersionRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncModelRepository(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.ModelService/SyncModelRepository',
+            zkgate_dot_v1_dot_zkgate__pb2.SyncModelRepositoryRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.SyncModelRepositoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,9 +39,22 @@ class ModelServiceStub:
     RegisterModel: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.RegisterModelRequest, _zkgate_pb2.RegisterModelResponse]
     """Stores the ONNX model and its calibration data and enqueues the registration job
     (calibrate, compile, setup, fidelity, card) for a prover. Returns at once.
+    Registering a name again with another ONNX, calibration, policy or setting makes a new
+    version of it; the same registration again is ALREADY_EXISTS.
     """
     ListModels: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.ListModelsRequest, _zkgate_pb2.ListModelsResponse]
+    """One entry per model, for its default version, with every version in `versions`."""
     GetModel: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetModelRequest, _zkgate_pb2.Model]
+    RemoveModel: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.RemoveModelRequest, _zkgate_pb2.RemoveModelResponse]
+    """Admin only. Removes one version or the whole model: queued jobs of what is removed fail,
+    running ones finish, and artifacts nothing else uses are deleted once nothing runs on them.
+    """
+    SetDefaultVersion: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.SetDefaultVersionRequest, _zkgate_pb2.Model]
+    """Admin only. Pins the version that serves requests naming none (it must be ready)."""
+    SyncModelRepository: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.SyncModelRepositoryRequest, _zkgate_pb2.SyncModelRepositoryResponse]
+    """Admin only. Registers what is new or changed in the gateway's model repository
+    (--model-repository) and leaves the rest; FAILED_PRECONDITION when it has none.
+    """
     GetVerifierBundle: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetVerifierBundleRequest, _zkgate_pb2.VerifierBundle]
     """Everything an offline verifier needs: card, verifying key, settings and the SRS slice."""
     GetServerIdentity: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetServerIdentityRequest, _zkgate_pb2.ServerIdentity]
@@ -53,9 +66,22 @@ class ModelServiceAsyncStub(ModelServiceStub):
     RegisterModel: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.RegisterModelRequest, _zkgate_pb2.RegisterModelResponse]  # type: ignore[assignment]
     """Stores the ONNX model and its calibration data and enqueues the registration job
     (calibrate, compile, setup, fidelity, card) for a prover. Returns at once.
+    Registering a name again with another ONNX, calibration, policy or setting makes a new
+    version of it; the same registration again is ALREADY_EXISTS.
     """
     ListModels: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.ListModelsRequest, _zkgate_pb2.ListModelsResponse]  # type: ignore[assignment]
+    """One entry per model, for its default version, with every version in `versions`."""
     GetModel: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetModelRequest, _zkgate_pb2.Model]  # type: ignore[assignment]
+    RemoveModel: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.RemoveModelRequest, _zkgate_pb2.RemoveModelResponse]  # type: ignore[assignment]
+    """Admin only. Removes one version or the whole model: queued jobs of what is removed fail,
+    running ones finish, and artifacts nothing else uses are deleted once nothing runs on them.
+    """
+    SetDefaultVersion: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.SetDefaultVersionRequest, _zkgate_pb2.Model]  # type: ignore[assignment]
+    """Admin only. Pins the version that serves requests naming none (it must be ready)."""
+    SyncModelRepository: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.SyncModelRepositoryRequest, _zkgate_pb2.SyncModelRepositoryResponse]  # type: ignore[assignment]
+    """Admin only. Registers what is new or changed in the gateway's model repository
+    (--model-repository) and leaves the rest; FAILED_PRECONDITION when it has none.
+    """
     GetVerifierBundle: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetVerifierBundleRequest, _zkgate_pb2.VerifierBundle]  # type: ignore[assignment]
     """Everything an offline verifier needs: card, verifying key, settings and the SRS slice."""
     GetServerIdentity: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetServerIdentityRequest, _zkgate_pb2.ServerIdentity]  # type: ignore[assignment]
@@ -70,6 +96,8 @@ class ModelServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_zkgate_pb2.RegisterModelResponse, _abc.Awaitable[_zkgate_pb2.RegisterModelResponse]]:
         """Stores the ONNX model and its calibration data and enqueues the registration job
         (calibrate, compile, setup, fidelity, card) for a prover. Returns at once.
+        Registering a name again with another ONNX, calibration, policy or setting makes a new
+        version of it; the same registration again is ALREADY_EXISTS.
         """
 
     @_abc_1.abstractmethod
@@ -77,7 +105,8 @@ class ModelServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _zkgate_pb2.ListModelsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_zkgate_pb2.ListModelsResponse, _abc.Awaitable[_zkgate_pb2.ListModelsResponse]]: ...
+    ) -> _typing.Union[_zkgate_pb2.ListModelsResponse, _abc.Awaitable[_zkgate_pb2.ListModelsResponse]]:
+        """One entry per model, for its default version, with every version in `versions`."""
 
     @_abc_1.abstractmethod
     def GetModel(
@@ -85,6 +114,34 @@ class ModelServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _zkgate_pb2.GetModelRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_zkgate_pb2.Model, _abc.Awaitable[_zkgate_pb2.Model]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveModel(
+        self,
+        request: _zkgate_pb2.RemoveModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.RemoveModelResponse, _abc.Awaitable[_zkgate_pb2.RemoveModelResponse]]:
+        """Admin only. Removes one version or the whole model: queued jobs of what is removed fail,
+        running ones finish, and artifacts nothing else uses are deleted once nothing runs on them.
+        """
+
+    @_abc_1.abstractmethod
+    def SetDefaultVersion(
+        self,
+        request: _zkgate_pb2.SetDefaultVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Model, _abc.Awaitable[_zkgate_pb2.Model]]:
+        """Admin only. Pins the version that serves requests naming none (it must be ready)."""
+
+    @_abc_1.abstractmethod
+    def SyncModelRepository(
+        self,
+        request: _zkgate_pb2.SyncModelRepositoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.SyncModelRepositoryResponse, _abc.Awaitable[_zkgate_pb2.SyncModelRepositoryResponse]]:
+        """Admin only. Registers what is new or changed in the gateway's model repository
+        (--model-repository) and leaves the rest; FAILED_PRECONDITION when it has none.
+        """
 
     @_abc_1.abstractmethod
     def GetVerifierBundle(

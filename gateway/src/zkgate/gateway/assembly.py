@@ -9,9 +9,12 @@ and protocol statements alike, is signed with its one identity key: the key clie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from zkgate.core.learning.policy import ReplayPlan
 from zkgate.gateway.config import GatewayConfig
+from zkgate.gateway.model_repository import ModelRepository
+from zkgate.gateway.model_repository_source import ObjectStoreMirror, object_store_location
 from zkgate.gateway.protocols.accuracy import AccuracyEvaluator
 from zkgate.gateway.protocols.contest import ContestNotary
 from zkgate.gateway.protocols.learning import LearningAttestor, LearningReports
@@ -34,6 +37,8 @@ class GatewayParts:
     contest_notary: ContestNotary
     accuracy: AccuracyEvaluator
     retrieval: RetrievalResponder
+    # None without --model-repository.
+    repository: ModelRepository | None
 
 
 def assemble(config: GatewayConfig) -> GatewayParts:
@@ -61,6 +66,7 @@ def assemble(config: GatewayConfig) -> GatewayParts:
         default_policy=config.default_policy,
         srs_directory=layout.srs_cache,
         learning_terms=attestor.registration_terms,
+        max_batch_rows=config.max_batch_rows,
     )
     return GatewayParts(
         service=service,
@@ -69,4 +75,27 @@ def assemble(config: GatewayConfig) -> GatewayParts:
         contest_notary=ContestNotary(signer.key),
         accuracy=AccuracyEvaluator(service, signer.key, store),
         retrieval=RetrievalResponder(service, signer.key, store),
+        repository=model_repository(config, service, layout),
     )
+
+
+def model_repository(
+    config: GatewayConfig, service: GatewayService, layout: DataLayout
+) -> ModelRepository | None:
+    """The configured repository: a directory read in place, or an object-store prefix
+    mirrored into the data directory before each sync; None without one."""
+    if not config.model_repository:
+        return None
+    configs = Path(config.model_configs) if config.model_configs else None
+    location = object_store_location(config.model_repository)
+    if location is None:
+        return ModelRepository(Path(config.model_repository), service, configs=configs)
+    # Imported here: boto3 costs a few hundred milliseconds at start-up, for S3 users only.
+    from zkgate.prover.artifacts.s3_backend import s3_client
+
+    mirror = ObjectStoreMirror(
+        client=s3_client(endpoint_url=config.s3_endpoint_url, region=config.s3_region),
+        location=location,
+        target=layout.root / "model-repository",
+    )
+    return ModelRepository(mirror.target, service, refresh=mirror.refresh, configs=configs)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from zkgate.core.learning.admission import MINIMUM_REPLAY
+from zkgate.gateway.model_repository_source import object_store_location
 from zkgate.prover.artifacts.store_settings import DEFAULT_KEY_CACHE_BYTES, ArtifactSettings
 from zkgate.prover.memory_sizes import largest_size, parse_size
 from zkgate.prover.queue.catalog import ProofPolicy
@@ -33,10 +34,15 @@ class GatewayConfig:
     data_dir: Path = Path("./zkgate-data")
     # Local prover worker processes started beside the gateway (embedded mode); 0 for none.
     workers: int = 1
+    # The REST half of the Open Inference Protocol (KServe v2 JSON) on this port; 0: off.
+    rest_port: int = 8000
     # gRPC's own limit on one message; also the largest ONNX model RegisterModel accepts.
     max_message_bytes: int = 64 * 1024 * 1024
     # Queued proof jobs beyond this answer RESOURCE_EXHAUSTED rather than growing without bound.
     max_queued_jobs: int = 10_000
+    # Rows one request may hold for a model with a dynamic batch axis; each row gets its own
+    # receipt and, on request, its own proof job.
+    max_batch_rows: int = 64
     # Policy given to models registered without one.
     default_policy: ProofPolicy = ProofPolicy.ON_REQUEST
     # Largest circuit a registration may calibrate to (2^logrows rows); memory grows with it.
@@ -64,6 +70,17 @@ class GatewayConfig:
     # proof-of-learning.md); intents are refused for policies that plan less.
     learning_top_q: int = MINIMUM_REPLAY.top_q
     learning_random_segments: int = MINIMUM_REPLAY.random_segments
+    # Model folders (ONNX, calibration.npy, model.toml) registered at start and on `zkgate
+    # models sync` (docs/model-management.md): a directory, or s3://bucket/prefix (mirrored into
+    # DATA_DIR/model-repository before each sync, with s3_endpoint_url and s3_region); empty:
+    # none.
+    model_repository: str = ""
+    # A directory of NAME.toml files, each replacing model folder NAME's model.toml (the Helm
+    # chart renders its values' model configs here).
+    model_configs: str = ""
+    # How often the gateway deletes the artifacts of removed model versions that had to wait
+    # (a job was running on them); removals sweep at once as well.
+    artifact_sweep_seconds: float = 60.0
     # How long a draining gateway lets in-flight calls finish.
     shutdown_grace_seconds: float = 5.0
     # Prometheus /metrics on this port (same host), embedded provers' metrics included; 0: off.
@@ -97,8 +114,23 @@ class GatewayConfig:
         if self.prover_memory_budget:
             parse_size(self.prover_memory_budget)
         self.standby_memory_budget()
+        if self.max_batch_rows < 1:
+            raise ValueError("max_batch_rows must be at least 1")
         if bool(self.srs_path) != bool(self.srs_sha256):
             raise ValueError("srs_path and srs_sha256 go together: pin the ceremony file")
+        repository = self.model_repository
+        if (
+            repository
+            and object_store_location(repository) is None
+            and not Path(repository).is_dir()
+        ):
+            raise ValueError(f"model_repository {repository} is not a directory")
+        if self.model_configs and not self.model_repository:
+            raise ValueError("model_configs needs a model_repository to apply to")
+        if self.model_configs and not Path(self.model_configs).is_dir():
+            raise ValueError(f"model_configs {self.model_configs} is not a directory")
+        if self.artifact_sweep_seconds <= 0:
+            raise ValueError("artifact_sweep_seconds must be positive")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ValueError("tls_cert_file and tls_key_file go together")
         if self.tls_client_ca_file and not self.tls_cert_file:

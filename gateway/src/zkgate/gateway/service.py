@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from zkgate.core.batch_rows import row_request_id, split_rows
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.card import ModelCard
 from zkgate.core.documents import quote
@@ -29,14 +30,18 @@ from zkgate.gateway.ready_model_cache import ReadyModels
 from zkgate.gateway.receipt_signer import ReceiptSigner
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.witness_input import witness_input_json
+from zkgate.prover.queue.artifact_sweep import SweepReport, sweep_removed_artifacts
 from zkgate.prover.queue.catalog import (
     ModelCatalog,
     ModelNotFound,
     ModelRecord,
     ModelState,
     ProofPolicy,
+    VersionNotFound,
+    VersionNotReady,
 )
 from zkgate.prover.queue.jobs import Job, JobKind, JobNotFound, JobQueue, JobState
+from zkgate.prover.queue.version_removal import Removal, remove_versions
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,29 @@ class Registration:
 
 
 @dataclass(frozen=True)
-class InferenceResult:
-    model: ModelRecord
+class ServedRow:
+    """One row of a request, receipted (and proven) as a prediction of its own."""
+
     inputs: list[NamedTensor]
     outputs: list[NamedTensor]
     receipt: Receipt
-    # The request asked for a proof, or the model's policy is `always`: see `enqueue_proof`.
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    model: ModelRecord
+    # The whole request's outputs, as onnxruntime computed them for every row at once.
+    outputs: list[NamedTensor]
+    # One row unless the model has a dynamic batch axis (see zkgate.core.batch_rows).
+    rows: list[ServedRow]
+    # The request asked for a proof, or the model's policy is `always`: see `enqueue_proofs`.
     proof_wanted: bool
+
+
+@dataclass(frozen=True)
+class ModelRemoval:
+    removal: Removal
+    sweep: SweepReport
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,7 @@ class GatewayService:
         default_policy: ProofPolicy,
         srs_directory: Path,
         learning_terms: Callable[[bytes], dict[str, object]],
+        max_batch_rows: int,
     ) -> None:
         """srs_directory: where this node's provers keep SRS files; registrations may name
         ceremony files only there. learning_terms: the learning protocol's reading of a
@@ -84,7 +106,7 @@ class GatewayService:
         self._queue = queue
         self._store = store
         self._signer = signer
-        self._runtime = ModelRuntime(store)
+        self._runtime = ModelRuntime(store, max_batch_rows)
         self._ready_models = ReadyModels(catalog.get)
         self._max_logrows = max_logrows
         self._default_policy = default_policy
@@ -115,6 +137,7 @@ class GatewayService:
         scale: int | None = None,
         fidelity: str = "",
         tuning: str = "",
+        retry_failed: bool = True,
     ) -> Registration:
         """`proof_of_learning`: an archive for the prover to verify against `onnx`; empty for
         none. `batch_size` above 1 also builds a batch circuit (cross-request batching). Only
@@ -123,7 +146,9 @@ class GatewayService:
         `scale` fixes the circuit's fixed-point scale (input and parameters) instead of letting
         calibration choose it: a retrieval requester decides what the circuit is held to.
         `fidelity` and `tuning` (empty for the defaults) set the circuit search (see
-        zkgate.core.fidelity_target)."""
+        zkgate.core.fidelity_target). Registering a name again with anything different makes a
+        new version; the same registration again raises ModelExists, even after it failed
+        unless `retry_failed`."""
         self._check_registrant(name, tenant, admin_only=admin_only)
         circuit = checked_circuit_request(
             name,
@@ -142,7 +167,13 @@ class GatewayService:
         )
         learning = self._learning_fields(proof_of_learning)
         return self._queue_registration(
-            name, policy or self._default_policy, onnx, calibration, {**circuit, **learning}, tenant
+            name,
+            policy or self._default_policy,
+            onnx,
+            calibration,
+            {**circuit, **learning},
+            tenant,
+            retry_failed=retry_failed,
         )
 
     def _queue_registration(
@@ -153,12 +184,19 @@ class GatewayService:
         calibration: bytes,
         settings: dict[str, object],
         tenant: Tenant,
+        *,
+        retry_failed: bool = True,
     ) -> Registration:
         """Stores the uploads, lists the model as registering and queues the job that builds it."""
         onnx_digest = self._store.put_bytes(onnx)
         calibration_digest = self._store.put_bytes(calibration)
         record = self._catalog.create(
-            name, policy=policy, onnx_digest=onnx_digest, calibration_digest=calibration_digest
+            name,
+            policy=policy,
+            onnx_digest=onnx_digest,
+            calibration_digest=calibration_digest,
+            settings=settings,
+            retry_failed=retry_failed,
         )
         job, _ = self._queue.enqueue(
             JobKind.REGISTER,
@@ -168,8 +206,8 @@ class GatewayService:
             tenant=tenant.name,
             tenant_quota=tenant.max_queued_jobs,
         )
-        self._catalog.attach_job(name, job.id)
-        return Registration(model=self._catalog.get(record.name), job=job)
+        self._catalog.attach_job(name, job.id, version=record.version)
+        return Registration(model=self._catalog.get(name, str(record.version)), job=job)
 
     def _check_registrant(self, name: str, tenant: Tenant, *, admin_only: bool) -> None:
         if admin_only and not tenant.admin:
@@ -203,8 +241,9 @@ class GatewayService:
         )
 
     def list_models(self, tenant: Tenant = ANONYMOUS) -> list[ModelRecord]:
-        """Every served model, and of the retrieval predicates only the tenant's own: a
-        predicate is a tenant's query, and its card names the hash of its ONNX."""
+        """Every version of every served model, and of the retrieval predicates only the
+        tenant's own: a predicate is a tenant's query, and its card names the hash of its
+        ONNX."""
         own = tenant_predicate_prefix(tenant)
         return [
             record
@@ -212,30 +251,70 @@ class GatewayService:
             if not record.name.startswith(PREDICATE_PREFIX) or record.name.startswith(own)
         ]
 
-    def get_model(self, name: str) -> ModelRecord:
-        return _found(self._catalog.get, name)
+    def get_model(self, name: str, version: str = "") -> ModelRecord:
+        """`version`: a number or commitment; empty for the default version."""
+        return _found(self._catalog.get, name, version)
 
-    def ready_model(self, name: str) -> ModelRecord:
+    def model_versions(self, name: str) -> list[ModelRecord]:
+        """The model's versions, oldest first."""
+        return self._catalog.versions(name)
+
+    def ready_model(self, name: str, version: str = "") -> ModelRecord:
         """The record requests are served from: kept in memory once ready (see
         ready_model_cache)."""
-        record = _found(self._ready_models.get, name)
+        record = _found(self._ready_models.get, name, version)
+        label = f"model {name!r} version {record.version}"
         if record.state == ModelState.REGISTERING:
             raise NotReady(
-                f"model {name!r} is still registering (job {record.registration_job_id}); "
+                f"{label} is still registering (job {record.registration_job_id}); "
                 "retry once it is ready"
             )
         if record.state == ModelState.FAILED or record.commitment is None:
-            raise NotReady(f"model {name!r} failed to register: {record.error}")
+            raise NotReady(f"{label} failed to register: {record.error}")
         return record
 
-    def loaded_model(self, name: str) -> tuple[ModelRecord, LoadedModel]:
-        record = self.ready_model(name)
+    def remove_model(self, name: str, version: str, tenant: Tenant = ANONYMOUS) -> ModelRemoval:
+        """Removes one version (number or commitment) or, with version empty, the whole model,
+        then sweeps the artifacts nothing uses any more (see queue/artifact_sweep.py)."""
+        self._check_registrant(name, tenant, admin_only=True)
+        try:
+            removal = remove_versions(self._catalog.database, name, version)
+        except ModelNotFound as exc:
+            raise NotFound(str(exc)) from None
+        finally:
+            self._ready_models.forget(name)
+        return ModelRemoval(removal=removal, sweep=self.sweep_artifacts())
+
+    def set_default_version(
+        self, name: str, version: str, tenant: Tenant = ANONYMOUS
+    ) -> ModelRecord:
+        """Pins the version served to requests that name none."""
+        self._check_registrant(name, tenant, admin_only=True)
+        try:
+            return self._catalog.set_default(name, version)
+        except ModelNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except VersionNotReady as exc:
+            raise NotReady(str(exc)) from None
+        finally:
+            self._ready_models.forget(name)
+
+    def sweep_artifacts(self) -> SweepReport:
+        """Deletes what removed versions left that nothing else uses; safe to call any time."""
+        return sweep_removed_artifacts(self._catalog.database, self._store)
+
+    def loaded_model(self, name: str, version: str = "") -> tuple[ModelRecord, LoadedModel]:
+        """`version`: a number or commitment; empty for the default version."""
+        record = self.ready_model(name, version)
         assert record.commitment is not None and record.card_json is not None
         return record, self._runtime.get(record.commitment, record.card_json)
 
-    def verifier_bundle(self, name: str, *, batch: bool = False) -> VerifierBundle:
-        """The model's bundle, or with batch its batch circuit's (same card)."""
-        record = self.ready_model(name)
+    def verifier_bundle(
+        self, name: str, *, batch: bool = False, version: str = ""
+    ) -> VerifierBundle:
+        """The bundle of a model version (empty: the default), or with batch its batch
+        circuit's (same card)."""
+        record = self.ready_model(name, version)
         assert record.card_json is not None
         card = ModelCard.from_json(record.card_json)
         artifacts = card.artifacts
@@ -260,39 +339,51 @@ class GatewayService:
         *,
         request_id: str,
         prove: bool,
+        version: str = "",
     ) -> InferenceResult:
-        record, model = self.loaded_model(name)
+        record, model = self.loaded_model(name, version)
         assert record.commitment is not None
         if prove and record.policy == ProofPolicy.NEVER:
             raise ProofsDisabled(f"model {name!r} has proof policy 'never'")
         inputs = self._ordered_inputs(model, tensors)
+        count = model.check_inputs(inputs)
         outputs = model.run(inputs)
-        input_digest = tensors_digest(inputs)
-        receipt = self._signer.sign(
-            ReceiptBody(
-                model=name,
-                commitment=record.commitment,
-                input_digest=input_digest,
-                output_digest=tensors_digest(outputs),
-                request_id=request_id or uuid.uuid4().hex,
-                issued_at_ms=int(time.time() * 1000),
+        request_id = request_id or uuid.uuid4().hex
+        issued_at_ms = int(time.time() * 1000)
+        rows = [
+            ServedRow(
+                inputs=row_inputs,
+                outputs=row_outputs,
+                receipt=self._signer.sign(
+                    ReceiptBody(
+                        model=name,
+                        commitment=record.commitment,
+                        input_digest=tensors_digest(row_inputs),
+                        output_digest=tensors_digest(row_outputs),
+                        request_id=row_request_id(request_id, row, count),
+                        issued_at_ms=issued_at_ms,
+                    )
+                ),
             )
-        )
+            for row, (row_inputs, row_outputs) in enumerate(
+                zip(split_rows(inputs, count), split_rows(outputs, count), strict=True)
+            )
+        ]
         return InferenceResult(
             model=record,
-            inputs=inputs,
             outputs=outputs,
-            receipt=receipt,
+            rows=rows,
             proof_wanted=prove or record.policy == ProofPolicy.ALWAYS,
         )
 
-    def enqueue_proof(self, result: InferenceResult, tenant: Tenant = ANONYMOUS) -> Job:
-        """The durable proof job for an inference; a separate step because it writes to disk
-        (milliseconds), which an async caller keeps off its event loop, while inference itself
-        takes microseconds."""
-        return self._enqueue_proof(
-            result.model, result.inputs, result.receipt.body.input_digest, tenant
-        )
+    def enqueue_proofs(self, result: InferenceResult, tenant: Tenant = ANONYMOUS) -> list[Job]:
+        """The durable proof job of each row of an inference; a separate step because it writes
+        to disk (milliseconds), which an async caller keeps off its event loop, while inference
+        itself takes microseconds. Rows of a model with a batch circuit share its proofs."""
+        return [
+            self._enqueue_proof(result.model, row.inputs, row.receipt.body.input_digest, tenant)
+            for row in result.rows
+        ]
 
     def request_proof(
         self, receipt_json: str, tensors: Sequence[NamedTensor], tenant: Tenant = ANONYMOUS
@@ -303,14 +394,10 @@ class GatewayService:
             receipt.verify_signature(self._signer.public_key)
         except ReceiptError as exc:
             raise InvalidRequest(f"receipt rejected: {exc}") from exc
-        record, model = self.loaded_model(receipt.body.model)
+        # The receipt's version, which need not be the one served by default now.
+        record, model = self.loaded_model(receipt.body.model, receipt.body.commitment)
         if record.policy == ProofPolicy.NEVER:
             raise ProofsDisabled(f"model {record.name!r} has proof policy 'never'")
-        if record.commitment != receipt.body.commitment:
-            raise NotReady(
-                f"model {record.name!r} now serves commitment {record.commitment}, not the "
-                f"receipt's {receipt.body.commitment}; its proofs can no longer be made"
-            )
         inputs = self._checked_inputs(model, tensors)
         input_digest = tensors_digest(inputs)
         if input_digest != receipt.body.input_digest:
@@ -344,7 +431,8 @@ class GatewayService:
     ) -> list[NamedTensor]:
         """Inputs for a proof that no inference checks first (inference checks its own)."""
         inputs = self._ordered_inputs(model, tensors)
-        model.check_inputs(inputs)
+        if model.check_inputs(inputs) != 1:
+            raise InvalidRequest("a proof covers one row: send the row's own tensors")
         return inputs
 
     def _enqueue_proof(
@@ -403,8 +491,10 @@ class GatewayService:
         return JobStatus(job=job, proof=proof)
 
 
-def _found(read: Callable[[str], ModelRecord], name: str) -> ModelRecord:
+def _found(read: Callable[[str, str], ModelRecord], name: str, version: str) -> ModelRecord:
     try:
-        return read(name)
+        return read(name, version)
+    except VersionNotFound as exc:
+        raise NotFound(str(exc)) from None
     except ModelNotFound:
         raise NotFound(f"no model named {quote(name)}; `zkgate models list` shows them") from None

@@ -1,4 +1,5 @@
-"""`zkgate models add|list|show|fetch`: register a model and read what the gateway holds of it."""
+"""`zkgate models add|list|show|fetch|remove|default|sync`: register models, read what the
+gateway holds of them, and manage their versions."""
 
 from __future__ import annotations
 
@@ -30,13 +31,17 @@ def add_models_commands(subparsers: Any) -> None:
         dest="models_command", required=True
     )
     _add_register_command(models)
-    listing = with_target(models.add_parser("list", help="list models and their states"))
+    listing = with_target(
+        models.add_parser("list", help="list models, their versions and the default ones")
+    )
     listing.set_defaults(func=cmd_models_list)
     show = with_target(models.add_parser("show", help="print a model's card"))
     show.add_argument("name")
+    _add_version_option(show)
     show.set_defaults(func=cmd_models_show)
     fetch = with_target(models.add_parser("fetch", help="save a verifier bundle for offline use"))
     fetch.add_argument("name")
+    _add_version_option(fetch)
     fetch.add_argument("--out", type=output_directory("--out"), required=True)
     fetch.add_argument(
         "--batch",
@@ -44,6 +49,33 @@ def add_models_commands(subparsers: Any) -> None:
         help="the batch circuit's bundle (for batched proofs and accuracy certificates)",
     )
     fetch.set_defaults(func=cmd_models_fetch)
+    remove = with_target(
+        models.add_parser(
+            "remove", help="remove a model or one version, and delete what nothing else uses"
+        )
+    )
+    remove.add_argument("name")
+    _add_version_option(remove, "the version to remove (default: every version)")
+    remove.set_defaults(func=cmd_models_remove)
+    default = with_target(
+        models.add_parser("default", help="choose the version served when a request names none")
+    )
+    default.add_argument("name")
+    default.add_argument("version", help="a version number (as `models list` shows) or commitment")
+    default.set_defaults(func=cmd_models_default)
+    sync = with_target(
+        models.add_parser(
+            "sync", help="register what is new or changed in the gateway's model repository"
+        )
+    )
+    sync.set_defaults(func=cmd_models_sync)
+
+
+def _add_version_option(
+    parser: argparse.ArgumentParser,
+    help_text: str = "a version number or commitment (default: the default version)",
+) -> None:
+    parser.add_argument("--version", default="", metavar="V", help=help_text)
 
 
 def _add_register_command(models: Any) -> None:
@@ -116,7 +148,8 @@ def cmd_models_add(args: argparse.Namespace) -> int:
             fidelity=args.fidelity,
             tuning=args.tuning,
         )
-        print(f"registering {args.name}: job {response.job_id}")
+        version = str(response.model.version)
+        print(f"registering {args.name} version {version}: job {response.job_id}")
         if args.no_wait:
             return 0
         try:
@@ -124,8 +157,8 @@ def cmd_models_add(args: argparse.Namespace) -> int:
         except ProofJobFailed as exc:
             print(f"registration failed: {exc.job.error}", file=sys.stderr)
             return 1
-        model = client.model(args.name)
-        print(f"ready       {args.name}\ncommitment  {model.commitment}")
+        model = client.model(args.name, version)
+        print(f"ready       {args.name} version {version}\ncommitment  {model.commitment}")
         card = ModelCard.from_json(model.card_json)
         _print_cost(card)
         _print_learning_summary(card)
@@ -163,16 +196,56 @@ def _print_learning_summary(card: ModelCard) -> None:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
+    """One line per version: name, number, state, commitment (or error), and `default` on the
+    version that serves requests naming none (`default (pinned)` when an operator chose it)."""
     with connect(args.target, args) as client:
         for model in client.models():
-            state = pb.ModelState.Name(model.state).removeprefix("MODEL_STATE_").lower()
-            print(f"{model.name}\t{state}\t{model.commitment or model.error}")
+            for version in model.versions or [model]:
+                print("\t".join(_version_columns(model.name, version)))
     return 0
+
+
+def _version_columns(name: str, version: pb.Model) -> list[str]:
+    state = pb.ModelState.Name(version.state).removeprefix("MODEL_STATE_").lower()
+    default = ("default (pinned)" if version.pinned else "default") if version.is_default else ""
+    return [name, str(version.version), state, version.commitment or version.error, default]
+
+
+def cmd_models_remove(args: argparse.Namespace) -> int:
+    with connect(args.target, args) as client:
+        response = client.remove_model(args.name, args.version)
+    for removed in response.removed:
+        print(f"removed     {removed.name} {removed.version} {removed.commitment or removed.state}")
+    for job_id in response.failed_job_ids:
+        print(f"failed job  {job_id} (queued for a removed version)")
+    print(f"deleted     {response.artifacts_deleted} artifacts, {response.bytes_freed} bytes")
+    for reason in response.sweep_waiting:
+        print(f"waiting     {reason}; its artifacts go at a later sweep")
+    return 0
+
+
+def cmd_models_default(args: argparse.Namespace) -> int:
+    with connect(args.target, args) as client:
+        model = client.set_default_version(args.name, args.version)
+    print(f"default     {model.name} {model.version} {model.commitment}")
+    return 0
+
+
+def cmd_models_sync(args: argparse.Namespace) -> int:
+    """Exit status 1 when any folder was refused (the others are synced all the same)."""
+    with connect(args.target, args) as client:
+        entries = client.sync_models()
+    for entry in entries:
+        detail = entry.error or f"version {entry.version}" + (
+            f", job {entry.job_id}" if entry.job_id else ""
+        )
+        print(f"{entry.name}\t{entry.action}\t{detail}")
+    return 1 if any(entry.error for entry in entries) else 0
 
 
 def cmd_models_show(args: argparse.Namespace) -> int:
     with connect(args.target, args) as client:
-        model = client.model(args.name)
+        model = client.model(args.name, args.version)
     if not model.card_json:
         _print_json(
             {"name": model.name, "state": pb.ModelState.Name(model.state), "error": model.error}
@@ -188,7 +261,7 @@ def _print_json(value: object) -> None:
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     with connect(args.target, args) as client:
-        client.bundle(args.name, batch=args.batch).save(args.out)
+        client.bundle(args.name, batch=args.batch, version=args.version).save(args.out)
         write_atomic(args.out / "gateway.key", client.gateway_key().hex())
     print(f"verifier bundle for {args.name} written to {args.out}")
     return 0

@@ -42,6 +42,10 @@ class ArtifactBackend(Protocol):
         """Writes the object to the local file target; raises ArtifactNotFound."""
         ...
 
+    def delete(self, digest: Digest) -> None:
+        """Removes the object; no error when there is none."""
+        ...
+
     def describe(self) -> str:
         """Where the objects are, for logs and errors."""
         ...
@@ -98,6 +102,9 @@ class DirectoryBackend:
             shutil.copyfile(self.object_path(digest), target)
         except FileNotFoundError:
             raise ArtifactNotFound(f"no artifact {digest} in {self.root}") from None
+
+    def delete(self, digest: Digest) -> None:
+        self.object_path(digest).unlink(missing_ok=True)
 
     def describe(self) -> str:
         return str(self.root)

@@ -55,13 +55,7 @@ class S3Backend:
     ) -> S3Backend:
         """A backend on a new client; endpoint_url selects an S3-compatible service (MinIO,
         Ceph, a test server), empty for AWS itself."""
-        client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url or None,
-            region_name=region or None,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
-        )
-        return cls(client, bucket, prefix)
+        return cls(s3_client(endpoint_url=endpoint_url, region=region), bucket, prefix)
 
     def key(self, digest: Digest) -> str:
         return f"{self._prefix}sha256/{digest}"
@@ -95,6 +89,10 @@ class S3Backend:
                 raise ArtifactNotFound(f"no artifact {digest} in {self.describe()}") from None
             raise
 
+    def delete(self, digest: Digest) -> None:
+        # S3 answers a missing key with success too.
+        self._client.delete_object(Bucket=self._bucket, Key=self.key(digest))
+
     def describe(self) -> str:
         return f"s3://{self._bucket}/{self._prefix}"
 
@@ -105,6 +103,17 @@ class S3Backend:
             if _is_missing(exc):
                 raise ArtifactNotFound(f"no artifact {digest} in {self.describe()}") from None
             raise
+
+
+def s3_client(*, endpoint_url: str = "", region: str = "") -> S3Client:
+    """A client with credentials from boto3's usual sources; endpoint_url selects an
+    S3-compatible service, empty for AWS itself."""
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}),
+    )
 
 
 def _is_missing(exc: ClientError) -> bool:

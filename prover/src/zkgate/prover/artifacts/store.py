@@ -84,6 +84,17 @@ class ArtifactStore:
             raise ArtifactNotFound(f"no artifact {digest} in {self.backend.describe()}")
         return size
 
+    def delete(self, digest: str) -> int | None:
+        """Deletes the artifact, returning the bytes freed (None if it was not stored). For the
+        sweep of removed model versions only (queue/artifact_sweep.py), which knows that nothing
+        references it: a name is shared by everything with the same bytes. Copies in provers'
+        LocalCaches are not touched; they age out under the cache's byte budget."""
+        name = validate_digest(digest)
+        size = self.backend.stored_size(name)
+        if size is not None:
+            self.backend.delete(name)
+        return size
+
     @contextmanager
     def local_file(self, digest: str) -> Iterator[Path]:
         """A local file holding the artifact, valid until the block ends, checked against its

@@ -156,6 +156,46 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "ALTER TABLE jobs ADD COLUMN memory_bytes BIGINT",
     ),
+    # Model versions (catalog.py): a name holds many registrations, each numbered per name
+    # (1, 2, ...) and known by its commitment once ready. source_digest identifies what was
+    # registered (uploads, policy, settings) so the same registration is not made twice;
+    # pinned_default marks a version an operator chose to serve; removed_at hides a removed
+    # version while its artifacts wait for the sweep (swept_at). Each existing model becomes
+    # its version 1, with an unknown ('') source.
+    (
+        """
+        CREATE TABLE model_versions (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            state TEXT NOT NULL CHECK (state IN ('registering', 'ready', 'failed')),
+            policy TEXT NOT NULL,
+            onnx_digest TEXT NOT NULL,
+            calibration_digest TEXT NOT NULL,
+            source_digest TEXT NOT NULL,
+            registration_job_id TEXT,
+            commitment TEXT,
+            card_json TEXT,
+            error TEXT,
+            pinned_default INTEGER NOT NULL DEFAULT 0,
+            removed_at DOUBLE PRECISION,
+            swept_at DOUBLE PRECISION,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (name, version)
+        )
+        """,
+        """
+        INSERT INTO model_versions (name, version, state, policy, onnx_digest,
+            calibration_digest, source_digest, registration_job_id, commitment, card_json, error,
+            created_at, updated_at)
+        SELECT name, 1, state, policy, onnx_digest, calibration_digest, '', registration_job_id,
+            commitment, card_json, error, created_at, updated_at
+        FROM models
+        """,
+        "DROP TABLE models",
+        "CREATE INDEX model_versions_by_commitment ON model_versions (commitment)",
+        "CREATE INDEX model_versions_by_job ON model_versions (registration_job_id)",
+    ),
 )
 
 _SCHEMA_VERSION_TABLE = """

@@ -189,17 +189,18 @@ class _Handlers:
         ]
 
     def _card(self, name: str, commitment: str) -> ModelCard:
-        """The card of the model the job was enqueued for; a model registered anew since then
-        has other keys, and a proof under them would not be the one the requester expects."""
+        """The card of the model version the job was enqueued for, found by its commitment
+        (a version id): a newer version has other keys, and a proof under them would not be
+        the one the requester expects."""
         try:
-            record = self._catalog.get(name)
+            record = self._catalog.get(name, commitment)
         except ModelNotFound as exc:
-            raise DeterministicJobError(f"model {name!r} no longer exists") from exc
-        if record.commitment != commitment or record.card_json is None:
             raise DeterministicJobError(
-                f"model {name!r} now has commitment {record.commitment}, not the job's "
-                f"{commitment}: it was registered again after the proof was requested"
-            )
+                f"model {name!r} no longer has the job's version {commitment}: it was removed "
+                "after the proof was requested"
+            ) from exc
+        if record.card_json is None:
+            raise DeterministicJobError(f"model {name!r} version {record.version} has no card")
         return ModelCard.from_json(record.card_json)
 
     @contextmanager
