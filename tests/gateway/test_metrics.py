@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -214,3 +215,14 @@ def test_model_labels_are_bounded_by_the_catalogue() -> None:
     assert requested_model(oip.ModelInferRequest(model_name="digits")) == "digits"
     assert requested_model(pb.GetModelRequest(name="digits")) == "digits"
     assert requested_model(pb.GetJobRequest(job_id="abc")) == ""
+
+
+@pytest.mark.parametrize("path", ["/", "/v2/health/ready", "/metricsx", "/metrics/extra"])
+def test_the_metrics_port_answers_only_at_metrics(
+    metrics_cluster: MetricsCluster, path: str
+) -> None:
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(
+            f"http://127.0.0.1:{metrics_cluster.gateway_metrics_port}{path}", timeout=5
+        )
+    assert info.value.code == 404

@@ -11,10 +11,14 @@ when one prover does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -66,11 +70,40 @@ def metrics_registry(
     return registry
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """Scrapes every few seconds would fill the log with request lines."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def metrics_app(registry: CollectorRegistry) -> WSGIApplication:
+    """/metrics, and 404 for every other path: a probe or a typo should not read as metrics."""
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/metrics":
+            body: Iterable[bytes] = metrics(environ, start_response)
+            return body
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"not found: metrics are at /metrics\n"]
+
+    return app
+
+
 class MetricsServer:
-    """prometheus_client's HTTP server in a daemon thread, which the owner can stop."""
+    """A WSGI server for /metrics in a daemon thread, which the owner can stop."""
 
     def __init__(self, host: str, port: int, registry: CollectorRegistry) -> None:
-        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        self._server = make_server(
+            host, port, metrics_app(registry), _ThreadingServer, handler_class=_QuietHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
         self.port: int = self._server.server_port
         log.info("metrics on http://%s:%d/metrics", host, self.port)
 
