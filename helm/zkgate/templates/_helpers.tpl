@@ -62,6 +62,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "zkgate.paths.databaseUrl" -}}/etc/zkgate/database/url{{- end -}}
 {{- define "zkgate.paths.tenants" -}}/etc/zkgate/access/tenants.json{{- end -}}
 {{- define "zkgate.paths.tls" -}}/etc/zkgate/tls{{- end -}}
+{{- define "zkgate.paths.modelRepository" -}}/var/lib/zkgate-models{{- end -}}
+{{- define "zkgate.paths.modelConfigs" -}}/etc/zkgate/model-configs{{- end -}}
 {{- define "zkgate.paths.signingKey" -}}/var/lib/zkgate/keys/receipt-ed25519.key{{- end -}}
 
 {{- define "zkgate.databaseSecretName" -}}
@@ -211,4 +213,20 @@ EZKL_REPO_PATH: {{ printf "%s/ezkl" (include "zkgate.paths.data" .) | quote }}
 {{- end -}}
 {{- end -}}
 {{- join "," $budgets -}}
+{{- end -}}
+
+{{/* The gateway's model repository settings (modelRepository in values.yaml). */}}
+{{- define "zkgate.modelRepositoryConfig" -}}
+{{- $m := .Values.modelRepository -}}
+{{- if and $m.models (not (or $m.objectStorePrefix $m.volume)) }}
+{{- fail "modelRepository.models configures folders: set modelRepository.objectStorePrefix or modelRepository.volume" }}
+{{- end }}
+{{- if $m.objectStorePrefix }}
+ZKGATE_MODEL_REPOSITORY: {{ $m.objectStorePrefix | quote }}
+{{- else if $m.volume }}
+ZKGATE_MODEL_REPOSITORY: {{ include "zkgate.paths.modelRepository" . | quote }}
+{{- end }}
+{{- if $m.models }}
+ZKGATE_MODEL_CONFIGS: {{ include "zkgate.paths.modelConfigs" . | quote }}
+{{- end }}
 {{- end -}}
