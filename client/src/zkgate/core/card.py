@@ -248,6 +248,43 @@ class Tuning:
     candidates: list[TuningCandidate]
 
 
+CONVERSION_SERVED = ("converted", "original")
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How the served graph was derived from the submitted one, for models whose operators
+    ezkl cannot prove as sent (ONNX-ML, from skl2onnx): the tool and its version, the
+    strategy, the submitted file's SHA-256, the operator types rewritten, and the largest
+    difference between the two graphs over `samples` calibration inputs (labels agreed on
+    every one). `served` says which graph the gateway serves: "converted", so that a
+    client's verified output refers to the graph that answered it.
+
+    Informative, like `tuning`, and outside the serving terms: a client's checks hold the
+    served outputs to the circuit (the commitment) and the fidelity tolerance (the terms); the
+    submitted graph never answers a request, so nothing a client receives is held to it. The
+    record is provenance for an auditor, who can rerun the tool on the original and compare
+    the result with `onnx_sha256`.
+    """
+
+    tool: str
+    tool_version: str
+    strategy: str
+    original_onnx_sha256: str
+    operators: list[str]
+    samples: int
+    max_abs_diff: float
+    served: str
+
+    def check(self) -> None:
+        if self.served not in CONVERSION_SERVED or not self.max_abs_diff >= 0:
+            raise CardFormatError(
+                f"malformed model card: conversion.served is {quote(self.served)} (want one "
+                f"of {list(CONVERSION_SERVED)}) and max_abs_diff {self.max_abs_diff} must be "
+                "non-negative"
+            )
+
+
 @dataclass(frozen=True)
 class ModelCard:
     name: str
@@ -277,6 +314,9 @@ class ModelCard:
     # and `outputs` hold one row, the shape each row is proven (and verified) at. Informative:
     # a client verifies each row of a batch as a prediction of its own.
     dynamic_batch: bool = False
+    # The served graph is a rewrite of the submitted one (see Conversion); None when the
+    # submitted graph is served as sent.
+    conversion: Conversion | None = None
 
     @property
     def insecure_srs(self) -> bool:
@@ -286,7 +326,13 @@ class ModelCard:
         body = asdict(self)
         # Optional sections are absent rather than null, so a card without them has the same
         # bytes as before they existed.
-        for section in ("proof_of_learning", "batch", "prove_peak_rss_bytes", "tuning"):
+        for section in (
+            "proof_of_learning",
+            "batch",
+            "prove_peak_rss_bytes",
+            "tuning",
+            "conversion",
+        ):
             if body[section] is None:
                 del body[section]
         if not self.dynamic_batch:
@@ -316,6 +362,8 @@ class ModelCard:
             raise CardFormatError("malformed model card: a model has at least one input and output")
         self.fidelity.check()
         self._check_output_fidelity()
+        if self.conversion is not None:
+            self.conversion.check()
         if self.proof_of_learning is not None and self.proof_of_learning.decision not in (
             LEARNING_ACCEPTED,
             LEARNING_REJECTED,

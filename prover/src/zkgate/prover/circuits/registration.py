@@ -55,6 +55,8 @@ from zkgate.prover.circuits.model_signature import (
     load_onnx,
     read_signature,
 )
+from zkgate.prover.circuits.onnx_ml.conversion import convert_onnx_ml
+from zkgate.prover.circuits.onnx_ml.record import conversion_record
 from zkgate.prover.circuits.registration_checks import (
     DEFAULT_MAX_LOGROWS,
     DEFAULT_PARAM_VISIBILITY,
@@ -121,17 +123,33 @@ def _submitted_model(
     name: str, onnx_path: Path, calibration: Calibration, scratch: Path
 ) -> SubmittedModel:
     """The model checked against its calibration data, with the graph its circuit is built
-    from: the submitted one, or for a dynamic batch axis a copy fixed at one row."""
-    served = load_onnx(onnx_path)
+    from: the submitted one, or for a dynamic batch axis a copy fixed at one row. An ONNX-ML
+    graph (skl2onnx) is first rewritten as standard ONNX and checked against the original on
+    the calibration data; the rewrite is then the model, served and proven alike."""
+    converted = convert_onnx_ml(onnx_path, scratch / "converted.onnx")
+    graph = onnx_path if converted is None else converted.path
+    served = load_onnx(graph)
     signature = read_signature(served)
     samples = calibration_samples(calibration, signature)
+    conversion = None
+    if converted is not None:
+        conversion = conversion_record(onnx_path, converted, served, list(samples.arrays))
     files = CircuitFiles(scratch)
     if not signature.dynamic_batch:
-        return SubmittedModel(name, onnx_path, onnx_path, served, signature, samples, files)
+        return SubmittedModel(
+            name, graph, graph, served, signature, samples, files, conversion=conversion
+        )
     check_rows_independent(served, signature, list(samples.arrays))
-    circuit_onnx = fixed_row_graph(onnx_path, scratch / "row-circuit.onnx")
+    circuit_onnx = fixed_row_graph(graph, scratch / "row-circuit.onnx")
     return SubmittedModel(
-        name, circuit_onnx, onnx_path, load_onnx(circuit_onnx), signature, samples, files
+        name,
+        circuit_onnx,
+        graph,
+        load_onnx(circuit_onnx),
+        signature,
+        samples,
+        files,
+        conversion=conversion,
     )
 
 
@@ -197,6 +215,7 @@ def _card(
         batch=batch,
         tuning=circuit.tuning,
         dynamic_batch=model.signature.dynamic_batch,
+        conversion=model.conversion,
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from zkgate.core.card import Conversion
 from zkgate.prover.circuits.circuit_files import CircuitFiles
 from zkgate.prover.circuits.input_samples import InputSamples
 from zkgate.prover.circuits.model_signature import ModelSignature
@@ -27,6 +28,8 @@ class SubmittedModel:
     signature: ModelSignature
     samples: InputSamples
     files: CircuitFiles
+    # For an ONNX-ML model, how `served_onnx` was rewritten from the submitted graph.
+    conversion: Conversion | None = None
 
     def candidate_files(self, tag: str) -> CircuitFiles:
         files = CircuitFiles(self.files.directory / tag)
