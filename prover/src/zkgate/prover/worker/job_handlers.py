@@ -71,7 +71,7 @@ class _Handlers:
         self._srs = srs
 
     def register(self, job: Job) -> dict[str, Any]:
-        """Payload: onnx_digest, calibration_digest (a .npy artifact), max_logrows,
+        """Payload: onnx_digest, calibration_digest (a .npy or .npz artifact), max_logrows,
         param_visibility, srs_path and srs_sha256 (empty for a development SRS), batch_size,
         fidelity and tuning (see zkgate.core.fidelity_target); with a proof-of-learning, also
         learning_archive_digest, trusted_intent_issuers (hex keys), learning_replay (the least to
