@@ -58,7 +58,8 @@ def add_verify_command(subparsers: Any) -> None:
     parser.add_argument(
         "--tolerance",
         type=non_negative_number,
-        help="max served-vs-proven difference (default: the card's)",
+        help="max served-vs-proven difference of float outputs (default: each output's own on "
+        "the card); integer outputs must always equal the proven ones",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run_verify)
