@@ -16,20 +16,25 @@ from zkgate.gateway.assembly import GatewayParts, assemble
 from zkgate.gateway.certificate_metrics import certificate_collectors
 from zkgate.gateway.config import GatewayConfig
 from zkgate.gateway.metrics import GatewayMetrics
+from zkgate.gateway.model_upkeep import ModelUpkeep
 from zkgate.gateway.prover_pool import ProverPool
+from zkgate.gateway.rest.routes import rest_app
+from zkgate.gateway.rest.server import RestServer
 from zkgate.gateway.servicers.access_interceptor import AccessInterceptor
 from zkgate.gateway.servicers.accuracy import AccuracyServicer
 from zkgate.gateway.servicers.inference import (
+    OIP_SERVICE,
     InferenceServicer,
     inference_handler,
 )
 from zkgate.gateway.servicers.learning import LearningServicer
 from zkgate.gateway.servicers.models import ModelServicer
 from zkgate.gateway.servicers.proofs import ProofServicer
+from zkgate.gateway.servicers.reflection_pool import reflection_pool
 from zkgate.gateway.servicers.request_decoding import RequestDecodingInterceptor
 from zkgate.gateway.servicers.retrieval import RetrievalServicer
 from zkgate.gateway.servicers.service_registry import ServiceRegistry
-from zkgate.wire import open_inference_pb2_grpc, zkgate_pb2_grpc
+from zkgate.wire import zkgate_pb2_grpc
 
 log = logging.getLogger("zkgate.gateway")
 
@@ -71,9 +76,9 @@ def add_servicers(server: grpc.aio.Server, parts: GatewayParts) -> None:
     service = parts.service
     inference = InferenceServicer(service)
     server.add_generic_rpc_handlers((inference_handler(inference),))
-    # Also under zkgate's own package name, so reflection-driven tools can describe it.
-    open_inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(inference, server)  # type: ignore[arg-type]
-    zkgate_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service), server)
+    zkgate_pb2_grpc.add_ModelServiceServicer_to_server(
+        ModelServicer(service, parts.repository), server
+    )
     zkgate_pb2_grpc.add_ProofServiceServicer_to_server(
         ProofServicer(service, parts.contest_notary), server
     )
@@ -102,6 +107,22 @@ class Gateway:
             if config.metrics_port
             else None
         )
+        # One access control for both halves of the OIP: a tenant's rate is one budget.
+        access = access_control(config)
+        self._serving = False
+        self._rest = (
+            RestServer(
+                rest_app(
+                    parts.service,
+                    access,
+                    config.max_message_bytes,
+                    serving=lambda: self._serving,
+                ),
+                config,
+            )
+            if config.rest_port
+            else None
+        )
         # Metrics first, so that they count the calls the access check refuses.
         metrics_interceptors = [] if self._metrics is None else [self._metrics.interceptor]
         options = [
@@ -114,7 +135,7 @@ class Gateway:
             interceptors=[
                 RequestDecodingInterceptor(),
                 *metrics_interceptors,
-                AccessInterceptor(access_control(config)),
+                AccessInterceptor(access),
             ],
         )
         self._health = health.aio.HealthServicer()
@@ -122,10 +143,14 @@ class Gateway:
         add_servicers(services.as_server(), parts)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, services.as_server())
         self._services = services.names
+        described = (*services.described(), reflection.SERVICE_NAME)
         reflection.enable_server_reflection(
-            (*services.described(), reflection.SERVICE_NAME), self._server
+            (*described, OIP_SERVICE), self._server, pool=reflection_pool(described)
         )
         self.port = bind(self._server, config)
+        self._upkeep = ModelUpkeep(
+            parts.service, parts.repository, sweep_seconds=config.artifact_sweep_seconds
+        )
         self._provers = ProverPool(
             data_dir=config.data_dir,
             metrics_dir=None if self._metrics is None else self._metrics.prover_dir,
@@ -142,6 +167,7 @@ class Gateway:
         )
 
     async def _set_health(self, status: int) -> None:
+        self._serving = status == health_pb2.HealthCheckResponse.SERVING
         for name in ("", *self._services):
             await self._health.set(name, status)
 
@@ -150,6 +176,10 @@ class Gateway:
         if self._metrics is not None:
             self._metrics.start()
         await self._provers.start()
+        await self._upkeep.start()
+        if self._rest is not None:
+            rest_port = await self._rest.start()
+            log.info("OIP REST listening on %s:%d", self.config.host, rest_port)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("zkgate gateway listening on %s:%d", self.config.host, self.port)
 
@@ -157,6 +187,9 @@ class Gateway:
         # Report NOT_SERVING first so load balancers stop routing, then drain in-flight calls.
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self._server.stop(self.config.shutdown_grace_seconds)
+        if self._rest is not None:
+            await self._rest.stop()
+        await self._upkeep.stop()
         await self._provers.stop()
         if self._metrics is not None:
             self._metrics.close()

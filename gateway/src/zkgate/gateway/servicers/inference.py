@@ -6,19 +6,17 @@ because the messages are compiled under zkgate's own protobuf package (see the .
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import asdict
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
 from zkgate.core.oip_codec import decode_tensors, encode_output
-from zkgate.gateway import __version__
-from zkgate.gateway.access_control import current_tenant
+from zkgate.gateway import oip_answers
 from zkgate.gateway.service import GatewayService
-from zkgate.gateway.servicers import oip_parameters
+from zkgate.gateway.servicers.oip_parameters import read_bool
 from zkgate.gateway.servicers.status_codes import grpc_errors
-from zkgate.prover.queue.catalog import ModelState
 from zkgate.wire import open_inference_pb2 as oip
 
 OIP_SERVICE = "inference.GRPCInferenceService"
@@ -43,61 +41,50 @@ class InferenceServicer:
     async def ModelReady(
         self, request: oip.ModelReadyRequest, context: _Context
     ) -> oip.ModelReadyResponse:
-        record = self._service.get_model(request.name)
-        return oip.ModelReadyResponse(ready=record.state == ModelState.READY)
+        return oip.ModelReadyResponse(
+            ready=oip_answers.model_ready(self._service, request.name, request.version)
+        )
 
     async def ServerMetadata(
         self, request: oip.ServerMetadataRequest, context: _Context
     ) -> oip.ServerMetadataResponse:
-        return oip.ServerMetadataResponse(
-            name="zkgate", version=__version__, extensions=["zkgate-receipts", "zkgate-proofs"]
-        )
+        return oip.ServerMetadataResponse(**oip_answers.server_metadata())  # type: ignore[arg-type]
 
     @grpc_errors
     async def ModelMetadata(
         self, request: oip.ModelMetadataRequest, context: _Context
     ) -> oip.ModelMetadataResponse:
-        record, model = self._service.loaded_model(request.name)
-        meta = oip.ModelMetadataResponse.TensorMetadata
+        metadata = oip_answers.model_metadata(self._service, request.name, request.version)
+        tensor = oip.ModelMetadataResponse.TensorMetadata
         return oip.ModelMetadataResponse(
-            name=record.name,
-            versions=[record.commitment or ""],
-            platform="onnx",
-            inputs=[meta(name=s.name, datatype=s.datatype, shape=s.shape) for s in model.inputs],
-            outputs=[meta(name=s.name, datatype=s.datatype, shape=s.shape) for s in model.outputs],
+            name=metadata.name,
+            versions=metadata.versions,
+            platform=oip_answers.PLATFORM,
+            inputs=[tensor(**asdict(t)) for t in metadata.inputs],
+            outputs=[tensor(**asdict(t)) for t in metadata.outputs],
         )
 
     @grpc_errors
     async def ModelInfer(
         self, request: oip.ModelInferRequest, context: _Context
     ) -> oip.ModelInferResponse:
-        tensors = decode_tensors(request.inputs, request.raw_input_contents)
-        result = self._service.infer(
+        served = await oip_answers.serve_inference(
+            self._service,
             request.model_name,
-            tensors,
+            decode_tensors(request.inputs, request.raw_input_contents),
             request_id=request.id,
-            prove=oip_parameters.read_bool(request.parameters, oip_parameters.PROVE),
-        )
-        job = (
-            await asyncio.to_thread(self._service.enqueue_proof, result, current_tenant.get())
-            if result.proof_wanted
-            else None
+            prove=read_bool(request.parameters, oip_answers.PROVE),
+            version=request.model_version,
         )
         response = oip.ModelInferResponse(
-            model_name=result.model.name,
-            model_version=result.model.commitment or "",
+            model_name=served.result.model.name,
+            model_version=served.result.model.commitment or "",
             id=request.id,
         )
-        wanted = {o.name for o in request.outputs}
-        for tensor in result.outputs:
-            if not wanted or tensor.name in wanted:
-                encode_output(response, tensor)
-        params = response.parameters
-        params[oip_parameters.RECEIPT].string_param = result.receipt.to_json()
-        params[oip_parameters.COMMITMENT].string_param = result.receipt.body.commitment
-        params[oip_parameters.REQUEST_ID].string_param = result.receipt.body.request_id
-        if job is not None:
-            params[oip_parameters.PROOF_JOB].string_param = job.id
+        for tensor in served.outputs([o.name for o in request.outputs]):
+            encode_output(response, tensor)
+        for key, value in served.parameters().items():
+            response.parameters[key].string_param = value
         return response
 
 
