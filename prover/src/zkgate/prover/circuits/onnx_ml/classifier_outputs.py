@@ -1,7 +1,11 @@
 """What ONNX-ML classifiers do after scoring: the post-transform, and the label.
 
 The label is the ArgMax of the class scores (the top class, as onnxruntime picks it), mapped to
-the class's own integer label with a Gather when the labels are not 0..K-1. String labels have
+the class's own integer label with a Gather when the labels are not 0..K-1. It is taken from the
+scores before the post-transform: every transform handled here keeps the order of a row, so the
+label is the same in floating point, while in the circuit the raw scores are exact sums and the
+transformed ones come out of a lookup table, where two close probabilities can round to the
+same value and turn a clear label into a tie. String labels have
 no place in a circuit, whose outputs are numbers: they are refused, with the way round them.
 """
 

@@ -84,8 +84,8 @@ def convert_linear_classifier(node: onnx.NodeProto, writer: GraphWriter) -> None
     if targets == 1 and len(labels) == 2:
         scores = binary_scores(writer, scores, transform, all_positive=False)
     output = node.output[1] if len(node.output) > 1 and node.output[1] else writer.fresh("scores")
-    probabilities = post_transform("LinearClassifier", writer, scores, transform, output)
-    label_output(writer, probabilities, labels, node.output[0])
+    post_transform("LinearClassifier", writer, scores, transform, output)
+    label_output(writer, scores, labels, node.output[0])
 
 
 def convert_linear_regressor(node: onnx.NodeProto, writer: GraphWriter) -> None:

@@ -87,7 +87,7 @@ def convert_tree_classifier(node: onnx.NodeProto, writer: GraphWriter, features:
         node.output[1] if len(node.output) > 1 and node.output[1] else writer.fresh("scores")
     )
     post_transform(op, writer, raw, transform, probabilities)
-    label_output(writer, probabilities, labels, node.output[0])
+    label_output(writer, raw, labels, node.output[0])
 
 
 def convert_tree_regressor(node: onnx.NodeProto, writer: GraphWriter, features: int) -> None:
