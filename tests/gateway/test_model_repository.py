@@ -14,6 +14,9 @@ import pytest
 
 from tests.fixtures.gateway_fixtures import DIGITS, RunningGateway, start_gateway
 from tests.fixtures.s3_fixtures import S3_ENVIRONMENT, S3Server
+from zkgate.gateway.access_control import PermissionDenied, Tenant
+from zkgate.gateway.assembly import assemble
+from zkgate.gateway.config import GatewayConfig
 from zkgate.gateway.model_repository import (
     FolderConfig,
     RepositoryError,
@@ -242,3 +245,14 @@ def test_a_gateway_syncs_from_an_object_store_with_configs_from_values(
     assert entries[0][2].startswith(f"{configs / 'digits.toml'}: ")
     assert "tuning" in entries[0][2] and "slow" in entries[0][2]
     assert "must hold exactly one .onnx file (found none)" in entries[1][2]
+
+
+def test_only_an_admin_syncs(tmp_path: Path) -> None:
+    _folder(tmp_path / "models", "digits")
+    parts = assemble(
+        GatewayConfig(data_dir=tmp_path / "data", model_repository=str(tmp_path / "models"))
+    )
+    assert parts.repository is not None
+    with pytest.raises(PermissionDenied, match="'reader' may not sync the model repository"):
+        parts.repository.sync(Tenant(name="reader"))
+    assert parts.service.list_models() == []

@@ -170,7 +170,12 @@ class ModelRepository:
         self._configs = configs
 
     def sync(self, tenant: Tenant = ANONYMOUS) -> list[SyncEntry]:
-        """One entry per folder (hidden ones skipped), by name."""
+        """One entry per folder (hidden ones skipped), by name. Only an admin may sync: it
+        registers models that serve everyone."""
+        if not tenant.admin:
+            raise PermissionDenied(
+                f"tenant {tenant.name!r} may not sync the model repository: that takes an admin key"
+            )
         if self._refresh is not None:
             self._refresh()
         if not self.root.is_dir():
@@ -187,7 +192,7 @@ class ModelRepository:
             registration = self._register(model, tenant)
         except ModelExists as exc:
             return SyncEntry(folder.name, SyncAction.UNCHANGED, version=exc.version)
-        except (RepositoryError, InvalidRequest, ValueError, QueueFull, PermissionDenied) as exc:
+        except (RepositoryError, InvalidRequest, ValueError, QueueFull) as exc:
             return SyncEntry(folder.name, SyncAction.ERROR, error=str(exc))
         return SyncEntry(
             folder.name,

@@ -10,7 +10,7 @@ import grpc
 
 from zkgate.core.ezkl_version import INSTALLED_EZKL_VERSION
 from zkgate.gateway import __version__
-from zkgate.gateway.access_control import PermissionDenied, current_tenant
+from zkgate.gateway.access_control import current_tenant
 from zkgate.gateway.errors import FailedPrecondition
 from zkgate.gateway.model_repository import ModelRepository
 from zkgate.gateway.service import GatewayService, Registration
@@ -147,12 +147,7 @@ class ModelServicer(zkgate_pb2_grpc.ModelServiceServicer):
                 "this gateway has no model repository; start it with --model-repository DIR "
                 "(or ZKGATE_MODEL_REPOSITORY)"
             )
-        tenant = current_tenant.get()
-        if not tenant.admin:
-            raise PermissionDenied(
-                f"tenant {tenant.name!r} may not sync models: that takes an admin key"
-            )
-        entries = await asyncio.to_thread(self._repository.sync, tenant)
+        entries = await asyncio.to_thread(self._repository.sync, current_tenant.get())
         return pb.SyncModelRepositoryResponse(
             entries=[
                 pb.RepositoryEntry(
