@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,6 +113,31 @@ def test_a_card_from_before_per_output_fidelity_keeps_its_bytes(
     assert b'"outputs":null' not in old.terms()
     # Integer outputs are compared exactly even where the card has one tolerance for all.
     assert old.fidelity.output_tolerances(old.outputs) == [old.fidelity.tolerance, 0.0]
+
+
+def test_a_two_input_model_with_a_dynamic_batch_axis_registers_from_stacked_rows(
+    tmp_path: Path,
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    calibration = load_calibration(
+        npz_bytes(
+            a=samples(16, WIDTH_A, 3).reshape(16, WIDTH_A),
+            b=samples(16, WIDTH_B, 4).reshape(16, WIDTH_B),
+        )
+    )
+    card = register_model(
+        "two-inputs-rows",
+        onnx_path=two_input_graph(tmp_path / "rows.onnx", dynamic_batch=True),
+        calibration=calibration,
+        store=ArtifactStore(tmp_path / "artifacts"),
+        srs_source=SrsSource(tmp_path / "srs"),
+        scratch=scratch,
+        tuning=TuningEffort.NONE,
+    )
+    assert card.dynamic_batch
+    assert [s.shape for s in card.inputs] == [[1, WIDTH_A], [1, WIDTH_B]]
+    assert [s.shape for s in card.outputs] == [[1, 3], [1, 1]]
 
 
 def test_calibration_arrays_are_taken_in_the_models_input_order() -> None:
