@@ -127,7 +127,7 @@ def test_prove_job_for_a_replaced_model_is_refused(
     prover_node: ProverNode, prover_digits: ModelCard, digits_samples: np.ndarray
 ) -> None:
     _enqueue_proof(prover_node, "ab" * 32, digits_samples[0])
-    with pytest.raises(DeterministicJobError, match="registered again"):
+    with pytest.raises(DeterministicJobError, match=r"has no version (ab){32} \(the job's\)"):
         prover_node.run_next(JobKind.PROVE)
     assert list(prover_node.layout.scratch.iterdir()) == []
 
@@ -145,7 +145,7 @@ def test_witness_input_json_is_canonical_and_refuses_nan() -> None:
 def test_worker_process_runs_jobs_at_lower_priority_and_stops_on_sigterm(
     prover_node: ProverNode, prover_digits: ModelCard, digits_samples: np.ndarray
 ) -> None:
-    """A job the worker can fail fast (its model was replaced) shows the whole loop: claim,
+    """A job the worker can fail fast (its model version is gone) shows the whole loop: claim,
     handler, deterministic failure recorded, then a clean exit on SIGTERM."""
     job = _enqueue_proof(prover_node, "cd" * 32, digits_samples[0])
     process = subprocess.Popen(
@@ -172,5 +172,5 @@ def test_worker_process_runs_jobs_at_lower_priority_and_stops_on_sigterm(
     failed = prover_node.queue.get(job.id)
     assert failed.attempts == 1
     assert failed.lease_owner == "proc-1/prove"  # the worker id, then the lane
-    assert failed.error is not None and "registered again" in failed.error
+    assert failed.error is not None and f"has no version {'cd' * 32} (the job's)" in failed.error
     assert b"received SIGTERM" in stderr

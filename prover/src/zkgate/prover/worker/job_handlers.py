@@ -196,8 +196,8 @@ class _Handlers:
             record = self._catalog.get(name, commitment)
         except ModelNotFound as exc:
             raise DeterministicJobError(
-                f"model {name!r} no longer has the job's version {commitment}: it was removed "
-                "after the proof was requested"
+                f"model {name!r} has no version {commitment} (the job's): it was removed after "
+                "the proof was requested"
             ) from exc
         if record.card_json is None:
             raise DeterministicJobError(f"model {name!r} version {record.version} has no card")
