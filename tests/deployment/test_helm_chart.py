@@ -258,3 +258,16 @@ def _prover_setting_names() -> set[str]:
     environment = _RecordingEnvironment()
     add_worker_arguments(argparse.ArgumentParser(), environment)
     return environment.asked
+
+
+def test_the_rest_port_is_served_exposed_and_let_through():
+    manifests = render()
+    assert find(manifests, "ConfigMap", "zkgate-gateway")["data"]["ZKGATE_REST_PORT"] == "8000"
+    pod = find(manifests, "Deployment", "zkgate-gateway")["spec"]["template"]["spec"]
+    assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in pod["containers"][0][
+        "ports"
+    ]
+    service_ports = find(manifests, "Service", "zkgate-gateway")["spec"]["ports"]
+    assert {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"} in service_ports
+    policy = find(manifests, "NetworkPolicy", "zkgate-gateway")["spec"]["ingress"]
+    assert {"port": "http", "protocol": "TCP"} in policy[0]["ports"]
