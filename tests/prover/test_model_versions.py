@@ -231,6 +231,10 @@ def test_the_sweep_waits_for_running_jobs_and_registrations(node: Node) -> None:
     assert report.deleted == 0
     assert report.waiting == ["m 1: model 'other' version 1 is registering"]
     node.catalog.mark_failed("other", "gave up")
+    # A version left registering with no job to finish it (its gateway died first) does not.
+    node.catalog.create(
+        "orphan", policy=ProofPolicy.ON_REQUEST, onnx_digest="2" * 64, calibration_digest="3" * 64
+    )
     assert sweep_removed_artifacts(node.database, node.store).deleted == 1
     assert not node.store.exists(onnx)
 

@@ -8,9 +8,9 @@ time, not kept as counters, so they cannot drift from what the cards say.
 
 The sweep deletes nothing for a version while a job runs on it (a proof reading its proving
 key, or its registration still writing), nor anything at all while any registration is under
-way: its card, not yet written, may name a shared artifact (an SRS slice) that only it would
-keep. Such versions wait for the next sweep; the gateway sweeps after each removal and
-periodically.
+way (its job queued or running): its card, not yet written, may name a shared artifact (an SRS
+slice) that only it would keep. Such versions wait for the next sweep; the gateway sweeps
+after each removal and periodically.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def sweep_removed_artifacts(db: Database, store: ArtifactStore) -> SweepReport:
     removed = [v for v in versions if v["removed_at"] is not None and v["swept_at"] is None]
     if not removed:
         return SweepReport()
-    registering = [v for v in versions if v["removed_at"] is None and v["state"] == "registering"]
+    registering = [v for v in versions if v["removed_at"] is None and _registering(v)]
     if registering:
         first = registering[0]
         return SweepReport(
@@ -81,6 +81,16 @@ def _snapshot(session: Session) -> tuple[list[Row], list[Row]]:
         "SELECT id, model_name, payload FROM jobs WHERE kind = 'prove' AND state = 'running'"
     )
     return versions, running
+
+
+def _registering(version: Row) -> bool:
+    """A registration still to finish: its job is queued or running. A version left
+    registering without a live job (a gateway that died before queueing it) holds nothing
+    back."""
+    return version["state"] == "registering" and version["registration_state"] in (
+        "queued",
+        "running",
+    )
 
 
 def _busy(version: Row, running: list[Row]) -> str:
