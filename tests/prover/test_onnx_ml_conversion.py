@@ -358,3 +358,15 @@ def test_ezkl_proves_the_rewritten_decisions_exactly_at_the_threshold(
             ezkl.mock(str(witness), str(compiled))
         labels.append(int(want[0]))
     assert len(set(labels)) == 2
+
+
+def test_integer_features_are_cast_to_float(tmp_path: Path) -> None:
+    x, y = _iris()
+    counts = np.round(x * 10).astype(np.int64)
+    estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(counts, y)
+    original = _export(estimator, counts, tmp_path / "model.onnx")
+    session, _ = _convert(original)
+    assert session.get_inputs()[0].type == "tensor(int64)"
+    (label, _) = session.run(None, {session.get_inputs()[0].name: counts})
+    np.testing.assert_array_equal(label, estimator.predict(counts))
+    check_agreement(original, session, [counts.reshape(len(counts), 1, -1)])

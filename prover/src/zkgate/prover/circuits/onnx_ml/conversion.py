@@ -142,7 +142,7 @@ def _rewrite(model: onnx.ModelProto) -> onnx.ModelProto:
             zipmaps[node.output[0]] = len(labels)
         else:
             source = types.get(node.input[0])
-            features = _float_input(node, types, writer)
+            node, features = _float_input(node, types, writer)
             if node.op_type in _WIDTH_KEEPING and source is not None:
                 # onnx infers no shapes through these; they keep their input's [N, C] (as float).
                 kept = onnx.TypeProto()
@@ -178,8 +178,9 @@ def _value_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
 
 def _float_input(
     node: onnx.NodeProto, types: dict[str, onnx.TypeProto], writer: GraphWriter
-) -> int:
-    """The width of the node's input [N, C], which becomes float32 if it holds integers."""
+) -> tuple[onnx.NodeProto, int]:
+    """The node reading its input [N, C] as float32 (a copy reading a Cast of it, if the
+    input holds integers), and C."""
     value = types.get(node.input[0])
     tensor = value.tensor_type if value is not None else None
     dims = list(tensor.shape.dim) if tensor is not None else []
@@ -188,17 +189,18 @@ def _float_input(
             f"{node.op_type} reads {node.input[0]!r}, whose shape is not [N, columns] with a "
             "known number of columns; export the model with a fixed number of features"
         )
-    if tensor.elem_type == TensorProto.DOUBLE:
+    width = int(dims[1].dim_value)
+    if tensor.elem_type == TensorProto.FLOAT:
+        return node, width
+    if tensor.elem_type not in _INTEGER_TYPES:
         raise ConversionError(
-            f"{node.op_type} reads double-precision {node.input[0]!r}; export the model for "
-            "float32 inputs (skl2onnx: to_onnx(model, X[:1].astype(numpy.float32)))"
+            f"{node.op_type} reads {node.input[0]!r} of element type "
+            f"{TensorProto.DataType.Name(tensor.elem_type)}; export it for float32 inputs"
         )
-    if tensor.elem_type in _INTEGER_TYPES:
-        cast = writer.node("Cast", [node.input[0]], to=TensorProto.FLOAT)
-        node.input[0] = cast
-    elif tensor.elem_type != TensorProto.FLOAT:
-        raise ConversionError(f"{node.op_type} reads {node.input[0]!r} of an unsupported type")
-    return int(dims[1].dim_value)
+    reading = onnx.NodeProto()
+    reading.CopyFrom(node)
+    reading.input[0] = writer.node("Cast", [node.input[0]], to=TensorProto.FLOAT)
+    return reading, width
 
 
 def _tensor_output(
