@@ -78,12 +78,14 @@ def onnx_ml_operators(model: onnx.ModelProto) -> list[str]:
 def convert_onnx_ml(onnx_path: Path, out_path: Path) -> ConvertedGraph | None:
     """The graph with its ONNX-ML nodes rewritten, saved at out_path; None when it has none."""
     try:
-        model = onnx.load(str(onnx_path))
+        # The graph alone, without external weights: most models have no ONNX-ML node.
+        model = onnx.load(str(onnx_path), load_external_data=False)
     except Exception:
         return None  # not ONNX at all: model_signature's load reports it.
     operators = onnx_ml_operators(model)
     if not operators:
         return None
+    model = onnx.load(str(onnx_path))
     doubles = [
         value.name
         for value in model.graph.input
