@@ -136,25 +136,9 @@ def _rewrite(model: onnx.ModelProto) -> onnx.ModelProto:
             continue
         writer = GraphWriter(node.name or f"{node.op_type}_{position}", taken, opset)
         if node.op_type == ZIPMAP:
-            # The map's values are the scores tensor itself, in class order.
-            writer.node("Identity", [node.input[0]], node.output[0])
-            labels = helper.get_attribute_value(
-                next(a for a in node.attribute if a.name.startswith("classlabels"))
-            )
-            zipmaps[node.output[0]] = len(labels)
+            zipmaps[node.output[0]] = _drop_zipmap(node, writer)
         else:
-            source = types.get(node.input[0])
-            node, features = _float_input(node, types, writer)
-            if node.op_type in _WIDTH_KEEPING and source is not None:
-                # onnx infers no shapes through these; they keep their input's [N, C] (as float).
-                kept = onnx.TypeProto()
-                kept.CopyFrom(source)
-                kept.tensor_type.elem_type = TensorProto.FLOAT
-                types[node.output[0]] = kept
-            if node.op_type in _TREES:
-                _TREES[node.op_type](node, writer, features)
-            else:
-                _SIMPLE[node.op_type](node, writer)
+            _rewrite_node(node, types, writer)
         nodes.extend(writer.nodes)
         initializers.extend(writer.initializers)
     graph = helper.make_graph(
@@ -170,6 +154,33 @@ def _rewrite(model: onnx.ModelProto) -> onnx.ModelProto:
         ir_version=model.ir_version,
         producer_name=f"{TOOL} {CONVERTER_VERSION} from {model.producer_name}",
     )
+
+
+def _drop_zipmap(node: onnx.NodeProto, writer: GraphWriter) -> int:
+    """The map's values are the scores tensor itself, in class order: its output becomes that
+    tensor. Returns the number of classes."""
+    writer.node("Identity", [node.input[0]], node.output[0])
+    labels = helper.get_attribute_value(
+        next(a for a in node.attribute if a.name.startswith("classlabels"))
+    )
+    return len(labels)
+
+
+def _rewrite_node(
+    node: onnx.NodeProto, types: dict[str, onnx.TypeProto], writer: GraphWriter
+) -> None:
+    source = types.get(node.input[0])
+    reading, features = _float_input(node, types, writer)
+    if node.op_type in _WIDTH_KEEPING and source is not None:
+        # onnx infers no shapes through these; they keep their input's [N, C] (as float).
+        kept = onnx.TypeProto()
+        kept.CopyFrom(source)
+        kept.tensor_type.elem_type = TensorProto.FLOAT
+        types[node.output[0]] = kept
+    if node.op_type in _TREES:
+        _TREES[node.op_type](reading, writer, features)
+    else:
+        _SIMPLE[node.op_type](reading, writer)
 
 
 def _value_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
