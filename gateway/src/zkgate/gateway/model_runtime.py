@@ -157,3 +157,10 @@ class ModelRuntime:
                 )
                 self._models[commitment] = model
         return model
+
+    def retain(self, commitments: set[str]) -> None:
+        """Drops the sessions of every other commitment: a removed version's graph and weights
+        should not stay in memory until the gateway restarts."""
+        with self._lock:
+            for commitment in set(self._models) - commitments:
+                del self._models[commitment]

@@ -300,7 +300,10 @@ class GatewayService:
             self._ready_models.forget(name)
 
     def sweep_artifacts(self) -> SweepReport:
-        """Deletes what removed versions left that nothing else uses; safe to call any time."""
+        """Deletes what removed versions left that nothing else uses, and drops this gateway's
+        sessions of versions no longer live (removed here or by another replica); safe to call
+        any time."""
+        self._runtime.retain({r.commitment for r in self._catalog.list() if r.commitment})
         return sweep_removed_artifacts(self._catalog.database, self._store)
 
     def loaded_model(self, name: str, version: str = "") -> tuple[ModelRecord, LoadedModel]:
