@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 
 from tests.fixtures.gateway_fixtures import DIGITS, RunningGateway, start_gateway
@@ -94,8 +95,14 @@ def test_a_folder_needs_one_onnx_and_its_calibration(tmp_path: Path) -> None:
         read_folder(two)
     (tmp_path / "nocal").mkdir()
     shutil.copy(DIGITS / "model.onnx", tmp_path / "nocal" / "model.onnx")
-    with pytest.raises(RepositoryError, match=r"has no calibration\.npy"):
+    with pytest.raises(RepositoryError, match=r"calibration\.npy or calibration\.npz \(found 0\)"):
         read_folder(tmp_path / "nocal")
+    both = tmp_path / "nocal"
+    shutil.copy(DIGITS / "calibration.npy", both / "calibration.npy")
+    assert read_folder(both).calibration == (DIGITS / "calibration.npy").read_bytes()
+    np.savez(both / "calibration.npz", input=np.load(DIGITS / "calibration.npy"))
+    with pytest.raises(RepositoryError, match=r"\(found 2\)"):
+        read_folder(both)
     assert read_config(tmp_path / "absent.toml") == FolderConfig()
 
 

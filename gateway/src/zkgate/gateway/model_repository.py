@@ -4,7 +4,8 @@
     DIR/
       digits/               the folder's name is the model's
         model.onnx          exactly one .onnx file
-        calibration.npy     float32 samples stacked on axis 0
+        calibration.npy     float32 samples stacked on axis 0 (calibration.npz for several
+                            inputs: one array per input name)
         model.toml          optional: how to register it (FolderConfig)
 
 A sync registers each folder as it is now. Registration is idempotent by content: the catalogue
@@ -43,7 +44,8 @@ from zkgate.prover.queue.catalog import ModelExists, ProofPolicy
 from zkgate.prover.queue.jobs import QueueFull
 
 CONFIG_FILE = "model.toml"
-CALIBRATION_FILE = "calibration.npy"
+# One of these: .npy for a model of one input, .npz for several (see core/npz_arrays.py).
+CALIBRATION_FILES = ("calibration.npy", "calibration.npz")
 
 
 class RepositoryError(ValueError):
@@ -138,15 +140,17 @@ def read_folder(folder: Path, config: Path | None = None) -> ModelFolder:
     if len(onnx) != 1:
         found = "none" if not onnx else ", ".join(p.name for p in onnx)
         raise RepositoryError(f"{folder} must hold exactly one .onnx file (found {found})")
-    calibration = folder / CALIBRATION_FILE
-    if not calibration.is_file():
+    calibrations = [folder / name for name in CALIBRATION_FILES if (folder / name).is_file()]
+    if len(calibrations) != 1:
         raise RepositoryError(
-            f"{folder} has no {CALIBRATION_FILE} (float32 samples stacked on axis 0)"
+            f"{folder} must hold one of {' or '.join(CALIBRATION_FILES)} (found "
+            f"{len(calibrations)}): samples stacked on axis 0, an .npz of one array per input "
+            "for a model of several inputs"
         )
     return ModelFolder(
         name=folder.name,
         onnx=onnx[0].read_bytes(),
-        calibration=calibration.read_bytes(),
+        calibration=calibrations[0].read_bytes(),
         config=read_config(config or folder / CONFIG_FILE),
     )
 
