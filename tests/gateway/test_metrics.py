@@ -226,3 +226,34 @@ def test_the_metrics_port_answers_only_at_metrics(
             f"http://127.0.0.1:{metrics_cluster.gateway_metrics_port}{path}", timeout=5
         )
     assert info.value.code == 404
+
+
+def test_rest_calls_are_counted_beside_rpcs(
+    metrics_cluster: MetricsCluster, traffic: Traffic, digits_inputs: np.ndarray
+) -> None:
+    rest = f"http://{metrics_cluster.gateway.rest_target}"
+    body = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": [1, 64],
+                    "data": digits_inputs[2].astype(float).ravel().tolist(),
+                }
+            ]
+        }
+    ).encode()
+    with urllib.request.urlopen(f"{rest}/v2/models/{traffic.model}/infer", body, timeout=30):
+        pass
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{rest}/v2/models/{PROBE_NAME}", timeout=30)
+    with urllib.request.urlopen(f"{rest}/v2/health/ready", timeout=30):
+        pass
+    text = scrape(metrics_cluster.gateway_metrics_port)
+    infer = {"service": "rest", "method": "infer", "model": traffic.model, "code": "200"}
+    assert sample(text, "zkgate_requests_total", infer) == 1
+    unknown = {"service": "rest", "method": "model_metadata", "model": "unknown", "code": "404"}
+    assert sample(text, "zkgate_requests_total", unknown) == 1
+    assert PROBE_NAME not in text and "health" not in text
+    assert _promtool_problems(text) == "exit 0:"

@@ -2,6 +2,7 @@
 its latency, and the /metrics endpoint, which also carries the job queue's counts and the
 metrics of the embedded provers.
 
+Calls to the REST half are counted in the same series (service "rest"), by a middleware.
 RPCs are observed by a server interceptor placed before any other, so that calls refused before
 a servicer runs (authentication, rate limits) are counted with their codes too. Health checks
 and reflection are left out: probes would swamp the request counts.
@@ -23,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from aiohttp import web
+from aiohttp.typedefs import Handler as _RestHandler
+from aiohttp.typedefs import Middleware
 from prometheus_client import Counter, Histogram, ProcessCollector
 from prometheus_client.registry import Collector
 
@@ -130,6 +134,38 @@ class RequestMetricsInterceptor(CallInterceptor):
             REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
 
 
+# The service label of calls to the OIP's REST half; their method label is the route's handler
+# (infer, model_ready, ...) and their code the HTTP status, as the caller saw it.
+REST_SERVICE = "rest"
+_NO_ROUTE = "none"
+
+
+def rest_metrics(models: ModelLabels) -> Middleware:
+    """Counts REST calls in the same series as RPCs. It must run outside the middleware that
+    turns errors into JSON answers, to see the status the caller got; health probes are left
+    out, as gRPC health checks are."""
+
+    @web.middleware
+    async def observe(request: web.Request, handler: _RestHandler) -> web.StreamResponse:
+        if request.path.startswith("/v2/health/"):
+            return await handler(request)
+        started = time.perf_counter()
+        response = await handler(request)
+        route = request.match_info.route
+        method = getattr(route.handler, "__name__", _NO_ROUTE) if route.resource else _NO_ROUTE
+        labels = (
+            REST_SERVICE,
+            method,
+            models.label(request.match_info.get("name", "")),
+            str(response.status),
+        )
+        REQUESTS.labels(*labels).inc()
+        REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
+        return response
+
+    return observe
+
+
 class GatewayMetrics:
     """The gateway's /metrics endpoint, its RPC interceptor, and the directory its embedded
     provers record into.
@@ -148,9 +184,9 @@ class GatewayMetrics:
     ) -> None:
         self._host = host
         self._port = port
-        self.interceptor = RequestMetricsInterceptor(
-            ModelLabels(catalogue_lookup(service.get_model))
-        )
+        models = ModelLabels(catalogue_lookup(service.get_model))
+        self.interceptor = RequestMetricsInterceptor(models)
+        self.rest_middleware = rest_metrics(models)
         self.prover_dir = Path(tempfile.mkdtemp(prefix="zkgate-metrics-"))
         self._registry = metrics_registry(
             self.prover_dir,

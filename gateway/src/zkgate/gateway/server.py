@@ -80,7 +80,7 @@ def add_servicers(server: grpc.aio.Server, parts: GatewayParts) -> None:
         ModelServicer(service, parts.repository), server
     )
     zkgate_pb2_grpc.add_ProofServiceServicer_to_server(
-        ProofServicer(service, parts.contest_notary), server
+        ProofServicer(parts.jobs, service, parts.contest_notary), server
     )
     zkgate_pb2_grpc.add_LearningServiceServicer_to_server(
         LearningServicer(parts.attestor, parts.learning_reports), server
@@ -117,6 +117,7 @@ class Gateway:
                     access,
                     config.max_message_bytes,
                     serving=lambda: self._serving,
+                    observers=[] if self._metrics is None else [self._metrics.rest_middleware],
                 ),
                 config,
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 
 import grpc
@@ -184,9 +184,14 @@ def rest_app(
     max_body_bytes: int,
     *,
     serving: Callable[[], bool],
+    observers: Sequence[Middleware] = (),
 ) -> web.Application:
+    """observers run outside the others (metrics: they see the status the caller gets)."""
     routes = RestRoutes(service, serving)
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[json_errors, admit(access)])
+    app = web.Application(
+        client_max_size=max_body_bytes,
+        middlewares=[*observers, json_errors, admit(access)],
+    )
     for model in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
         app.router.add_get(model, routes.model_metadata)
         app.router.add_get(model + "/ready", routes.model_ready)
