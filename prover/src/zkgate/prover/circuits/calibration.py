@@ -11,10 +11,11 @@ from typing import Any
 
 import ezkl
 
+from zkgate.core.job_stages import JobStage
 from zkgate.prover.circuits.circuit_files import CircuitFiles
 from zkgate.prover.circuits.ezkl_calls import EZKL_VERSION
 from zkgate.prover.circuits.registration_checks import RegistrationError
-from zkgate.prover.circuits.stage_timing import timed
+from zkgate.prover.circuits.stage_timing import stage
 
 # Calibration tries many scales over every sample; more samples cost time, not much accuracy.
 CALIBRATION_SAMPLE_CAP = 64
@@ -67,7 +68,7 @@ def calibrate(label: str, onnx_path: Path, files: CircuitFiles, choices: Circuit
     """
     best: tuple[int, int, bytes] | None = None
     failures: list[str] = []
-    with timed(label, "calibrate"):
+    with stage(label, JobStage.CALIBRATING):
         for base, legs in choices.decompositions:
             candidate = files.directory / f"settings-decomp-{base}x{legs}.json"
             try:

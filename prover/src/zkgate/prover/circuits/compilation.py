@@ -8,13 +8,14 @@ from pathlib import Path
 
 import ezkl
 
+from zkgate.core.job_stages import JobStage
 from zkgate.prover.circuits.circuit_files import CircuitFiles
 from zkgate.prover.circuits.ezkl_calls import compute_witness, run_ezkl
-from zkgate.prover.circuits.stage_timing import timed
+from zkgate.prover.circuits.stage_timing import stage, timed
 
 
 def compile_circuit(label: str, onnx_path: Path, files: CircuitFiles) -> None:
-    with timed(label, "compile"):
+    with stage(label, JobStage.COMPILING):
         run_ezkl(
             "compiling the circuit",
             lambda: ezkl.compile_circuit(str(onnx_path), str(files.compiled), str(files.settings)),

@@ -11,6 +11,7 @@ import ezkl
 
 from zkgate.core.card import KeySizes, SrsInfo
 from zkgate.core.commitment import model_commitment
+from zkgate.core.job_stages import JobStage
 from zkgate.core.srs import srs_identity, verifier_slice
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.calibration import settings_size
@@ -20,7 +21,7 @@ from zkgate.prover.circuits.proof_measurement import ProofMeasurement, measured_
 from zkgate.prover.circuits.registration_checks import RegistrationError
 from zkgate.prover.circuits.srs_files import CeremonySrs, ResolvedSrs
 from zkgate.prover.circuits.srs_source import SrsSource
-from zkgate.prover.circuits.stage_timing import timed
+from zkgate.prover.circuits.stage_timing import stage, timed
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ def key_and_measure(label: str, files: CircuitFiles, keying: Keying) -> Measured
     """Setup, and a test proof of sample 0's witness (which must exist) measured in a process
     of its own."""
     logrows = settings_size(files.settings)[0]
-    with timed(label, "srs"):
-        srs = _stored_srs(keying, logrows)
-    with timed(label, "setup"):
+    with stage(label, JobStage.KEYING):
+        with timed(label, "srs"):
+            srs = _stored_srs(keying, logrows)
         run_ezkl(
             "generating the keys (setup)",
             lambda: ezkl.setup(
@@ -92,7 +93,7 @@ def key_and_measure(label: str, files: CircuitFiles, keying: Keying) -> Measured
                 disable_selector_compression=False,
             ),
         )
-    with timed(label, "prove"):
+    with stage(label, JobStage.TEST_PROOF):
         cost = measured_proof(
             "proving calibration sample 0",
             witness=files.sample_witness(0),

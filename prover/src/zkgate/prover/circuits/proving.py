@@ -17,6 +17,7 @@ from math import prod
 from pathlib import Path
 
 from zkgate.core.card import ModelCard
+from zkgate.core.job_stages import JobStage
 from zkgate.prover.circuits.batching import (
     BatchError,
     batch_witness_input,
@@ -30,6 +31,7 @@ from zkgate.prover.circuits.ezkl_calls import (
     make_proof,
     verify_proof,
 )
+from zkgate.prover.circuits.stage_timing import stage
 
 # The artifacts a proof needs, by their names in card.artifacts (and card.batch.artifacts); srs
 # is the file the proving key was made with.
@@ -56,7 +58,7 @@ def prove(
     holds card.artifacts' PROVING_ARTIFACTS as local files."""
     check_ezkl_version(card)
     _check_witness_input(card, witness_input)
-    return _prove(local, witness_input=witness_input, scratch=scratch)
+    return _prove(card.name, local, witness_input=witness_input, scratch=scratch)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def prove_batch(
         batch_input = batch_witness_input(witness_inputs, card.batch.size)
     except BatchError as exc:
         raise ProvingError(str(exc)) from exc
-    proof = _prove(local, witness_input=batch_input, scratch=scratch)
+    proof = _prove(card.name, local, witness_input=batch_input, scratch=scratch)
     witness = read_witness(scratch / "witness.json")
     return BatchProof(
         proof=proof,
@@ -92,29 +94,31 @@ def prove_batch(
     )
 
 
-def _prove(local: Mapping[str, Path], *, witness_input: bytes, scratch: Path) -> bytes:
+def _prove(label: str, local: Mapping[str, Path], *, witness_input: bytes, scratch: Path) -> bytes:
     """A proof with a circuit's artifacts as local files; the witness stays in scratch as
-    witness.json."""
+    witness.json. Its stages (witness, proving) are reported (stage_timing.py)."""
     compiled = local["compiled"]
     data = scratch / "input.json"
     witness = scratch / "witness.json"
     proof = scratch / "proof.json"
     data.write_bytes(witness_input)
-    compute_witness("computing the witness", data=data, compiled=compiled, witness=witness)
-    make_proof(
-        "proving",
-        witness=witness,
-        compiled=compiled,
-        proving_key=local["pk"],
-        proof=proof,
-        srs=local["srs"],
-    )
-    verify_proof(
-        proof,
-        settings=local["settings"],
-        verifying_key=local["vk"],
-        srs_slice=local["srs_slice"],
-    )
+    with stage(label, JobStage.WITNESS):
+        compute_witness("computing the witness", data=data, compiled=compiled, witness=witness)
+    with stage(label, JobStage.PROVING):
+        make_proof(
+            "proving",
+            witness=witness,
+            compiled=compiled,
+            proving_key=local["pk"],
+            proof=proof,
+            srs=local["srs"],
+        )
+        verify_proof(
+            proof,
+            settings=local["settings"],
+            verifying_key=local["vk"],
+            srs_slice=local["srs_slice"],
+        )
     return proof.read_bytes()
 
 

@@ -28,6 +28,7 @@ from zkgate.core.fidelity_target import (
     FidelityTarget,
     TuningEffort,
 )
+from zkgate.core.job_stages import JobStage
 from zkgate.prover.artifacts.store import ArtifactStore
 from zkgate.prover.circuits.batch_axis import check_rows_independent, fixed_row_graph
 from zkgate.prover.circuits.batch_registration import build_batch_circuit
@@ -67,6 +68,7 @@ from zkgate.prover.circuits.registration_checks import (
 )
 from zkgate.prover.circuits.srs_files import CeremonySrs, SrsError
 from zkgate.prover.circuits.srs_source import SrsSource
+from zkgate.prover.circuits.stage_timing import stage
 from zkgate.prover.circuits.submitted_model import SubmittedModel
 from zkgate.prover.circuits.tuning import tune_circuit
 
@@ -95,7 +97,8 @@ def register_model(
     batch_size above 1 also builds the batch circuit over that many requests
     (batch_registration.py). A scale fixes the input and parameter scales (with rebase
     multiplier 1) instead of letting calibration search them. tuning other than `none` searches
-    for the fastest circuit meeting fidelity_target (tuning.py).
+    for the fastest circuit meeting fidelity_target (tuning.py). Each stage is reported as it
+    begins to the reporter of stage_timing.reporting_stages, if the caller set one.
     """
     choices = CircuitChoices(
         param_visibility=check_param_visibility(param_visibility),
@@ -171,25 +174,27 @@ def _card(
 ) -> ModelCard:
     files = circuit.keys.files
     terms = serving_terms(model.signature.inputs, model.signature.outputs, circuit.fidelity)
-    keyed = store_keys(model.name, circuit.keys, keying.store, terms)
+    with stage(model.name, JobStage.STORING):
+        keyed = store_keys(model.name, circuit.keys, keying.store, terms)
     batch = None
     if batch_size > 1:
-        batch = build_batch_circuit(
-            model.name,
-            onnx_path=model.onnx_path,
-            signature=model.signature,
-            samples=model.samples[:CALIBRATION_SAMPLE_CAP],
-            model_files=files,
-            fidelity_samples=circuit.fidelity.samples,
-            batch_size=batch_size,
-            store=keying.store,
-            srs_source=keying.srs_source,
-            max_logrows=choices.max_logrows,
-            visibility=choices.param_visibility,
-            ceremony=keying.ceremony,
-            pinned=keying.pinned,
-            terms=terms,
-        )
+        with stage(model.name, JobStage.BATCH_CIRCUIT):
+            batch = build_batch_circuit(
+                model.name,
+                onnx_path=model.onnx_path,
+                signature=model.signature,
+                samples=model.samples[:CALIBRATION_SAMPLE_CAP],
+                model_files=files,
+                fidelity_samples=circuit.fidelity.samples,
+                batch_size=batch_size,
+                store=keying.store,
+                srs_source=keying.srs_source,
+                max_logrows=choices.max_logrows,
+                visibility=choices.param_visibility,
+                ceremony=keying.ceremony,
+                pinned=keying.pinned,
+                terms=terms,
+            )
     settings = json.loads(files.settings.read_bytes())
     artifacts = {"onnx": keying.store.put_file(model.served_onnx), **keyed.artifacts}
     return ModelCard(
@@ -237,7 +242,8 @@ def _tuned_circuit(
     target: FidelityTarget,
     effort: TuningEffort,
 ) -> _Circuit:
-    tuned = tune_circuit(model, choices, target, effort, keying)
+    with stage(model.name, JobStage.TUNING):
+        tuned = tune_circuit(model, choices, target, effort, keying)
     fidelity = _fidelity(model, tuned.keys.files)
     return _Circuit(tuned.keys, fidelity, tuned.record)
 
@@ -245,14 +251,15 @@ def _tuned_circuit(
 def _fidelity(model: SubmittedModel, files: CircuitFiles) -> Fidelity:
     """The card's fidelity against onnxruntime on FIDELITY_SAMPLES inputs, after the mock of
     sample 0 (the test proof's witness)."""
-    inputs = fidelity_inputs(model.samples, FIDELITY_SAMPLES)
-    write_sample_inputs(files, inputs)
-    mock(model.name, files)
-    return measure_fidelity(
-        model.name,
-        model.session,
-        model.signature,
-        inputs,
-        settings_output_scales(files.settings),
-        files,
-    )
+    with stage(model.name, JobStage.MEASURING_FIDELITY):
+        inputs = fidelity_inputs(model.samples, FIDELITY_SAMPLES)
+        write_sample_inputs(files, inputs)
+        mock(model.name, files)
+        return measure_fidelity(
+            model.name,
+            model.session,
+            model.signature,
+            inputs,
+            settings_output_scales(files.settings),
+            files,
+        )

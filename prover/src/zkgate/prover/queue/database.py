@@ -196,6 +196,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX model_versions_by_commitment ON model_versions (commitment)",
         "CREATE INDEX model_versions_by_job ON model_versions (registration_job_id)",
     ),
+    # Job progress (job_progress.py, job_listing.py): the stage a running job reports and when
+    # it began, when its current attempt started, and an index for a tenant's job listing,
+    # newest first.
+    (
+        "ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE jobs ADD COLUMN stage_started_at DOUBLE PRECISION",
+        "ALTER TABLE jobs ADD COLUMN started_at DOUBLE PRECISION",
+        "CREATE INDEX jobs_by_tenant ON jobs (tenant, created_at, id)",
+    ),
 )
 
 _SCHEMA_VERSION_TABLE = """

@@ -72,7 +72,8 @@ def _reset(session: Session, job_id: str, new: NewJob, now: float) -> Row:
         """UPDATE jobs SET kind = ?, state = 'queued', model_name = ?, payload = ?,
             attempts = 0, max_attempts = ?, error = NULL, result = NULL,
             lease_owner = NULL, lease_expires_at = NULL, queued_at = ?,
-            available_at = ?, updated_at = ?, batch_key = ?, memory_bytes = ?
+            available_at = ?, updated_at = ?, batch_key = ?, memory_bytes = ?, stage = '',
+            stage_started_at = NULL, started_at = NULL
            WHERE id = ? RETURNING *""",
         (
             str(new.kind),

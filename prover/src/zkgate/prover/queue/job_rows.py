@@ -35,6 +35,10 @@ def job_from_row(row: Row) -> Job:
         updated_at=row["updated_at"],
         batch_key=row["batch_key"],
         memory_bytes=row["memory_bytes"],
+        stage=row["stage"],
+        stage_started_at=row["stage_started_at"],
+        started_at=row["started_at"],
+        queue_position=(None if row.get("queue_position") is None else int(row["queue_position"])),
     )
 
 

@@ -56,6 +56,14 @@ class Job:
     # The peak memory the job needs (a prove job: its circuit's measured proof); None: unknown,
     # any prover may take it. Only provers whose budget holds it claim it (provers.py).
     memory_bytes: int | None = None
+    # What the running job is doing (a JobStage value; "" before its first report or while
+    # queued) and since when; when its current attempt was claimed.
+    stage: str = ""
+    stage_started_at: float | None = None
+    started_at: float | None = None
+    # A queued job's place among the queued jobs of its kind, in the order provers take them
+    # (1: next); None for any other state. Read with the job, never stored.
+    queue_position: int | None = None
 
     @property
     def terminal(self) -> bool:
@@ -69,6 +77,24 @@ class JobNotFound(LookupError):
 class LeaseLost(RuntimeError):
     """The caller no longer holds the job: its lease expired and another worker took it, or the
     job was cancelled. Whatever the caller computed must be dropped."""
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which of a tenant's jobs a listing returns; None: any."""
+
+    tenant: str
+    states: frozenset[JobState] | None = None
+    model_name: str | None = None
+    kind: JobKind | None = None
+
+
+@dataclass(frozen=True)
+class JobCursor:
+    """Where a page of a listing (newest first) ended: the last job's creation time and id."""
+
+    created_at: float
+    job_id: str
 
 
 class QueueFull(RuntimeError):
@@ -121,5 +147,9 @@ class JobQueue(Protocol):
     def fail(self, job_id: str, worker_id: str, error: str, *, transient: bool) -> Job: ...
 
     def cancel(self, job_id: str) -> Job: ...
+
+    def report_stage(self, job_id: str, worker_id: str, stage: str) -> Job: ...
+
+    def list_jobs(self, which: JobFilter, *, limit: int, after: JobCursor | None) -> list[Job]: ...
 
     def counts(self) -> dict[JobState, int]: ...

@@ -87,9 +87,10 @@ def _lease(
 ) -> Row:
     row = session.one(
         """UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,
-            attempts = attempts + 1, updated_at = ?
+            attempts = attempts + 1, updated_at = ?, started_at = ?, stage = '',
+            stage_started_at = ?
            WHERE id = ? RETURNING *""",
-        (worker_id, now + lease_seconds, now, job_id),
+        (worker_id, now + lease_seconds, now, now, now, job_id),
     )
     assert row is not None
     return row

@@ -10,8 +10,9 @@ from typing import Any
 
 from zkgate.prover.queue.database import Database
 from zkgate.prover.queue.enqueueing import NewJob, enqueue_job
+from zkgate.prover.queue.job_listing import list_jobs, read_job
 from zkgate.prover.queue.job_rows import job_from_row, json_column, update_owned
-from zkgate.prover.queue.jobs import Job, JobKind, JobNotFound, JobState
+from zkgate.prover.queue.jobs import Job, JobCursor, JobFilter, JobKind, JobNotFound, JobState
 from zkgate.prover.queue.leasing import claim_batch_mates, claim_next
 from zkgate.prover.queue.sql_session import Row, Session
 
@@ -87,10 +88,23 @@ class SqlJobQueue:
         return job_from_row(row), created
 
     def get(self, job_id: str) -> Job:
-        row = self._db.read(lambda s: s.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
-        if row is None:
+        """The job, with its queue position if it is queued."""
+        job = self._db.read(lambda s: read_job(s, job_id))
+        if job is None:
             raise JobNotFound(f"no job {job_id!r}")
-        return job_from_row(row)
+        return job
+
+    def list_jobs(self, which: JobFilter, *, limit: int, after: JobCursor | None) -> list[Job]:
+        """Up to limit of a tenant's jobs matching which, newest first, after the cursor."""
+        return self._db.read(lambda s: list_jobs(s, which, limit=limit, after=after))
+
+    def report_stage(self, job_id: str, worker_id: str, stage: str) -> Job:
+        """Records the stage the job's worker has reached; LeaseLost if the worker no longer
+        holds the job (it was cancelled, or its lease taken), so the work can stop there."""
+        now = time.time()
+        return self._update_leased(
+            job_id, worker_id, "stage = ?, stage_started_at = ?, updated_at = ?", (stage, now, now)
+        )
 
     def claim(
         self,
@@ -194,6 +208,7 @@ class SqlJobQueue:
                    queued_at = CASE WHEN attempts < max_attempts THEN ? ELSE queued_at END,
                    available_at = CASE WHEN attempts < max_attempts THEN ?
                        ELSE available_at END,
+                   stage = CASE WHEN attempts < max_attempts THEN '' ELSE stage END,
                    error = ?, lease_expires_at = NULL, updated_at = ?""",
                 (now, retry_at, error, now),
             )

@@ -8,8 +8,10 @@ the child's GIL, the parent keeps renewing the lease, and leases can be short.
 The child is kept from job to job (starting one costs about a second of imports), ignores the
 interrupts meant for its parent (which stops after the job in hand), and is replaced when it
 dies, for instance killed for memory; the job it was running then fails as transient, so the
-queue retries it. A child may run at a lower CPU priority than its parent (a registration lane's
-child yields the cores to the proving lane's: lanes.py).
+queue retries it. A cancelled job's child is killed on purpose (stop_current): there is no other
+way to stop an ezkl call, and the queue has already recorded the job as cancelled, so the failure
+report that follows is dropped. A child may run at a lower CPU priority than its parent (a
+registration lane's child yields the cores to the proving lane's: lanes.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -87,6 +90,10 @@ class ChildProcessHandlers:
         self._batch_factory = batch_factory
         self._nice = nice
         self._pool: ProcessPoolExecutor | None = None
+        # Guards busy and killed, so stop_current kills a child only in the middle of a call.
+        self._lock = threading.Lock()
+        self._busy = False
+        self._killed = False
 
     def handlers(self) -> dict[JobKind, JobHandler]:
         return {kind: self._handle for kind in self._kinds}
@@ -116,15 +123,42 @@ class ChildProcessHandlers:
                     self._nice,
                 ),
             )
+        pool = self._pool
+        with self._lock:
+            self._busy = True
         try:
-            return call(self._pool)
+            return call(pool)
         except BrokenProcessPool as exc:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._discard(pool)
             logger.warning("the handler process died during job %s; a new one will start", job_ids)
             raise HandlerProcessDied(
                 f"the proving process died during the job (out of memory?): {exc}"
             ) from exc
+        finally:
+            with self._lock:
+                self._busy = False
+                killed, self._killed = self._killed, False
+            if killed:
+                # Killed as its call returned: never hand the next job to a dead pool.
+                self._discard(pool)
+
+    def stop_current(self) -> None:
+        """Kills the child in the middle of its call (a cancelled job); the call then raises
+        HandlerProcessDied, and the next job starts a new child. Does nothing between calls.
+        Safe from another thread."""
+        with self._lock:
+            pool = self._pool
+            if not self._busy or pool is None:
+                return
+            self._killed = True
+            for process in list(pool._processes.values()):
+                logger.info("stopping the handler process %d: its job was cancelled", process.pid)
+                process.kill()
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is pool:
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from zkgate.core.card import LEARNING_REPORT_ARTIFACT, ModelCard
 from zkgate.core.fidelity_target import parse_fidelity_target, parse_tuning_effort
+from zkgate.core.job_stages import JobStage
 from zkgate.prover.artifacts.store import ArtifactCorrupt, ArtifactStore
 from zkgate.prover.circuits.ezkl_calls import ProvingError
 from zkgate.prover.circuits.proving import PROVING_ARTIFACTS, prove, prove_batch
@@ -25,13 +26,16 @@ from zkgate.prover.circuits.registration import register_model
 from zkgate.prover.circuits.registration_checks import RegistrationError, load_calibration
 from zkgate.prover.circuits.srs_files import CeremonySrs
 from zkgate.prover.circuits.srs_source import SrsSource
+from zkgate.prover.circuits.stage_timing import reporting_stages, stage
 from zkgate.prover.data_directory import DataLayout
 from zkgate.prover.queue.catalog import ModelCatalog, ModelNotFound, StaleRegistration
-from zkgate.prover.queue.jobs import Job, JobKind
+from zkgate.prover.queue.jobs import Job, JobKind, LeaseLost
 from zkgate.prover.queue.learning_ledger import LearningLedger, LearningRejection
 from zkgate.prover.queue.provers import NoProverCanHold, ProverDirectory
+from zkgate.prover.queue.sql_job_queue import SqlJobQueue
 from zkgate.prover.worker.learning_check import LearningTerms, check_proof_of_learning
 from zkgate.prover.worker.loop import BatchHandler, DeterministicJobError, JobHandler
+from zkgate.prover.worker.stage_reports import StageReports
 
 
 def make_handlers(
@@ -68,6 +72,7 @@ class _Handlers:
         self._catalog = catalog
         self._ledger = LearningLedger(catalog.database)
         self._provers = ProverDirectory(catalog.database, standby_budget=standby_memory_budget)
+        self._queue = SqlJobQueue(catalog.database)
         self._srs = srs
 
     def register(self, job: Job) -> dict[str, Any]:
@@ -77,10 +82,15 @@ class _Handlers:
         learning_archive_digest, trusted_intent_issuers (hex keys), learning_replay (the least to
         replay) and learning_policy_json (the policy the gateway kept with the intent, when it
         issued it)."""
+        stages = StageReports(self._queue, [job])
         try:
-            card = self._register(job)
+            with reporting_stages(stages):
+                card = self._register(job)
             # A model whose measured proof no live prover can hold would only fail its proofs.
             self._provers.check_card(card, now=time.time())
+        except LeaseLost:
+            # Cancelled, or taken over by another worker: the job's outcome is no longer ours.
+            raise
         except (RegistrationError, NoProverCanHold) as exc:
             self._catalog.mark_failed(job.model_name, str(exc), job_id=job.id)
             raise DeterministicJobError(str(exc)) from exc
@@ -97,7 +107,7 @@ class _Handlers:
             )
         except StaleRegistration as exc:
             raise DeterministicJobError(str(exc)) from exc
-        return {"commitment": card.commitment}
+        return {"commitment": card.commitment, "stage_seconds": stages.seconds()}
 
     def _register(self, job: Job) -> ModelCard:
         payload = job.payload
@@ -162,9 +172,11 @@ class _Handlers:
         payload = job.payload
         card = self._card(job.model_name, payload["commitment"])
         witness_input = self._store.read_bytes(payload["witness_input_digest"])
-        with self._proving(job, card.artifacts) as (scratch, local):
-            proof = prove(card, local, witness_input=witness_input, scratch=scratch)
-        return {"proof_digest": self._store.put_bytes(proof)}
+        with reporting_stages(StageReports(self._queue, [job])):
+            with self._proving(job, card.artifacts) as (scratch, local):
+                proof = prove(card, local, witness_input=witness_input, scratch=scratch)
+            with stage(job.model_name, JobStage.STORING):
+                return {"proof_digest": self._store.put_bytes(proof)}
 
     def prove_batch(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         """Prove jobs of one batch key (see loop.py) in one proof of the model's batch
@@ -175,9 +187,11 @@ class _Handlers:
         if card.batch is None:
             raise DeterministicJobError(f"model {card.name!r} has no batch circuit")
         witness_inputs = [self._store.read_bytes(j.payload["witness_input_digest"]) for j in jobs]
-        with self._proving(first, card.batch.artifacts) as (scratch, local):
-            batch = prove_batch(card, local, witness_inputs=witness_inputs, scratch=scratch)
-        proof_digest = self._store.put_bytes(batch.proof)
+        with reporting_stages(StageReports(self._queue, jobs)):
+            with self._proving(first, card.batch.artifacts) as (scratch, local):
+                batch = prove_batch(card, local, witness_inputs=witness_inputs, scratch=scratch)
+            with stage(first.model_name, JobStage.STORING):
+                proof_digest = self._store.put_bytes(batch.proof)
         return [
             {
                 "proof_digest": proof_digest,

@@ -42,6 +42,10 @@ REPORT_PATIENCE_SECONDS = 300.0
 # seconds: under load batches fill before the window ends, and a lone request loses little.
 DEFAULT_BATCH_WINDOW_SECONDS = 0.5
 
+# How often a running job's worker looks for a cancellation (one indexed read), so that a
+# cancelled job's proving child is stopped within about this long, whatever the lease.
+CANCEL_CHECK_SECONDS = 0.5
+
 JobHandler = Callable[[Job], dict[str, Any]]
 # Proves a batch of prove jobs (all of one batch key) at once; one result per job, in order.
 BatchHandler = Callable[[Sequence[Job]], list[dict[str, Any]]]
@@ -69,11 +73,16 @@ def run_worker(
     prefer_models: Callable[[], Collection[str]] | None = None,
     batching: Batching | None = None,
     memory_budget: int | None = None,
+    on_abandoned: Callable[[], None] | None = None,
 ) -> None:
     """Processes jobs of the kinds in handlers that memory_budget holds (if given: see
     queue/provers.py) until stop is set; jobs of the models that prefer_models names before each
     claim come first (key_affinity.py). Without batching, jobs with a batch key are proven one
     at a time like any other.
+
+    on_abandoned is called (from the heartbeat's thread) when every job in hand was cancelled or
+    taken over while its handler runs: the caller stops the handler's child (isolation.py),
+    whose outcome would be dropped anyway.
 
     stop is checked between jobs: a running handler is never interrupted, so a caller that wants
     a prompt shutdown must let the current job finish (or end the process, and the lease makes
@@ -105,13 +114,12 @@ def run_worker(
                 queue,
                 batching,
                 job,
-                worker_id=worker_id,
-                lease_seconds=lease_seconds,
+                _Lease(worker_id, lease_seconds, on_abandoned),
                 poll_seconds=poll_seconds,
                 stop=stop,
             )
         else:
-            _process_one(queue, handlers, job, worker_id=worker_id, lease_seconds=lease_seconds)
+            _process_one(queue, handlers, job, _Lease(worker_id, lease_seconds, on_abandoned))
     logger.info("worker %s stopped", worker_id)
 
 
@@ -127,14 +135,20 @@ def _release_orphans(queue: JobQueue, worker_id: str, kinds: frozenset[JobKind])
     )
 
 
+@dataclass(frozen=True)
+class _Lease:
+    """How a worker holds its jobs: its id, the lease it renews, and what to call when every
+    job in hand is lost while its handler runs."""
+
+    worker_id: str
+    seconds: float
+    on_abandoned: Callable[[], None] | None = None
+
+
 def _process_one(
-    queue: JobQueue,
-    handlers: Mapping[JobKind, JobHandler],
-    job: Job,
-    *,
-    worker_id: str,
-    lease_seconds: float,
+    queue: JobQueue, handlers: Mapping[JobKind, JobHandler], job: Job, lease: _Lease
 ) -> None:
+    worker_id = lease.worker_id
     logger.info(
         "worker %s runs %s job %s for %s (attempt %d of %d)",
         worker_id,
@@ -144,7 +158,7 @@ def _process_one(
         job.attempts,
         job.max_attempts,
     )
-    with _Heartbeat(queue, [job.id], worker_id, lease_seconds):
+    with _Heartbeat(queue, [job.id], lease):
         _run_and_report(queue, [job], lambda: [handlers[job.kind](job)], worker_id=worker_id)
 
 
@@ -152,18 +166,18 @@ def _process_batch(
     queue: JobQueue,
     batching: Batching,
     first: Job,
+    lease: _Lease,
     *,
-    worker_id: str,
-    lease_seconds: float,
     poll_seconds: float,
     stop: threading.Event,
 ) -> None:
+    worker_id, lease_seconds = lease.worker_id, lease.seconds
     size = int(first.payload["batch_size"])
     batch_key = first.batch_key
     assert batch_key is not None
     jobs = [first]
     deadline = first.created_at + batching.window_seconds
-    with _Heartbeat(queue, [first.id], worker_id, lease_seconds) as heartbeat:
+    with _Heartbeat(queue, [first.id], lease) as heartbeat:
         while len(jobs) < size:
             try:
                 more = queue.claim_more(
@@ -268,17 +282,15 @@ def _cancelled(queue: JobQueue, job_id: str) -> bool:
 
 
 class _Heartbeat:
-    """Renews the leases of the jobs in hand every lease_seconds / 3 from its own thread while
-    the handler runs (or a batch gathers)."""
+    """Renews the leases of the jobs in hand every lease / 3 from its own thread while the
+    handler runs (or a batch gathers), and looks for cancellations every CANCEL_CHECK_SECONDS:
+    once no job in hand is still held, it calls the lease's on_abandoned."""
 
-    def __init__(
-        self, queue: JobQueue, job_ids: list[str], worker_id: str, lease_seconds: float
-    ) -> None:
+    def __init__(self, queue: JobQueue, job_ids: list[str], lease: _Lease) -> None:
         self._queue = queue
         self._job_ids = list(job_ids)
         self._lock = threading.Lock()
-        self._worker_id = worker_id
-        self._lease_seconds = lease_seconds
+        self._lease = lease
         self._done = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"heartbeat-{job_ids[0]}", daemon=True
@@ -297,18 +309,40 @@ class _Heartbeat:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._done.wait(self._lease_seconds / 3):
+        renew_every = self._lease.seconds / 3
+        next_renewal = time.monotonic() + renew_every
+        while not self._done.wait(min(renew_every, CANCEL_CHECK_SECONDS)):
+            renew = time.monotonic() >= next_renewal
+            if renew:
+                next_renewal = time.monotonic() + renew_every
             with self._lock:
                 job_ids = list(self._job_ids)
-            for job_id in job_ids:
-                try:
-                    self._queue.heartbeat(
-                        job_id, self._worker_id, lease_seconds=self._lease_seconds
-                    )
-                except LeaseLost as exc:
-                    # The handler cannot be interrupted; its outcome is dropped when it reports.
-                    logger.warning("lost the lease of job %s: %s", job_id, exc)
-                    with self._lock:
-                        self._job_ids.remove(job_id)
-                except Exception:
-                    logger.exception("heartbeat of job %s failed; retrying", job_id)
+            lost = [job_id for job_id in job_ids if not self._still_held(job_id, renew=renew)]
+            if not lost:
+                continue
+            with self._lock:
+                self._job_ids = [job_id for job_id in self._job_ids if job_id not in lost]
+                abandoned = not self._job_ids
+            if abandoned and self._lease.on_abandoned is not None and not self._done.is_set():
+                logger.info("every job in hand was lost; stopping its handler")
+                self._lease.on_abandoned()
+                return
+
+    def _still_held(self, job_id: str, *, renew: bool) -> bool:
+        """Renews the lease (renew) or looks for a cancellation; False once the job is lost.
+        The handler cannot be interrupted: without on_abandoned, its outcome is dropped when
+        it reports."""
+        try:
+            if renew:
+                self._queue.heartbeat(
+                    job_id, self._lease.worker_id, lease_seconds=self._lease.seconds
+                )
+            elif self._queue.get(job_id).state == JobState.CANCELLED:
+                logger.warning("job %s was cancelled", job_id)
+                return False
+        except LeaseLost as exc:
+            logger.warning("lost the lease of job %s: %s", job_id, exc)
+            return False
+        except Exception:
+            logger.exception("heartbeat of job %s failed; retrying", job_id)
+        return True

@@ -128,7 +128,7 @@ def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
         "--memory-budget",
         default=environ.get("ZKGATE_PROVER_MEMORY_BUDGET", ""),
         help="the most memory one job may take, e.g. 8GiB or 12Gi; jobs that need more are "
-        f"left to larger provers (default: {HEADROOM_FACTOR:.0%} of the smaller of the "
+        f"left to larger provers (default: {HEADROOM_FACTOR:.0%}% of the smaller of the "
         "machine's RAM and the container's memory limit)",
     )
     parser.add_argument(
@@ -272,6 +272,7 @@ def _run_lane(config: WorkerConfig, database: Database, stop: threading.Event, l
                 Batching(isolated.batch_handler(), config.batch_window_seconds) if proves else None
             ),
             memory_budget=config.memory_budget_bytes,
+            on_abandoned=isolated.stop_current,
         )
     finally:
         isolated.close()
