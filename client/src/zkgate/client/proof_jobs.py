@@ -1,7 +1,10 @@
-"""The Client's calls that follow proof jobs: asking for a past prediction's proof, and waiting
-for a job to end. Every protocol that proves something waits here."""
+"""The Client's calls that follow jobs: asking for a past prediction's proof, watching a job's
+progress and waiting for it to end, listing the caller's jobs and cancelling one. Every
+protocol that proves something waits here."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
 
 from zkgate.client.connection import GatewayConnection
 from zkgate.core.batch_entry import BatchEntry
@@ -49,14 +52,54 @@ class ProofCalls(GatewayConnection):
         result: pb.Job = self._proofs.GetJob(pb.GetJobRequest(job_id=job_id), timeout=self._timeout)
         return result
 
-    def wait_for_job(self, job_id: str, *, timeout: float = 900.0) -> pb.Job:
-        """Follows the server stream to the end; raises ProofJobFailed unless the job succeeded."""
+    def watch_job(self, job_id: str, *, timeout: float = 900.0) -> Iterator[pb.Job]:
+        """The job at each change (state, attempt, stage, queue position) until it ends."""
+        yield from self._proofs.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=timeout)
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        timeout: float = 900.0,
+        on_update: Callable[[pb.Job], None] | None = None,
+    ) -> pb.Job:
+        """Follows the server stream to the end, telling on_update of each change (a progress
+        display); raises ProofJobFailed unless the job succeeded."""
         last: pb.Job | None = None
-        for update in self._proofs.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=timeout):
+        for update in self.watch_job(job_id, timeout=timeout):
+            if on_update is not None:
+                on_update(update)
             last = update
         if last is None or last.state != pb.JOB_STATE_SUCCEEDED:
             raise ProofJobFailed(last or pb.Job(job_id=job_id))
         return last
+
+    def list_jobs(
+        self,
+        *,
+        states: Iterable[pb.JobState.ValueType] = (),
+        model_name: str = "",
+        kind: pb.JobKind.ValueType = pb.JOB_KIND_UNSPECIFIED,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> pb.ListJobsResponse:
+        """One page of the caller's jobs, newest first; follow next_page_token for more."""
+        request = pb.ListJobsRequest(
+            states=list(states),
+            model_name=model_name,
+            kind=kind,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        response: pb.ListJobsResponse = self._proofs.ListJobs(request, timeout=self._timeout)
+        return response
+
+    def cancel_job(self, job_id: str) -> pb.Job:
+        """Cancels the job (a running one's prover stops); an ended job comes back as it is."""
+        job: pb.Job = self._proofs.CancelJob(
+            pb.CancelJobRequest(job_id=job_id), timeout=self._timeout
+        )
+        return job
 
     def wait_for_proof(self, job_id: str, *, timeout: float = 900.0) -> bytes:
         """The ezkl proof JSON, once the prover has stored it."""

@@ -606,6 +606,87 @@ class WatchJobRequest(_message.Message):
 Global___WatchJobRequest: _TypeAlias = WatchJobRequest  # noqa: Y015
 
 @_typing.final
+class CancelJobRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelJobRequest: _TypeAlias = CancelJobRequest  # noqa: Y015
+
+@_typing.final
+class ListJobsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATES_FIELD_NUMBER: _builtins.int
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    """Only jobs of this model; empty: any."""
+    kind: Global___JobKind.ValueType
+    """Only jobs of this kind; UNSPECIFIED: any."""
+    page_size: _builtins.int
+    """At most this many jobs (0: 50; at most 500)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page; empty for the first."""
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[Global___JobState.ValueType]:
+        """Only jobs in these states; empty: any."""
+
+    def __init__(
+        self,
+        *,
+        states: _abc.Iterable[Global___JobState.ValueType] | None = ...,
+        model_name: _builtins.str = ...,
+        kind: Global___JobKind.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "model_name", b"model_name", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobsRequest: _TypeAlias = ListJobsRequest  # noqa: Y015
+
+@_typing.final
+class ListJobsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOBS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Job]: ...
+    def __init__(
+        self,
+        *,
+        jobs: _abc.Iterable[Global___Job] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jobs", b"jobs", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobsResponse: _TypeAlias = ListJobsResponse  # noqa: Y015
+
+@_typing.final
 class Job(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -623,6 +704,11 @@ class Job(_message.Message):
     BATCH_INDEX_FIELD_NUMBER: _builtins.int
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
     BATCH_OUTPUTS_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    QUEUE_POSITION_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    STAGE_STARTED_AT_FIELD_NUMBER: _builtins.int
+    ESTIMATED_SECONDS_REMAINING_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     kind: Global___JobKind.ValueType
     state: Global___JobState.ValueType
@@ -642,6 +728,21 @@ class Job(_message.Message):
     Poseidon hashes are the proof's public outputs at that entry. Nothing of the other entries.
     """
     batch_size: _builtins.int
+    stage: _builtins.str
+    """What a running job is doing (zkgate.core.job_stages: "calibrating", "tuning",
+    "compiling", "measuring_fidelity", "keying", "test_proof", "batch_circuit", "witness",
+    "proving", "storing"); empty while queued and before the first report. A job that ended
+    keeps the last stage it reached.
+    """
+    queue_position: _builtins.int
+    """A queued job's place among the queued jobs of its kind (1: next); 0 otherwise."""
+    started_at: _builtins.float
+    """When the current attempt started (0: not started) and when its stage began."""
+    stage_started_at: _builtins.float
+    estimated_seconds_remaining: _builtins.float
+    """An estimate of the seconds the job still needs, from the model's measured figures
+    (its card); absent when nothing was measured. Never a promise.
+    """
     @_builtins.property
     def batch_outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProvenTensor]: ...
     def __init__(
@@ -661,12 +762,19 @@ class Job(_message.Message):
         batch_index: _builtins.int = ...,
         batch_size: _builtins.int = ...,
         batch_outputs: _abc.Iterable[Global___ProvenTensor] | None = ...,
+        stage: _builtins.str = ...,
+        queue_position: _builtins.int = ...,
+        started_at: _builtins.float = ...,
+        stage_started_at: _builtins.float = ...,
+        estimated_seconds_remaining: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_estimated_seconds_remaining", b"_estimated_seconds_remaining", "estimated_seconds_remaining", b"estimated_seconds_remaining"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "batch_index", b"batch_index", "batch_outputs", b"batch_outputs", "batch_size", b"batch_size", "commitment", b"commitment", "created_at", b"created_at", "error", b"error", "input_digest", b"input_digest", "job_id", b"job_id", "kind", b"kind", "model_name", b"model_name", "proof", b"proof", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_estimated_seconds_remaining", b"_estimated_seconds_remaining", "attempts", b"attempts", "batch_index", b"batch_index", "batch_outputs", b"batch_outputs", "batch_size", b"batch_size", "commitment", b"commitment", "created_at", b"created_at", "error", b"error", "estimated_seconds_remaining", b"estimated_seconds_remaining", "input_digest", b"input_digest", "job_id", b"job_id", "kind", b"kind", "model_name", b"model_name", "proof", b"proof", "queue_position", b"queue_position", "stage", b"stage", "stage_started_at", b"stage_started_at", "started_at", b"started_at", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__estimated_seconds_remaining: _TypeAlias = _typing.Literal["estimated_seconds_remaining"]  # noqa: Y015
+    _WhichOneofArgType__estimated_seconds_remaining: _TypeAlias = _typing.Literal["_estimated_seconds_remaining", b"_estimated_seconds_remaining"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__estimated_seconds_remaining) -> _WhichOneofReturnType__estimated_seconds_remaining | None: ...
 
 Global___Job: _TypeAlias = Job  # noqa: Y015
 

@@ -429,6 +429,16 @@ class ProofServiceStub:
                 request_serializer=zkgate_dot_v1_dot_zkgate__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Job.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/zkgate.v1.ProofService/ListJobs',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/zkgate.v1.ProofService/CancelJob',
+                request_serializer=zkgate_dot_v1_dot_zkgate__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=zkgate_dot_v1_dot_zkgate__pb2.Job.FromString,
+                _registered_method=True)
         self.RequestProof = channel.unary_unary(
                 '/zkgate.v1.ProofService/RequestProof',
                 request_serializer=zkgate_dot_v1_dot_zkgate__pb2.RequestProofRequest.SerializeToString,
@@ -451,7 +461,23 @@ class ProofServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """Streams the job each time its state changes, and ends once it is terminal.
+        """Streams the job each time it changes (state, attempt, stage, queue position), and ends once
+        it is terminal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """The caller's jobs, newest first, a page at a time (without proofs: GetJob has them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Cancels one of the caller's jobs: a queued one at once, a running one by stopping its
+        prover's proving process. A job that has ended is returned unchanged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -485,6 +511,16 @@ def add_ProofServiceServicer_to_server(servicer, server):
             'WatchJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJob,
                     request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.WatchJobRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.ListJobsRequest.FromString,
+                    response_serializer=zkgate_dot_v1_dot_zkgate__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=zkgate_dot_v1_dot_zkgate__pb2.CancelJobRequest.FromString,
                     response_serializer=zkgate_dot_v1_dot_zkgate__pb2.Job.SerializeToString,
             ),
             'RequestProof': grpc.unary_unary_rpc_method_handler(
@@ -551,6 +587,60 @@ class ProofService:
             target,
             '/zkgate.v1.ProofService/WatchJob',
             zkgate_dot_v1_dot_zkgate__pb2.WatchJobRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.ProofService/ListJobs',
+            zkgate_dot_v1_dot_zkgate__pb2.ListJobsRequest.SerializeToString,
+            zkgate_dot_v1_dot_zkgate__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zkgate.v1.ProofService/CancelJob',
+            zkgate_dot_v1_dot_zkgate__pb2.CancelJobRequest.SerializeToString,
             zkgate_dot_v1_dot_zkgate__pb2.Job.FromString,
             options,
             channel_credentials,

@@ -168,7 +168,15 @@ class ProofServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ProofServiceAsyncStub: ...
     GetJob: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.GetJobRequest, _zkgate_pb2.Job]
     WatchJob: _grpc.UnaryStreamMultiCallable[_zkgate_pb2.WatchJobRequest, _zkgate_pb2.Job]
-    """Streams the job each time its state changes, and ends once it is terminal."""
+    """Streams the job each time it changes (state, attempt, stage, queue position), and ends once
+    it is terminal.
+    """
+    ListJobs: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.ListJobsRequest, _zkgate_pb2.ListJobsResponse]
+    """The caller's jobs, newest first, a page at a time (without proofs: GetJob has them)."""
+    CancelJob: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.CancelJobRequest, _zkgate_pb2.Job]
+    """Cancels one of the caller's jobs: a queued one at once, a running one by stopping its
+    prover's proving process. A job that has ended is returned unchanged.
+    """
     RequestProof: _grpc.UnaryUnaryMultiCallable[_zkgate_pb2.RequestProofRequest, _zkgate_pb2.Job]
     """Asks for the proof behind a past receipt. The caller sends the inputs it kept; the gateway
     checks them against the digest it signed, so it need not retain every request.
@@ -184,7 +192,15 @@ class ProofServiceAsyncStub(ProofServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetJob: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.GetJobRequest, _zkgate_pb2.Job]  # type: ignore[assignment]
     WatchJob: _aio.UnaryStreamMultiCallable[_zkgate_pb2.WatchJobRequest, _zkgate_pb2.Job]  # type: ignore[assignment]
-    """Streams the job each time its state changes, and ends once it is terminal."""
+    """Streams the job each time it changes (state, attempt, stage, queue position), and ends once
+    it is terminal.
+    """
+    ListJobs: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.ListJobsRequest, _zkgate_pb2.ListJobsResponse]  # type: ignore[assignment]
+    """The caller's jobs, newest first, a page at a time (without proofs: GetJob has them)."""
+    CancelJob: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.CancelJobRequest, _zkgate_pb2.Job]  # type: ignore[assignment]
+    """Cancels one of the caller's jobs: a queued one at once, a running one by stopping its
+    prover's proving process. A job that has ended is returned unchanged.
+    """
     RequestProof: _aio.UnaryUnaryMultiCallable[_zkgate_pb2.RequestProofRequest, _zkgate_pb2.Job]  # type: ignore[assignment]
     """Asks for the proof behind a past receipt. The caller sends the inputs it kept; the gateway
     checks them against the digest it signed, so it need not retain every request.
@@ -209,7 +225,27 @@ class ProofServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _zkgate_pb2.WatchJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_zkgate_pb2.Job], _abc.AsyncIterator[_zkgate_pb2.Job]]:
-        """Streams the job each time its state changes, and ends once it is terminal."""
+        """Streams the job each time it changes (state, attempt, stage, queue position), and ends once
+        it is terminal.
+        """
+
+    @_abc_1.abstractmethod
+    def ListJobs(
+        self,
+        request: _zkgate_pb2.ListJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.ListJobsResponse, _abc.Awaitable[_zkgate_pb2.ListJobsResponse]]:
+        """The caller's jobs, newest first, a page at a time (without proofs: GetJob has them)."""
+
+    @_abc_1.abstractmethod
+    def CancelJob(
+        self,
+        request: _zkgate_pb2.CancelJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_zkgate_pb2.Job, _abc.Awaitable[_zkgate_pb2.Job]]:
+        """Cancels one of the caller's jobs: a queued one at once, a running one by stopping its
+        prover's proving process. A job that has ended is returned unchanged.
+        """
 
     @_abc_1.abstractmethod
     def RequestProof(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from zkgate.core.learning.policy import ReplayPlan
 from zkgate.gateway.config import GatewayConfig
+from zkgate.gateway.job_desk import JobDesk
 from zkgate.gateway.model_repository import ModelRepository
 from zkgate.gateway.model_repository_source import ObjectStoreMirror, object_store_location
 from zkgate.gateway.protocols.accuracy import AccuracyEvaluator
@@ -35,6 +36,7 @@ class GatewayParts:
     attestor: LearningAttestor
     learning_reports: LearningReports
     contest_notary: ContestNotary
+    jobs: JobDesk
     accuracy: AccuracyEvaluator
     retrieval: RetrievalResponder
     # None without --model-repository.
@@ -53,13 +55,15 @@ def assemble(config: GatewayConfig) -> GatewayParts:
             top_q=config.learning_top_q, random_segments=config.learning_random_segments
         ),
     )
+    catalog = ModelCatalog(database)
+    queue = SqlJobQueue(
+        database,
+        max_queued=config.max_queued_jobs,
+        standby_memory_budget=config.standby_memory_budget(),
+    )
     service = GatewayService(
-        catalog=ModelCatalog(database),
-        queue=SqlJobQueue(
-            database,
-            max_queued=config.max_queued_jobs,
-            standby_memory_budget=config.standby_memory_budget(),
-        ),
+        catalog=catalog,
+        queue=queue,
         store=store,
         signer=signer,
         max_logrows=config.max_logrows,
@@ -73,6 +77,7 @@ def assemble(config: GatewayConfig) -> GatewayParts:
         attestor=attestor,
         learning_reports=LearningReports(service, store),
         contest_notary=ContestNotary(signer.key),
+        jobs=JobDesk(queue, catalog, service.job_status),
         accuracy=AccuracyEvaluator(service, signer.key, store),
         retrieval=RetrievalResponder(service, signer.key, store),
         repository=model_repository(config, service, layout),

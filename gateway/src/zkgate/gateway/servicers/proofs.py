@@ -1,5 +1,5 @@
-"""zkgate.v1.ProofService: job status, a server-streamed watch, proofs for past receipts, and
-contests over them."""
+"""zkgate.v1.ProofService: job status and progress, a server-streamed watch, a tenant's job
+listing and cancellation, proofs for past receipts, and contests over them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import grpc
 from zkgate.core.oip_codec import decode_tensors
 from zkgate.core.protocols.contest import ContestRequest
 from zkgate.gateway.access_control import current_tenant
+from zkgate.gateway.errors import InvalidRequest
+from zkgate.gateway.job_desk import JobDesk, JobQuery, JobView
 from zkgate.gateway.protocols.contest import ContestNotary
 from zkgate.gateway.service import GatewayService, JobStatus
 from zkgate.gateway.servicers.status_codes import grpc_errors
@@ -29,9 +31,11 @@ _STATE_TO_WIRE = {
     JobState.CANCELLED: pb.JOB_STATE_CANCELLED,
 }
 _KIND_TO_WIRE = {JobKind.REGISTER: pb.JOB_KIND_REGISTER, JobKind.PROVE: pb.JOB_KIND_PROVE}
+_STATE_FROM_WIRE = {wire: state for state, wire in _STATE_TO_WIRE.items()}
+_KIND_FROM_WIRE = {wire: kind for kind, wire in _KIND_TO_WIRE.items()}
 
 
-def job_message(status: JobStatus) -> pb.Job:
+def job_message(status: JobStatus, seconds_remaining: float | None = None) -> pb.Job:
     job = status.job
     result = job.result if job.state == JobState.SUCCEEDED and job.result else {}
     return pb.Job(
@@ -49,41 +53,98 @@ def job_message(status: JobStatus) -> pb.Job:
         batch_index=int(result.get("batch_index", 0)),
         batch_size=int(result.get("batch_size", 0)),
         batch_outputs=[pb.ProvenTensor(felts=felts) for felts in result.get("batch_outputs", [])],
+        stage=job.stage,
+        queue_position=job.queue_position or 0,
+        started_at=job.started_at or 0.0,
+        stage_started_at=job.stage_started_at or 0.0,
+        estimated_seconds_remaining=seconds_remaining,
+    )
+
+
+def _view_message(view: JobView) -> pb.Job:
+    return job_message(view.status, view.seconds_remaining)
+
+
+def job_query(request: pb.ListJobsRequest) -> JobQuery:
+    """The listing's filters; INVALID_ARGUMENT for a state or kind that is not one."""
+    states = None
+    if request.states:
+        unknown = [s for s in request.states if s not in _STATE_FROM_WIRE]
+        if unknown:
+            raise InvalidRequest(
+                f"states {unknown} are not job states: use {sorted(_STATE_FROM_WIRE)} "
+                "(JOB_STATE_QUEUED ... JOB_STATE_CANCELLED), or none for any"
+            )
+        states = frozenset(_STATE_FROM_WIRE[s] for s in request.states)
+    kind = None
+    if request.kind != pb.JOB_KIND_UNSPECIFIED:
+        if request.kind not in _KIND_FROM_WIRE:
+            raise InvalidRequest(
+                f"kind {request.kind} is not a job kind: use JOB_KIND_REGISTER (1), "
+                "JOB_KIND_PROVE (2), or JOB_KIND_UNSPECIFIED for any"
+            )
+        kind = _KIND_FROM_WIRE[request.kind]
+    return JobQuery(
+        states=states,
+        model_name=request.model_name or None,
+        kind=kind,
+        page_size=request.page_size,
+        page_token=request.page_token,
     )
 
 
 class ProofServicer(zkgate_pb2_grpc.ProofServiceServicer):
     def __init__(
-        self, service: GatewayService, notary: ContestNotary, *, poll_seconds: float = 0.05
+        self,
+        jobs: JobDesk,
+        service: GatewayService,
+        notary: ContestNotary,
+        *,
+        poll_seconds: float = 0.05,
     ) -> None:
+        self._jobs = jobs
         self._service = service
         self._notary = notary
         self._poll_seconds = poll_seconds
 
     @grpc_errors
     async def GetJob(self, request: pb.GetJobRequest, context: _Context) -> pb.Job:
-        status = await asyncio.to_thread(
-            self._service.job_status, request.job_id, current_tenant.get()
-        )
-        return job_message(status)
+        view = await asyncio.to_thread(self._jobs.view, request.job_id, current_tenant.get())
+        return _view_message(view)
 
     @grpc_errors
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: _Context
     ) -> AsyncIterator[pb.Job]:
         # Provers are other processes writing to the shared database, so watching means polling
-        # it; a message goes out only when the job's state or attempt count changes.
-        last: tuple[JobState, int] | None = None
+        # it; a message goes out only when the job's state, attempt, stage or queue position
+        # changes (not for the estimate alone, which changes with the clock).
+        last: tuple[JobState, int, str, int | None] | None = None
         tenant = current_tenant.get()
         while True:
-            status = await asyncio.to_thread(self._service.job_status, request.job_id, tenant)
-            seen = (status.job.state, status.job.attempts)
+            view = await asyncio.to_thread(self._jobs.view, request.job_id, tenant)
+            job = view.status.job
+            seen = (job.state, job.attempts, job.stage, job.queue_position)
             if seen != last:
                 last = seen
-                yield job_message(status)
-            if status.job.terminal:
+                yield _view_message(view)
+            if job.terminal:
                 return
             await asyncio.sleep(self._poll_seconds)
+
+    @grpc_errors
+    async def ListJobs(self, request: pb.ListJobsRequest, context: _Context) -> pb.ListJobsResponse:
+        query = job_query(request)
+        page = await asyncio.to_thread(self._jobs.list, current_tenant.get(), query)
+        return pb.ListJobsResponse(
+            jobs=[_view_message(view) for view in page.jobs],
+            next_page_token=page.next_page_token,
+        )
+
+    @grpc_errors
+    async def CancelJob(self, request: pb.CancelJobRequest, context: _Context) -> pb.Job:
+        view = await asyncio.to_thread(self._jobs.cancel, request.job_id, current_tenant.get())
+        return _view_message(view)
 
     @grpc_errors
     async def RequestProof(self, request: pb.RequestProofRequest, context: _Context) -> pb.Job:
