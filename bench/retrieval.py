@@ -27,7 +27,7 @@ import torch
 from bench import batching
 from zkgate.client.protocols.retrieval.predicate_circuit import rebuild_verifying_key
 from zkgate.core.card import ModelCard
-from zkgate.core.protocols.retrieval import DEFAULT_OMISSION_SAMPLE
+from zkgate.core.protocols.limits import DEFAULT_OMISSION_SAMPLE
 from zkgate.core.sampling import chance_to_draw_any
 from zkgate.core.tensors import NamedTensor
 from zkgate.pol.onnx_binding import export_onnx

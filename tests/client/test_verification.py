@@ -6,7 +6,6 @@ changes exactly one thing relative to an accepted prediction and expects its own
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import shutil
@@ -28,7 +27,7 @@ from tests.fixtures.client_fixtures import (
     signed_prediction,
 )
 from tests.fixtures.tampering import flip_proof_byte, forge_receipt_output
-from zkgate.client.cli.verify import add_verify_command
+from zkgate.client.cli.main import main
 from zkgate.client.verification.prediction import verify
 from zkgate.client.verification.reasons import Reason, VerificationError
 from zkgate.core.bundle import BundleError, VerifierBundle
@@ -278,10 +277,7 @@ def write_case(world: ClientWorld, directory: Path, proof: bytes) -> list[str]:
 
 
 def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="zkgate")
-    add_verify_command(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return main(argv)
 
 
 def test_cli_verifies_good_files(world, tmp_path, capsys):
@@ -290,9 +286,13 @@ def test_cli_verifies_good_files(world, tmp_path, capsys):
     assert "insecure_srs" in capsys.readouterr().err
     assert run_cli([*argv, "--allow-insecure-srs"]) == 0
     out = capsys.readouterr().out
-    assert out.rstrip().endswith("VERIFIED") and out.count("ok  ") == 8
+    assert out.rstrip().endswith("VERIFIED") and out.count("ok  ") == 7
+    # The SRS was accepted only because it was allowed: a warning, not `ok`.
+    assert out.count("warning  SRS") == 1 and "ok  SRS" not in out
     assert run_cli([*argv, "--trust-srs", world.bundle.srs_identity(), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["verified"] is True
+    document = json.loads(capsys.readouterr().out)
+    assert document["verified"] is True and document["ok"] is True
+    assert {check["status"] for check in document["checks"]} == {"ok"}
 
 
 @pytest.mark.parametrize(
@@ -318,7 +318,7 @@ def test_verifying_imports_neither_onnxruntime_nor_torch(world, tmp_path):
     script = textwrap.dedent(
         """
         import argparse, json, sys
-        from zkgate.client.cli.verify import add_verify_command
+        from zkgate.client.cli.parsers.verify import add_verify_command
         parser = argparse.ArgumentParser()
         add_verify_command(parser.add_subparsers())
         args = parser.parse_args(sys.argv[1:])

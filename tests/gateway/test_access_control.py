@@ -55,10 +55,13 @@ def test_only_admins_register_models(secured_gateway):
 
 
 def test_rate_limit_answers_resource_exhausted(secured_gateway):
+    """Inferences spend the tenant's rate (a missing model's too: admission comes first);
+    catalogue reads have a budget of their own (tests/gateway/test_rate_limit_retries.py)."""
+    x = {"input": np.zeros(4, np.float32)}
     with secured_gateway.client(SLOW_KEY) as client:
-        client.models()
-        client.models()
-        code, details = _code(client.models)
+        for _ in range(2):
+            assert _code(lambda: client.infer("no-such-model", x))[0] == grpc.StatusCode.NOT_FOUND
+        code, details = _code(lambda: client.infer("no-such-model", x))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "retry in" in details
     # Other tenants are not slowed by one tenant's limit.
     with secured_gateway.client(ADMIN_KEY) as client:
@@ -216,3 +219,20 @@ def test_retrieval_datasets_are_the_admins_and_predicates_each_tenants_own(
             )
         )
         assert code == grpc.StatusCode.PERMISSION_DENIED and "another tenant" in details
+
+
+def test_job_listings_and_cancels_are_tenant_scoped(secured_gateway, secured_model):
+    """A tenant lists and cancels only its own jobs; another tenant sees nothing of them."""
+    x = np.load(DIGITS / "test_inputs.npy").astype(np.float32)
+    with secured_gateway.client(ALICE_KEY) as alice, secured_gateway.client(BOB_KEY) as bob:
+        with secured_gateway.gateway.paused_provers():
+            mine = alice.infer("digits", {"input": x[20]}, prove=True).job_id
+            assert mine in [job.job_id for job in alice.list_jobs(page_size=500).jobs]
+            assert mine not in [job.job_id for job in bob.list_jobs(page_size=500).jobs]
+            assert not bob.list_jobs(states=[pb.JOB_STATE_QUEUED], model_name="digits").jobs
+            code, details = _code(lambda: bob.cancel_job(mine))
+            assert code == grpc.StatusCode.PERMISSION_DENIED and "another tenant" in details
+            assert alice.job(mine).state == pb.JOB_STATE_QUEUED
+            assert alice.cancel_job(mine).state == pb.JOB_STATE_CANCELLED
+        # The admin's registration is the admin's: not in alice's listing.
+        assert secured_model not in [job.job_id for job in alice.list_jobs(page_size=500).jobs]

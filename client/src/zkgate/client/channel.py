@@ -1,5 +1,5 @@
 """Opening a channel to a gateway: plaintext or TLS (mTLS with a client certificate), with the
-tenant's API key sent on every call.
+tenant's API key sent on every call, and optionally gRPC's own retries.
 
 The key travels in the `authorization` metadata as a bearer token; over plaintext anyone on the
 path can read it, so outside a loopback or private network use TLS.
@@ -8,12 +8,41 @@ path can read it, so outside a loopback or private network use TLS.
 from __future__ import annotations
 
 import collections
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+
+# gRPC's retry policy (gRFC A6), for every method: UNAVAILABLE (a gateway restarting, its
+# database out of reach) and RESOURCE_EXHAUSTED (a tenant over its rate, a full queue) are tried
+# again, up to MAX_ATTEMPTS in all and within the call's deadline. A gateway that knows when a
+# retry will be admitted says so in the `grpc-retry-pushback-ms` trailer ("retry in 293 ms"),
+# and gRPC waits exactly that; otherwise it backs off exponentially. A request larger than
+# gRPC's per-call retry buffer (256 KiB: an ONNX upload) is sent once.
+MAX_ATTEMPTS = 5
+RETRY_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{}],
+                "retryPolicy": {
+                    "maxAttempts": MAX_ATTEMPTS,
+                    "initialBackoff": "0.2s",
+                    "maxBackoff": "5s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+                },
+            }
+        ]
+    }
+)
+RETRY_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.enable_retries", 1),
+    ("grpc.service_config", RETRY_SERVICE_CONFIG),
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +94,11 @@ def open_channel(
     options: Sequence[tuple[str, Any]],
     tls: TlsSettings | None = None,
     api_key: str | None = None,
+    retries: bool = False,
 ) -> grpc.Channel:
+    """`retries`: gRPC's retry policy above (the CLI turns it on; a library caller decides)."""
+    if retries:
+        options = [*options, *RETRY_OPTIONS]
     if tls is None:
         channel = grpc.insecure_channel(target, options=options)
     else:

@@ -18,5 +18,5 @@ from zkgate.client.protocols.retrieval.calls import RetrievalCalls
 class Client(
     ContestCalls, AccuracyCalls, RetrievalCalls, LearningCalls, ProofCalls, PredictionCalls
 ):
-    """`Client(target, *, timeout, max_message_bytes, channel, tls, api_key)`; see
+    """`Client(target, *, timeout, max_message_bytes, channel, tls, api_key, retries)`; see
     `GatewayConnection`. Nothing it returns is trusted before a `verify...` call checks it."""

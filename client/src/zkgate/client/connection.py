@@ -37,9 +37,12 @@ class GatewayConnection:
         channel: grpc.Channel | None = None,
         tls: TlsSettings | None = None,
         api_key: str | None = None,
+        retries: bool = False,
     ) -> None:
         """`tls`: connect over TLS (with a client certificate for mTLS). `api_key`: the tenant's
-        key, sent on every call; read it from a file or the environment, not a command line."""
+        key, sent on every call; read it from a file or the environment, not a command line.
+        `retries`: retry UNAVAILABLE and RESOURCE_EXHAUSTED as `channel.RETRY_SERVICE_CONFIG`
+        says, honouring the gateway's retry hint."""
         self._channel = channel or open_channel(
             target,
             options=[
@@ -48,6 +51,7 @@ class GatewayConnection:
             ],
             tls=tls,
             api_key=api_key,
+            retries=retries,
         )
         self._timeout = timeout
         self._infer = self._channel.unary_unary(

@@ -34,7 +34,13 @@ class PermissionDenied(GatewayError):
 
 
 class RateLimited(GatewayError):
-    """The tenant is over its request rate or its queue quota."""
+    """The tenant is over its request rate or its queue quota. `retry_after_ms`, when known, is
+    how long until a retry would be admitted: gRPC callers get it as the
+    `grpc-retry-pushback-ms` trailer, which gRPC's own retry policy waits for."""
+
+    def __init__(self, message: str, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,33 @@ class Tenant:
     # Proof jobs this tenant may have queued at once (0: no limit beyond the gateway's own).
     max_queued_jobs: int = 0
 
+
+# Reads of the catalogue and of the caller's own jobs and results: what a client does around an
+# inference (the card for its input dtypes, the bundle, polling the proof job). They draw from a
+# budget of their own, READ_BUDGET_FACTOR times the tenant's rate and burst, so one `zkgate
+# infer` spends one token of the tenant's request rate, and a client polling its jobs cannot
+# starve its own inferences; the reads are still bounded.
+READ_ONLY_METHODS = frozenset(
+    {
+        "GetModel",
+        "ListModels",
+        "GetVerifierBundle",
+        "GetServerIdentity",
+        "GetJob",
+        "WatchJob",
+        "ListJobs",
+        "GetLearningReport",
+        "GetEvaluation",
+        "GetDataset",
+        "GetRetrieval",
+        "ServerLive",
+        "ServerReady",
+        "ModelReady",
+        "ServerMetadata",
+        "ModelMetadata",
+    }
+)
+READ_BUDGET_FACTOR = 10
 
 # Access control off: one tenant, allowed everything, no limits.
 ANONYMOUS = Tenant(name="", admin=True)
@@ -122,23 +155,29 @@ class RateLimiter:
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def admit(self, tenant: Tenant) -> None:
-        rate = tenant.requests_per_second
+    def admit(self, tenant: Tenant, *, read_only: bool = False) -> None:
+        """Takes one token of the tenant's requests, or with read_only of its reads (a bucket
+        of its own, READ_BUDGET_FACTOR times larger and faster)."""
+        factor = READ_BUDGET_FACTOR if read_only else 1
+        rate = tenant.requests_per_second * factor
         if math.isinf(rate):
             return
         now = self.clock()
-        capacity = max(tenant.burst, 1)
+        capacity = max(tenant.burst, 1) * factor
+        key = f"{tenant.name}/reads" if read_only else tenant.name
         with self._lock:
-            bucket = self._buckets.setdefault(tenant.name, _Bucket(tokens=capacity, stamp=now))
+            bucket = self._buckets.setdefault(key, _Bucket(tokens=capacity, stamp=now))
             bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * rate)
             bucket.stamp = now
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return
             wait = (1 - bucket.tokens) / rate if rate > 0 else math.inf
+        what = "reads" if read_only else "requests"
         raise RateLimited(
-            f"tenant {tenant.name!r} is over its rate of {rate:g} requests/s "
-            f"(burst {capacity}); retry in {wait * 1000:.0f} ms"
+            f"tenant {tenant.name!r} is over its rate of {rate:g} {what}/s "
+            f"(burst {capacity}); retry in {wait * 1000:.0f} ms",
+            retry_after_ms=math.ceil(wait * 1000) if math.isfinite(wait) else None,
         )
 
 
@@ -147,12 +186,13 @@ class AccessControl:
     directory: TenantDirectory | None
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
-    def admit(self, metadata: Iterable[tuple[str, str | bytes]]) -> Tenant:
-        """The caller's tenant, once its key checks and its rate allows one more request."""
+    def admit(self, metadata: Iterable[tuple[str, str | bytes]], method: str = "") -> Tenant:
+        """The caller's tenant, once its key checks and its rate allows one more request (one
+        more read, for a method in READ_ONLY_METHODS)."""
         if self.directory is None:
             return ANONYMOUS
         tenant = self.directory.authenticate(bearer_token(metadata))
-        self.limiter.admit(tenant)
+        self.limiter.admit(tenant, read_only=method in READ_ONLY_METHODS)
         return tenant
 
 

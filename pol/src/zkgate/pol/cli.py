@@ -1,7 +1,8 @@
 """`zkgate pol`: calibrate a training policy, record a run, verify it, settle a dispute.
 
-Added to the `zkgate` command through the `zkgate.cli` entry-point group, so only machines with
-zkgate-pol (and so torch) installed have it. Exit codes follow `zkgate verify`: 0 accepted,
+Added to the `zkgate` command through the `zkgate.cli` entry-point group (zkgate.pol.command),
+so only machines with zkgate-pol (and so torch) installed have it; this module is imported only
+when `pol` is the command. Exit codes follow `zkgate verify`: 0 accepted,
 1 rejected, 2 unreadable input.
 """
 
@@ -265,19 +266,33 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
 
 
-def register_commands(commands: Any) -> None:
-    pol = commands.add_parser(
-        "pol", help="proof-of-learning: calibrate, record, verify, dispute"
-    ).add_subparsers(dest="pol_command", required=True)
+def add_pol_commands(parser: argparse.ArgumentParser) -> None:
+    """The subcommands of `zkgate pol` (zkgate.pol.command registers `pol` itself)."""
+    pol = parser.add_subparsers(dest="pol_command", required=True)
 
     cal = pol.add_parser("calibrate", help="measure honest replay noise and set thresholds")
     cal.add_argument("--out", type=Path, required=True, help="policy JSON to write")
     cal.add_argument("--policy", type=Path, help="policy to calibrate (default: digits example)")
-    cal.add_argument("--epochs", type=int, default=8)
-    cal.add_argument("--checkpoint-interval", type=int, default=8)
-    cal.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
+    cal.add_argument("--epochs", type=int, default=8, help="epochs of the digits example policy")
+    cal.add_argument(
+        "--checkpoint-interval",
+        type=int,
+        default=8,
+        help="training steps between checkpoints of the digits example policy",
+    )
+    cal.add_argument(
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help="honest runs whose replay noise is measured",
+    )
     cal.add_argument("--threads", default="1,2", help="replay thread counts, comma-separated")
-    cal.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
+    cal.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help="thresholds are this many times the largest honest noise",
+    )
     cal.set_defaults(func=_guarded(cmd_calibrate))
 
     rec = pol.add_parser("record", help="train the digits example and write its proof")
@@ -293,7 +308,7 @@ def register_commands(commands: Any) -> None:
     rec.set_defaults(func=_guarded(cmd_record))
 
     ver = pol.add_parser("verify", help="verify a proof (directory or archive)")
-    ver.add_argument("proof", type=Path)
+    ver.add_argument("proof", type=Path, help="the proof directory or its archive (zip)")
     ver.add_argument("--onnx", type=Path, help="the served model the proof must be about")
     ver.add_argument("--policy", type=Path, help="the registered policy (default: the intent's)")
     ver.add_argument("--threads", type=int, help="replay thread count (default: the policy's)")
@@ -304,7 +319,13 @@ def register_commands(commands: Any) -> None:
 
     dis = pol.add_parser("dispute", help="decide which proof for one model came first")
     dis.add_argument("--onnx", type=Path, required=True, help="the disputed model")
-    dis.add_argument("--claim", action="append", required=True, metavar="LABEL=PROOF")
+    dis.add_argument(
+        "--claim",
+        action="append",
+        required=True,
+        metavar="LABEL=PROOF",
+        help="a claimant's label and proof (directory or archive); repeat for each claimant",
+    )
     dis.add_argument("--arbiter-key", type=Path, required=True, help="key that signs the verdict")
     dis.add_argument("--out", type=Path, required=True, help="verdict JSON to write")
     dis.add_argument(
@@ -318,7 +339,7 @@ def register_commands(commands: Any) -> None:
     dis.set_defaults(func=_guarded(cmd_dispute))
 
     chk = pol.add_parser("check-verdict", help="check a verdict's signature and evidence")
-    chk.add_argument("verdict", type=Path)
+    chk.add_argument("verdict", type=Path, help="the verdict JSON `zkgate pol dispute` wrote")
     chk.add_argument("--arbiter", required=True, metavar="HEX", help="the arbiter's public key")
     _add_trust(chk)
     chk.set_defaults(func=_guarded(cmd_check_verdict))

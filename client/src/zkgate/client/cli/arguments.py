@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from zkgate.core.npz_arrays import load_npy_or_npz
 from zkgate.core.output_files import (
     OutputPathError,
     check_output_directory,
@@ -99,7 +98,10 @@ def calibration_file(text: str) -> Path:
     """Calibration data to upload: a .npy array (a model with one input) or a .npz of arrays
     named after the model's inputs, read here as the gateway will read it, so a file it could
     not read is refused before the upload; which inputs it must name, the gateway checks
-    against the model."""
+    against the model. numpy is imported here, at parse time of `models add` only: building
+    the parser must stay free of it (`zkgate --help` needs none)."""
+    from zkgate.core.npz_arrays import load_npy_or_npz
+
     path = Path(text)
     try:
         data = path.read_bytes()

@@ -28,24 +28,31 @@ from zkgate.core.reasoned_error import ReasonedError
 DEBUG_ENVIRONMENT_VARIABLE = "ZKGATE_DEBUG"
 
 
-def run_guarded(command: Callable[[], int], name: str) -> int:
-    """Runs a command, turning whatever it raises into one line on stderr and an exit code."""
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr)  # sys.stderr as it is now: a test may have replaced it
+
+
+def run_guarded(
+    command: Callable[[], int], name: str, report: Callable[[str], None] = _to_stderr
+) -> int:
+    """Runs a command, turning whatever it raises into one line for `report` (stderr; the
+    command's output, which also puts it in the --json document) and an exit code."""
     try:
         return command()
     except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
+        report(f"{name}: interrupted")
         return EXIT_INTERRUPTED
     except grpc.RpcError as exc:
-        print(f"{name}: the gateway answered {exc.code().name}: {exc.details()}", file=sys.stderr)
+        report(f"{name}: the gateway answered {exc.code().name}: {exc.details()}")
         return EXIT_REJECTED
     except ReasonedError as exc:
-        print(f"{name}: REJECTED ({exc.reason}): {exc.detail}", file=sys.stderr)
+        report(f"{name}: REJECTED ({exc.reason}): {exc.detail}")
         return EXIT_REJECTED
     except (AttestationError, ProofJobFailed, LearningReportMismatch) as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
+        report(f"{name}: {exc}")
         return EXIT_REJECTED
     except Exception as exc:
-        print(f"{name}: {_describe(exc)}", file=sys.stderr)
+        report(f"{name}: {_describe(exc)}")
         if os.environ.get(DEBUG_ENVIRONMENT_VARIABLE) == "1":
             traceback.print_exc()
         return EXIT_BAD_INPUT

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from zkgate.client.channel import TlsSettings
 from zkgate.client.cli.arguments import positive_seconds
-from zkgate.client.client import Client
+
+if TYPE_CHECKING:
+    from zkgate.client.client import Client
 
 DEFAULT_TARGET = "127.0.0.1:8001"
 
@@ -22,7 +24,10 @@ def with_target(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help=f"gateway address (env ZKGATE_TARGET, default {DEFAULT_TARGET})",
     )
     parser.add_argument(
-        "--timeout", type=positive_seconds, default=900.0, help="seconds to wait for jobs"
+        "--timeout",
+        type=positive_seconds,
+        default=900.0,
+        help="seconds to wait for proof and registration jobs",
     )
     add_connection_arguments(parser)
     return parser
@@ -54,6 +59,10 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def connect(target: str, args: argparse.Namespace) -> Client:
+    """The client, imported here and not with the parser: it brings in grpc."""
+    from zkgate.client.channel import TlsSettings
+    from zkgate.client.client import Client
+
     api_key = os.environ.get("ZKGATE_API_KEY")
     if args.api_key_file:
         api_key = Path(args.api_key_file).read_text().strip()
@@ -61,4 +70,6 @@ def connect(target: str, args: argparse.Namespace) -> Client:
     tls = None
     if any(files):
         tls = TlsSettings(*(Path(f) if f else None for f in files))
-    return Client(target, tls=tls, api_key=api_key)
+    # The CLI retries what a retry can fix (UNAVAILABLE; RESOURCE_EXHAUSTED after the gateway's
+    # "retry in N ms"): a script gets the answer, not a transient failure.
+    return Client(target, tls=tls, api_key=api_key, retries=True)

@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zkgate.client.cli.arguments import hex_digest, output_directory
 from zkgate.client.cli.exit_codes import InputError, read_input
-from zkgate.client.cli.gateway_options import connect, with_target
-from zkgate.client.cli.trust_arguments import add_srs_trust_arguments
+from zkgate.client.cli.gateway_options import connect
+from zkgate.client.cli.output import CommandOutput, output_of, tensor_documents
 from zkgate.client.client import Client
 from zkgate.client.proof_jobs import batch_entry_of
 from zkgate.core.array_rows import load_npy
@@ -24,38 +23,6 @@ from zkgate.core.output_files import write_atomic
 from zkgate.core.prediction import Prediction
 from zkgate.core.tensors import numpy_dtype
 from zkgate.wire import zkgate_pb2 as pb
-
-
-def add_infer_command(subparsers: Any) -> None:
-    infer = with_target(subparsers.add_parser("infer", help="run a prediction on the gateway"))
-    infer.add_argument("model")
-    infer.add_argument(
-        "--input",
-        action="append",
-        required=True,
-        metavar="[NAME=]FILE",
-        help=".npy or JSON array; repeat as NAME=FILE for several inputs",
-    )
-    infer.add_argument("--prove", action="store_true", help="enqueue a proof of this prediction")
-    infer.add_argument("--wait", action="store_true", help="wait for the proof")
-    infer.add_argument("--verify", action="store_true", help="wait for the proof and verify it")
-    infer.add_argument(
-        "--commitment", type=hex_digest, help="the model commitment you pinned (hex)"
-    )
-    infer.add_argument(
-        "--batch-commitment",
-        type=hex_digest,
-        help="the batch circuit's commitment you pinned (hex), for models proven in batches",
-    )
-    add_srs_trust_arguments(infer)
-    infer.add_argument(
-        "--save",
-        type=output_directory("--save"),
-        metavar="DIR",
-        help="write prediction.json (and proof.json, bundle/, batch_entry.json for a batched "
-        "proof, after --wait)",
-    )
-    infer.set_defaults(func=cmd_infer)
 
 
 def _load_array(path: Path) -> npt.NDArray[np.generic]:
@@ -96,9 +63,12 @@ def cmd_infer(args: argparse.Namespace) -> int:
             )
         card = ModelCard.from_json(model.card_json)
         rows = client.infer_rows(args.model, _read_inputs(args.input, card), prove=args.prove)
+        documents: list[dict[str, Any]] = []
+        output_of(args).set(predictions=documents)
         for row, prediction in enumerate(rows):
             save = args.save if len(rows) == 1 or not args.save else args.save / f"row-{row}"
-            status = _report_row(args, client, card, prediction, save)
+            documents.append({})
+            status = _report_row(args, client, card, prediction, save, documents[-1])
             if status:
                 return status
         return 0
@@ -110,25 +80,35 @@ def _report_row(
     card: ModelCard,
     prediction: Prediction,
     save: Path | None,
+    document: dict[str, Any],
 ) -> int:
     """One served row (a request holds several for a model with a dynamic batch axis): its
-    outputs, receipt and proof job, saved to `save` and proven or verified as asked."""
-    print(f"request   {prediction.request_id}")
+    outputs, receipt and proof job, saved to `save` and proven or verified as asked; what is
+    printed goes into `document` too, for --json."""
+    output = output_of(args)
+    output.say(f"request   {prediction.request_id}")
     for tensor in prediction.outputs:
-        print(
+        output.say(
             f"output    {tensor.name} {tensor.datatype}{list(tensor.shape)}: "
             f"{np.array2string(tensor.array.ravel(), precision=4)}"
         )
-    print(f"receipt   commitment {prediction.receipt.body.commitment}")
+    output.say(f"receipt   commitment {prediction.receipt.body.commitment}")
+    document.update(
+        request_id=prediction.request_id,
+        outputs=tensor_documents(prediction.outputs),
+        commitment=prediction.receipt.body.commitment,
+        job_id=prediction.job_id or None,
+    )
     if prediction.job_id:
-        print(f"proof job {prediction.job_id}")
+        output.say(f"proof job {prediction.job_id}")
     if save:
         save.mkdir(parents=True, exist_ok=True)
         write_atomic(save / "prediction.json", prediction.to_json())
-        print(f"saved     {save / 'prediction.json'}")
+        output.say(f"saved     {save / 'prediction.json'}")
+        document["saved"] = str(save)
     if not (args.wait or args.verify):
         return 0
-    return _wait_for_proof(args, client, card, prediction, save)
+    return _wait_for_proof(args, client, card, prediction, save, document)
 
 
 def _wait_for_proof(
@@ -137,15 +117,19 @@ def _wait_for_proof(
     card: ModelCard,
     prediction: Prediction,
     save: Path | None,
+    document: dict[str, Any],
 ) -> int:
     """--wait and --verify: the proof, saved beside the prediction, then checked."""
+    output = output_of(args)
     if not prediction.job_id:
         raise InputError("no proof job: pass --prove or use a model whose policy is 'always'")
     job = client.wait_for_job(prediction.job_id, timeout=args.timeout)
     entry = batch_entry_of(job)
-    print(f"proof     {len(job.proof)} bytes")
+    output.say(f"proof     {len(job.proof)} bytes")
+    document["proof_bytes"] = len(job.proof)
     if entry is not None:
-        print(f"batch     entry {entry.index} of a batch of {entry.size}")
+        output.say(f"batch     entry {entry.index} of a batch of {entry.size}")
+        document["batch_entry"] = {"index": entry.index, "size": entry.size}
     if save:
         write_atomic(save / "proof.json", job.proof)
         client.bundle(args.model, batch=entry is not None).save(save / "bundle")
@@ -166,11 +150,20 @@ def _wait_for_proof(
         batch_entry=entry,
         pinned_batch_commitment=batch_commitment,
     )
-    if not args.commitment:
-        print("warning   no --commitment given: pinned the card's own commitment (TOFU)")
-    if entry is not None and not args.batch_commitment:
-        print("warning   no --batch-commitment given: pinned the card's own (TOFU)")
-    for check in verified.checks:
-        print(f"  ok  {check}")
-    print("VERIFIED")
+    document.update(_report_verified(output, args, entry is not None, verified.checks))
     return 0
+
+
+def _report_verified(
+    output: CommandOutput, args: argparse.Namespace, batched: bool, checks: list[str]
+) -> dict[str, Any]:
+    warnings = []
+    if not args.commitment:
+        warnings.append("no --commitment given: pinned the card's own commitment (TOFU)")
+    if batched and not args.batch_commitment:
+        warnings.append("no --batch-commitment given: pinned the card's own (TOFU)")
+    for warning in warnings:
+        output.say(f"warning   {warning}")
+    documents = output.checks(checks, indent="  ")
+    output.say("VERIFIED")
+    return {"verified": True, "warnings": warnings, "checks": documents}

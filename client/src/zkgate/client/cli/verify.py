@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from zkgate.client.cli.arguments import hex_digest, non_negative_number
 from zkgate.client.cli.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
@@ -17,52 +13,14 @@ from zkgate.client.cli.exit_codes import (
     InputError,
     read_input,
 )
-from zkgate.client.cli.trust_arguments import (
-    add_gateway_key_argument,
-    add_srs_trust_arguments,
-    gateway_key_argument,
-)
+from zkgate.client.cli.output import CommandOutput, output_of, tensor_documents
+from zkgate.client.cli.trust_arguments import gateway_key_argument
 from zkgate.client.verification.prediction import VerifiedPrediction, verify
 from zkgate.client.verification.reasons import VerificationError
 from zkgate.core.batch_entry import BatchEntry, BatchEntryFormatError
 from zkgate.core.bundle import BundleError, VerifierBundle
 from zkgate.core.documents import DocumentError, parse_object
 from zkgate.core.prediction import Prediction, PredictionFormatError
-
-
-def add_verify_command(subparsers: Any) -> None:
-    """Register `verify` on an argparse subparsers object; the handler is `args.func`."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "verify",
-        help="verify a saved prediction and its proof against a pinned model commitment",
-        description="Offline check of a prediction (from `zkgate infer --save`) and its proof. "
-        "Exit 0: verified; 1: rejected; 2: unreadable input.",
-    )
-    parser.add_argument("--bundle", type=Path, required=True, help="verifier bundle directory")
-    parser.add_argument("--prediction", type=Path, required=True, help="saved prediction JSON")
-    parser.add_argument("--proof", type=Path, required=True, help="proof JSON")
-    parser.add_argument(
-        "--commitment", type=hex_digest, required=True, help="pinned model commitment (hex)"
-    )
-    parser.add_argument(
-        "--batch-entry",
-        type=Path,
-        help="batch_entry.json saved with a batched proof; needs --batch-commitment and the "
-        "batch circuit's bundle (`zkgate models fetch NAME --batch`)",
-    )
-    parser.add_argument(
-        "--batch-commitment", type=hex_digest, help="pinned batch-circuit commitment (hex)"
-    )
-    add_gateway_key_argument(parser)
-    add_srs_trust_arguments(parser)
-    parser.add_argument(
-        "--tolerance",
-        type=non_negative_number,
-        help="max served-vs-proven difference of float outputs (default: each output's own on "
-        "the card); integer outputs must always equal the proven ones",
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.set_defaults(func=run_verify)
 
 
 def _proof_bytes(path: Path) -> bytes:
@@ -106,28 +64,24 @@ def _load_evidence(args: argparse.Namespace) -> _SavedEvidence:
     )
 
 
-def _result_json(result: VerifiedPrediction) -> str:
-    return json.dumps(
-        {
-            "verified": True,
-            "commitment": result.commitment,
-            "max_abs_diff": result.max_abs_diff,
-            "tolerance": result.tolerance,
-            "checks": result.checks,
-            "proven_outputs": [
-                {"name": t.name, "shape": list(t.shape), "values": t.array.ravel().tolist()}
-                for t in result.proven_outputs
-            ],
-        },
-        indent=2,
+def _report(output: CommandOutput, result: VerifiedPrediction) -> None:
+    output.set(
+        checks=output.checks(result.checks),
+        verified=True,
+        commitment=result.commitment,
+        max_abs_diff=result.max_abs_diff,
+        tolerance=result.tolerance,
+        proven_outputs=tensor_documents(result.proven_outputs),
     )
+    output.say("VERIFIED")
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    output = output_of(args)
     try:
         evidence = _load_evidence(args)
     except InputError as exc:
-        print(f"zkgate verify: {exc}", file=sys.stderr)
+        output.error(f"zkgate verify: {exc}")
         return EXIT_BAD_INPUT
     try:
         result = verify(
@@ -143,14 +97,8 @@ def run_verify(args: argparse.Namespace) -> int:
             pinned_batch_commitment=args.batch_commitment,
         )
     except VerificationError as exc:
-        if args.json:
-            print(json.dumps({"verified": False, "reason": str(exc.reason), "detail": exc.detail}))
-        print(f"REJECTED ({exc.reason}): {exc.detail}", file=sys.stderr)
+        output.set(verified=False, reason=str(exc.reason), detail=exc.detail)
+        output.error(f"REJECTED ({exc.reason}): {exc.detail}")
         return EXIT_REJECTED
-    if args.json:
-        print(_result_json(result))
-    else:
-        for check in result.checks:
-            print(f"ok  {check}")
-        print("VERIFIED")
+    _report(output, result)
     return EXIT_VERIFIED

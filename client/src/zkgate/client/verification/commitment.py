@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from zkgate.client.verification.reasons import Reason, VerificationError, abbreviated
+from zkgate.client.verification.reasons import (
+    Reason,
+    VerificationError,
+    WarningCheck,
+    abbreviated,
+)
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.card import SRS_ORIGIN_DEV
 from zkgate.core.ezkl_version import INSTALLED_EZKL_VERSION
@@ -57,7 +62,7 @@ def check_srs(bundle: VerifierBundle, trusted: Collection[str], allow_insecure: 
     if identity in trusted:
         return f"SRS {abbreviated(identity)} is among the trusted SRS identities"
     if allow_insecure:
-        return (
+        return WarningCheck(
             f"SRS {abbreviated(identity)} is NOT trusted (card origin {bundle.card.srs.origin!r}); "
             "accepted only because insecure SRS were allowed"
         )

@@ -28,6 +28,14 @@ class Reason(StrEnum):
     SIGNATURE_MISMATCH = auto()
 
 
+class WarningCheck(str):
+    """A check line that passed only because the caller waived a requirement (an untrusted SRS
+    accepted under allow_insecure_srs). It is still a `str` in every `checks` list, so callers
+    that only read the text are unchanged, but the CLI shows it as a warning, never as `ok`."""
+
+    __slots__ = ()
+
+
 class VerificationError(ReasonedError):
     reason: Reason
 

@@ -36,8 +36,6 @@ ACCURACY_FORMAT = "zkgate.accuracy/1"
 CERTIFICATE_FORMAT = "zkgate.accuracy-certificate/1"
 _SAMPLE_DOMAIN = "zkgate.accuracy.sample/1"
 _NONCE_BYTES = 32
-DEFAULT_EPSILON = 0.05
-DEFAULT_DELTA = 0.05
 # eps = 1% at delta = 5% takes 14,979 proofs; a sample beyond this is a request for hours of
 # proving, not an evaluation.
 MAX_ACCURACY_SAMPLE = 20_000

@@ -31,6 +31,7 @@ from zkgate.core.canonical import canonical_json, framed_digest, text_by_digest
 from zkgate.core.dataset import Dataset
 from zkgate.core.documents import DocumentError, Fields, parse_object
 from zkgate.core.protocols.contest import nonce_commitment
+from zkgate.core.protocols.limits import MAX_RETRIEVAL_PROOFS
 from zkgate.core.sampling import draw_sample
 
 DATASET_FORMAT = "zkgate.retrieval.dataset/1"
@@ -39,10 +40,6 @@ RESULT_FORMAT = "zkgate.retrieval.result/1"
 REQUESTER_RECORD_FORMAT = "zkgate.retrieval.requester-record/1"
 _SAMPLE_DOMAIN = "zkgate.retrieval.sample/1"
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
-# Every returned record costs a proof; an answer beyond this is hours of proving, not a query.
-MAX_RETRIEVAL_PROOFS = 20_000
-# Catches an omission rate of 5% with 95% confidence (omission_sample_size(0.05, 0.95)).
-DEFAULT_OMISSION_SAMPLE = 59
 
 
 class RetrievalFormatError(ValueError):

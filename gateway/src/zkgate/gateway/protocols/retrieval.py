@@ -24,9 +24,9 @@ from zkgate.core.dataset import Dataset
 from zkgate.core.fidelity_target import TuningEffort
 from zkgate.core.merkle import inclusion_proof
 from zkgate.core.protocols.accuracy import predicted_class
+from zkgate.core.protocols.limits import MAX_RETRIEVAL_PROOFS
 from zkgate.core.protocols.predicate import HOLDS, check_predicate_scale
 from zkgate.core.protocols.retrieval import (
-    MAX_RETRIEVAL_PROOFS,
     DatasetStatement,
     RetrievalFormatError,
     RetrievalRequest,

@@ -30,7 +30,7 @@ class AccessInterceptor(CallInterceptor):
         self, service: str, method: str, metadata: tuple[Any, ...], request: Any, context: Context
     ) -> AsyncIterator[None]:
         try:
-            tenant = self._access.admit(metadata)
+            tenant = self._access.admit(metadata, method)
         except (Unauthenticated, RateLimited) as exc:
             await abort(context, exc)
         token = current_tenant.set(tenant)

@@ -80,7 +80,20 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> 
     if code == grpc.StatusCode.INTERNAL:
         log.exception("unexpected error in RPC handler")
         await context.abort(code, f"internal error ({type(exc).__name__}); see gateway logs")
-    await context.abort(code, status_message(exc))
+    await context.abort(code, status_message(exc), trailing_metadata=retry_trailer(exc))
+
+
+# gRPC's name for "retry after this many milliseconds": a client whose retry policy lists the
+# status code waits that long before its next attempt (gRFC A6, server pushback).
+RETRY_PUSHBACK_TRAILER = "grpc-retry-pushback-ms"
+
+
+def retry_trailer(exc: BaseException) -> tuple[tuple[str, str], ...]:
+    """The pushback trailer of an error that knows when a retry would succeed (a rate limit)."""
+    retry_after_ms = getattr(exc, "retry_after_ms", None)
+    if retry_after_ms is None:
+        return ()
+    return ((RETRY_PUSHBACK_TRAILER, str(int(retry_after_ms))),)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -66,13 +66,25 @@ class ArtifactSettings:
         return [f"--{f.name.replace('_', '-')}={getattr(self, f.name)}" for f in fields(self)]
 
 
+_HELP = {
+    "artifact_store": "where keys and circuits are kept: empty for DATA_DIR, file:///shared/path "
+    "or s3://bucket/prefix",
+    "s3_endpoint_url": "the S3 endpoint of an s3:// store (empty: AWS's)",
+    "s3_region": "the S3 region of an s3:// store (empty: the SDK's default)",
+    "key_cache_dir": "local copies of a shared store's proving keys (empty: DATA_DIR/key-cache)",
+    "key_cache_bytes": "the most bytes the local key cache holds",
+}
+
+
 def add_artifact_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     """The prover's flags, falling back to the ZKGATE_* variables the gateway also reads."""
     for f in fields(ArtifactSettings):
+        variable = "ZKGATE_" + f.name.upper()
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             type=type(f.default),
-            default=environ.get("ZKGATE_" + f.name.upper(), f.default),
+            default=environ.get(variable, f.default),
+            help=f"{_HELP[f.name]} (env {variable})",
         )
 
 

@@ -104,12 +104,23 @@ class WorkerConfig:
 def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     """Flags, falling back to ZKGATE_* environment variables, then to defaults; shared by
     `python -m zkgate.prover` and `zkgate prover`."""
-    parser.add_argument("--data-dir", default=environ.get("ZKGATE_DATA_DIR"))
-    parser.add_argument("--worker-id", default=environ.get("ZKGATE_WORKER_ID"))
+    parser.add_argument(
+        "--data-dir",
+        default=environ.get("ZKGATE_DATA_DIR"),
+        help="the gateway's data directory: its job queue and artifact store (env "
+        "ZKGATE_DATA_DIR; required)",
+    )
+    parser.add_argument(
+        "--worker-id",
+        default=environ.get("ZKGATE_WORKER_ID"),
+        help="this worker's name in job leases (env ZKGATE_WORKER_ID; default: host and pid)",
+    )
     parser.add_argument(
         "--lease-seconds",
         type=float,
         default=float(environ.get("ZKGATE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+        help="how long a job stays leased without a heartbeat before another worker may take it "
+        "(env ZKGATE_LEASE_SECONDS)",
     )
     parser.add_argument(
         "--nice",
@@ -151,8 +162,17 @@ def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
         help="the memory budgets of prover pools that may be scaled to zero, comma-separated: "
         "a registration is not refused for a proof that only they can hold",
     )
-    parser.add_argument("--srs-path", default=environ.get("ZKGATE_SRS_PATH"))
-    parser.add_argument("--srs-sha256", default=environ.get("ZKGATE_SRS_SHA256"))
+    parser.add_argument(
+        "--srs-path",
+        default=environ.get("ZKGATE_SRS_PATH"),
+        help="a ceremony SRS file to prove under, pinned by --srs-sha256 (env "
+        "ZKGATE_SRS_PATH; default: none, the SRS each registration names)",
+    )
+    parser.add_argument(
+        "--srs-sha256",
+        default=environ.get("ZKGATE_SRS_SHA256"),
+        help="the SHA-256 pin of --srs-path (env ZKGATE_SRS_SHA256)",
+    )
     add_artifact_arguments(parser, environ)
     add_database_arguments(parser, environ)
     add_metrics_arguments(parser, environ)

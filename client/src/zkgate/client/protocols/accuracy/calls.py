@@ -12,14 +12,13 @@ from zkgate.client.protocols.accuracy.verification import VerifiedAccuracy, veri
 from zkgate.core.attestations import require_signed_before_reveal
 from zkgate.core.held_out_set import TestSet
 from zkgate.core.protocols.accuracy import (
-    DEFAULT_DELTA,
-    DEFAULT_EPSILON,
     AccuracyCertificate,
     AccuracyRequest,
     AccuracyStatement,
     hoeffding_sample_size,
 )
 from zkgate.core.protocols.contest import new_client_nonce, nonce_commitment
+from zkgate.core.protocols.limits import DEFAULT_DELTA, DEFAULT_EPSILON
 from zkgate.wire import zkgate_pb2 as pb
 
 

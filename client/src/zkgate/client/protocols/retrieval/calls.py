@@ -14,9 +14,9 @@ from zkgate.client.protocols.retrieval.verification import VerifiedRetrieval, ve
 from zkgate.core.attestations import AttestationError, require_signed_before_reveal
 from zkgate.core.dataset import Dataset
 from zkgate.core.protocols.contest import new_client_nonce, nonce_commitment
+from zkgate.core.protocols.limits import DEFAULT_OMISSION_SAMPLE
 from zkgate.core.protocols.predicate import DEFAULT_PREDICATE_SCALE, check_predicate_scale
 from zkgate.core.protocols.retrieval import (
-    DEFAULT_OMISSION_SAMPLE,
     DatasetStatement,
     RequesterRecord,
     Retrieval,
