@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from zkgate.client.cli.exit_codes import InputError, read_input
 from zkgate.client.cli.gateway_options import connect
+from zkgate.client.cli.job_progress import follow_job
 from zkgate.client.cli.output import CommandOutput, output_of, tensor_documents
 from zkgate.client.client import Client
 from zkgate.client.proof_jobs import batch_entry_of
@@ -123,7 +124,7 @@ def _wait_for_proof(
     output = output_of(args)
     if not prediction.job_id:
         raise InputError("no proof job: pass --prove or use a model whose policy is 'always'")
-    job = client.wait_for_job(prediction.job_id, timeout=args.timeout)
+    job = follow_job(client, prediction.job_id, timeout=args.timeout, quiet=args.quiet)
     entry = batch_entry_of(job)
     output.say(f"proof     {len(job.proof)} bytes")
     document["proof_bytes"] = len(job.proof)

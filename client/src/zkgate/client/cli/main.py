@@ -23,6 +23,7 @@ from zkgate.client.cli.parsers.accuracy import add_accuracy_commands
 from zkgate.client.cli.parsers.completion import add_completion_command
 from zkgate.client.cli.parsers.contest import add_contest_commands
 from zkgate.client.cli.parsers.infer import add_infer_command
+from zkgate.client.cli.parsers.jobs import add_jobs_commands
 from zkgate.client.cli.parsers.models import add_models_commands
 from zkgate.client.cli.parsers.retrieval import add_retrieval_commands
 from zkgate.client.cli.parsers.srs_identity import add_srs_identity_command
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_accuracy_commands(commands)
     add_retrieval_commands(commands)
     add_models_commands(commands)
+    add_jobs_commands(commands)
     add_srs_identity_command(commands)
     add_completion_command(commands)
     for plugin in entry_points(group="zkgate.cli"):

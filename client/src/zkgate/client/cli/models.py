@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from zkgate.client.cli.gateway_options import connect
+from zkgate.client.cli.job_progress import follow_job
 from zkgate.client.cli.output import CommandOutput, output_of
 from zkgate.client.proof_jobs import ProofJobFailed
 from zkgate.core.card import ModelCard
@@ -44,7 +45,7 @@ def cmd_models_add(args: argparse.Namespace) -> int:
         if args.no_wait:
             return 0
         try:
-            client.wait_for_job(response.job_id, timeout=args.timeout)
+            follow_job(client, response.job_id, timeout=args.timeout, quiet=args.quiet)
         except ProofJobFailed as exc:
             output.error(f"registration failed: {exc.job.error}")
             return 1

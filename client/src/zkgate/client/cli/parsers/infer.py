@@ -7,6 +7,7 @@ from typing import Any
 from zkgate.client.cli.arguments import hex_digest, output_directory
 from zkgate.client.cli.gateway_options import with_target
 from zkgate.client.cli.output import add_json_option
+from zkgate.client.cli.parsers.jobs import add_quiet_option
 from zkgate.client.cli.trust_arguments import add_srs_trust_arguments
 from zkgate.core.command_loading import lazy_handler
 
@@ -24,6 +25,7 @@ def add_infer_command(subparsers: Any) -> None:
     infer.add_argument("--prove", action="store_true", help="enqueue a proof of this prediction")
     infer.add_argument("--wait", action="store_true", help="wait for the proof")
     infer.add_argument("--verify", action="store_true", help="wait for the proof and verify it")
+    add_quiet_option(infer)
     infer.add_argument(
         "--commitment",
         type=hex_digest,

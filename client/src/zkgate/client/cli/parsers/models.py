@@ -9,6 +9,7 @@ from typing import Any
 from zkgate.client.cli.arguments import calibration_file, non_negative_int, output_directory
 from zkgate.client.cli.gateway_options import with_target
 from zkgate.client.cli.output import add_json_option
+from zkgate.client.cli.parsers.jobs import add_quiet_option
 from zkgate.core.command_loading import lazy_handler
 from zkgate.core.fidelity_target import (
     DEFAULT_EFFORT,
@@ -155,6 +156,7 @@ def _add_circuit_options(add: argparse.ArgumentParser) -> None:
         help="how hard to search for the fastest circuit meeting --fidelity; 'none' keeps "
         "ezkl's own calibration (default: %(default)s)",
     )
+    add_quiet_option(add)
 
 
 def fidelity_target(text: str) -> str:
