@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import (
     accuracy,
     batching,
+    cli_startup,
     inference,
     learning,
     proof_stages,
@@ -29,6 +30,9 @@ from bench.harness import bench_session
 
 def main() -> None:
     results: dict[str, object] = {"machine": f"{platform.machine()}, {platform.python_version()}"}
+    # First, on a quiet machine: the command's start-up against a bare interpreter.
+    results["cli_startup"] = cli_startup.run()
+    print()
     with bench_session() as session:
         for name, module in (
             ("inference", inference),

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.fixtures.client_fixtures import ClientWorld
 from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway
 from zkgate.client.cli.command_parser import DefaultsShownFormatter
 from zkgate.client.cli.main import build_parser, main
@@ -84,7 +85,7 @@ def test_every_client_command_takes_json() -> None:
         prog
         for prog, parser in _leaves()
         if prog not in SERVICES
-        and not prog.startswith(("zkgate pol", "zkgate completion", "zkgate jobs"))
+        and not prog.startswith(("zkgate pol", "zkgate completion"))
         and not any("--json" in a.option_strings for a in parser._actions)
     ]
     assert lacking == []
@@ -140,6 +141,8 @@ def test_a_refusal_is_one_json_document_too(
          "--gateway-key", "0" * 64],
         capsys,
     )  # fmt: skip
+    assert code == 2 and document["errors"]
+    code, document = _run_json(["models", "list", "--no-such-flag"], capsys)
     assert code == 2 and document["errors"]
 
 
@@ -204,3 +207,32 @@ def test_every_gateway_command_answers_in_json(
     assert code == 0 and added["ready"] is False and added["job_id"]
     code, removed = _run_json(["models", "remove", "scripted", *target], capsys)
     assert code == 0 and [r["name"] for r in removed["removed"]] == ["scripted"]  # type: ignore[union-attr]
+
+
+def test_verify_prints_no_library_warnings(client_world: ClientWorld, tmp_path: Path) -> None:
+    """ezkl logs ("WARNING ... Using 5 columns for non-linearity table") reach the terminal only
+    under --verbose: a whole `zkgate verify` process, its stderr included, says only its own."""
+    case = tmp_path / "case"
+    case.mkdir()
+    client_world.bundle.save(case / "bundle")
+    (case / "prediction.json").write_text(client_world.honest_prediction().to_json())
+    (case / "proof.json").write_bytes(client_world.proof)
+    argv = [
+        str(Path(sys.executable).with_name("zkgate")),
+        "verify",
+        "--bundle", str(case / "bundle"),
+        "--prediction", str(case / "prediction.json"),
+        "--proof", str(case / "proof.json"),
+        "--commitment", client_world.commitment,
+        "--gateway-key", client_world.gateway_key.hex(),
+        "--allow-insecure-srs",
+    ]  # fmt: skip
+    quiet = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.rstrip().endswith("VERIFIED")
+    assert quiet.stderr == ""
+    assert not [line for line in quiet.stdout.splitlines() if "WARNING" in line]
+    verbose = subprocess.run(
+        [argv[0], "--verbose", *argv[1:]], capture_output=True, text=True, timeout=120
+    )
+    assert verbose.returncode == 0 and " ezkl" in verbose.stderr  # what was kept out

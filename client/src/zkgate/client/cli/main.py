@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 
 from zkgate.client.cli.command_parser import CommandParser
 from zkgate.client.cli.exit_codes import EXIT_BAD_INPUT
-from zkgate.client.cli.output import add_json_option, output_of
+from zkgate.client.cli.output import CommandOutput, add_json_option, output_of
 from zkgate.client.cli.parsers.accuracy import add_accuracy_commands
 from zkgate.client.cli.parsers.completion import add_completion_command
 from zkgate.client.cli.parsers.contest import add_contest_commands
@@ -64,10 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 on success, 1 when a check rejects what it was given (or the gateway refuses), 2
     when the input could not be read at all; never a traceback, unless ZKGATE_DEBUG=1 asks for
     one. Under --json, stdout carries exactly one JSON document, whatever the outcome."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(arguments)
     except SystemExit as exc:  # argparse has printed its message (or the help)
-        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+        code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+        if code and "--json" in arguments:
+            # A usage error under --json: the document still comes, the message is on stderr.
+            output = CommandOutput(json_mode=True)
+            output.set(errors=["the arguments were refused: see the usage message on stderr"])
+            return output.finish(code)
+        return code
     _configure_logging(args.verbose)
     # Imported once a command runs: it catches grpc's errors, and `--help` needs no grpc.
     from zkgate.client.cli.error_reporting import run_guarded
