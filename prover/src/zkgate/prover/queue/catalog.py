@@ -180,17 +180,8 @@ class ModelCatalog:
                     version=int(same["version"]),
                 )
             if same is not None:
-                session.run(
-                    """UPDATE model_versions SET state = 'registering', registration_job_id = NULL,
-                        commitment = NULL, card_json = NULL, error = NULL, created_at = ?,
-                        updated_at = ? WHERE name = ? AND version = ?""",
-                    (now, now, name, same["version"]),
-                )
-                return _version(session, name, same["version"])
-            top = session.one(
-                "SELECT MAX(version) AS version FROM model_versions WHERE name = ?", (name,)
-            )
-            number = 1 if top is None or top["version"] is None else int(top["version"]) + 1
+                return _register_again(session, name, int(same["version"]), now)
+            number = _next_number(session, name)
             session.run(
                 """INSERT INTO model_versions (name, version, state, policy, onnx_digest,
                     calibration_digest, source_digest, created_at, updated_at)
@@ -384,3 +375,20 @@ def _record_from_row(row: Row, *, is_default: bool) -> ModelRecord:
         is_default=is_default,
         pinned=bool(row["pinned_default"]),
     )
+
+
+def _register_again(session: Session, name: str, version: int, now: float) -> ModelRecord:
+    """A failed version's source sent again: the same number registers anew."""
+    session.run(
+        """UPDATE model_versions SET state = 'registering', registration_job_id = NULL,
+            commitment = NULL, card_json = NULL, error = NULL, created_at = ?,
+            updated_at = ? WHERE name = ? AND version = ?""",
+        (now, now, name, version),
+    )
+    return _version(session, name, version)
+
+
+def _next_number(session: Session, name: str) -> int:
+    """Numbers are never reused, removed versions' included: an alias keeps one meaning."""
+    top = session.one("SELECT MAX(version) AS version FROM model_versions WHERE name = ?", (name,))
+    return 1 if top is None or top["version"] is None else int(top["version"]) + 1

@@ -96,6 +96,14 @@ def _root(tree: dict[int, _Node]) -> int:
     return roots[0]
 
 
+def _leaf_row(votes: list[tuple[int, float]], columns: int) -> npt.NDArray[np.float32]:
+    """A leaf's weight on each output column: its votes summed (one per class it votes for)."""
+    row = np.zeros(columns, dtype=np.float32)
+    for column, weight in votes:
+        row[column] += weight
+    return row
+
+
 def gemm_tables(
     op: str,
     attrs: dict[str, Any],
@@ -113,7 +121,6 @@ def gemm_tables(
     leaf_rows: list[npt.NDArray[np.float32]] = []
     for tree_id in sorted(trees):
         tree = trees[tree_id]
-        internal: dict[int, int] = {}
         # Depth-first walk carrying the path: (internal node index, took its decision branch).
         stack: list[tuple[int, list[tuple[int, bool]]]] = [(_root(tree), [])]
         while stack:
@@ -126,17 +133,14 @@ def gemm_tables(
                 for index, decided in path:
                     path_entries.append((index, leaf, 1.0 if decided else -1.0))
                 decision_counts.append(sum(decided for _, decided in path))
-                row = np.zeros(columns, dtype=np.float32)
-                for column, weight in weights.get((tree_id, node_id), []):
-                    row[column] += weight
-                leaf_rows.append(row)
+                leaf_rows.append(_leaf_row(weights.get((tree_id, node_id), []), columns))
                 continue
             if not 0 <= node.feature < features:
                 raise ConversionError(
                     f"{op} splits on feature {node.feature} of an input with {features} columns"
                 )
             sign, decision_is_true = BRANCH_MODES[node.mode]
-            index = internal[node_id] = len(thresholds)
+            index = len(thresholds)
             column_a = np.zeros(features, dtype=np.float32)
             column_a[node.feature] = sign
             selector.append(column_a)
