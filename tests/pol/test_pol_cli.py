@@ -105,3 +105,12 @@ def test_record_and_verify_against_a_gateway(gateway, pol_world, tmp_path, capsy
     assert json.loads(report.read_text())["earliest_timestamp_ms"] is not None
     # Without trusting the gateway, its intent is not believed.
     assert main(verify) == 1
+
+
+def test_verify_answers_in_json(recorded, capsys):
+    assert main(["pol", "verify", str(recorded / "proof.zip"), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True and document["report"]["accepted"] is True
+    assert main(["pol", "check-verdict", str(recorded / "missing.json"), "--arbiter", "00"]) == 2
+    assert main(["pol", "verify", str(recorded / "missing.zip"), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["errors"]

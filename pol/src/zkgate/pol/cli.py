@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from zkgate.client.cli.exit_codes import (
     read_input,
 )
 from zkgate.client.cli.gateway_options import add_connection_arguments, connect
+from zkgate.client.cli.output import add_json_option, output_of
 from zkgate.core.attestations import AttestationError, TrainingIntent, issue_training_intent
 from zkgate.core.keys import KeyFileError, load_or_create_private_key, load_private_key
 from zkgate.core.learning.admission import MINIMUM_REPLAY
@@ -94,13 +94,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     policy = calibrate(base, dataset, seeds=args.seeds, thread_counts=threads, margin=args.margin)
     args.out.write_text(policy.to_json())
     assert policy.calibration is not None
-    print(f"honest noise (max over {args.seeds} seeds x threads {list(threads)}):")
+    output = output_of(args)
+    output.say(f"honest noise (max over {args.seeds} seeds x threads {list(threads)}):")
     for metric, value in sorted(policy.calibration.honest_max.items()):
-        print(f"  {metric:13s} {value:.3g}")
-    print(f"thresholds (margin {args.margin:g}x over noise, floors relative to update size):")
+        output.say(f"  {metric:13s} {value:.3g}")
+    output.say(f"thresholds (margin {args.margin:g}x over noise, floors relative to update size):")
     for metric, value in sorted(vars(policy.thresholds).items()):
-        print(f"  {metric:13s} {value:.3g}")
-    print(f"policy written to {args.out} (digest {policy.digest()})")
+        output.say(f"  {metric:13s} {value:.3g}")
+    output.say(f"policy written to {args.out} (digest {policy.digest()})")
+    output.set(
+        honest_max=dict(policy.calibration.honest_max),
+        thresholds=dict(vars(policy.thresholds)),
+        policy=str(args.out),
+        digest=policy.digest(),
+    )
     return EXIT_ACCEPTED
 
 
@@ -134,16 +141,26 @@ def cmd_record(args: argparse.Namespace) -> int:
             )
         except RecordingError as exc:
             raise InputError(str(exc)) from exc
-    print(f"owner     {owner_hex}")
-    print(
+    output = output_of(args)
+    output.say(f"owner     {owner_hex}")
+    output.say(
         f"intent    {'self-issued (offline)' if intent.self_issued else 'gateway ' + args.gateway}"
     )
-    print(f"steps     {policy.total_steps} in {len(manifest.checkpoints)} checkpoints")
-    print(f"manifest  {manifest.digest()}")
-    print(f"proof     {args.out}")
+    output.say(f"steps     {policy.total_steps} in {len(manifest.checkpoints)} checkpoints")
+    output.say(f"manifest  {manifest.digest()}")
+    output.say(f"proof     {args.out}")
+    output.set(
+        owner=owner_hex,
+        self_issued=intent.self_issued,
+        steps=policy.total_steps,
+        checkpoints=len(manifest.checkpoints),
+        manifest=manifest.digest(),
+        proof=str(args.out),
+    )
     if args.archive:
         args.archive.write_bytes(build_archive(args.out))
-        print(f"archive   {args.archive}")
+        output.say(f"archive   {args.archive}")
+        output.set(archive=str(args.archive))
     return EXIT_ACCEPTED
 
 
@@ -160,10 +177,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             threads=args.threads,
             minimum_replay=_replay_plan(args),
         )
-    print(report.summary())
+    output = output_of(args)
+    output.say(report.summary())
+    output.set(report=report.to_json_obj(), digest=report.digest())
     if args.report:
         args.report.write_text(json.dumps(report.to_json_obj(), indent=1) + "\n")
-        print(f"report:   {args.report} (digest {report.digest()})")
+        output.say(f"report:   {args.report} (digest {report.digest()})")
     return _exit_code(report)
 
 
@@ -201,29 +220,34 @@ def cmd_dispute(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise InputError(str(exc)) from exc
     args.out.write_text(verdict.to_json() + "\n")
+    output = output_of(args)
+    output.set(verdict=verdict.body, winner=verdict.winner, out=str(args.out))
     for item in verdict.body["claims"]:
         report = item["report"]
         decision = "valid" if report["accepted"] else "invalid"
         stamp = report["precedence_timestamp_ms"]
         over = report["precedence_commitment"] or "its final state"
-        print(f"claim {item['label']}: {decision}, timestamp over {over}: {stamp}")
+        output.say(f"claim {item['label']}: {decision}, timestamp over {over}: {stamp}")
         for reason in report["reasons"]:
-            print(f"    {reason}")
-    print(f"winner:  {verdict.winner or 'none'}: {verdict.body['explanation']}")
-    print(f"verdict: {args.out} (signed by {verdict.body['arbiter_public_key']})")
+            output.say(f"    {reason}")
+    output.say(f"winner:  {verdict.winner or 'none'}: {verdict.body['explanation']}")
+    output.say(f"verdict: {args.out} (signed by {verdict.body['arbiter_public_key']})")
     return EXIT_ACCEPTED if verdict.winner else EXIT_REJECTED
 
 
 def cmd_check_verdict(args: argparse.Namespace) -> int:
+    output = output_of(args)
     try:
         verdict = Verdict.from_json(read_input(args.verdict, "verdict"))
         check_verdict(
             verdict, arbiter_public_key=args.arbiter, trusted_issuers=_trusted_issuers(args)
         )
     except VerdictError as exc:
-        print(f"REJECTED: {exc}")
+        output.say(f"REJECTED: {exc}")
+        output.set(holds=False, reason=str(exc))
         return EXIT_REJECTED
-    print(f"verdict holds: winner {verdict.winner or 'none'}: {verdict.body['explanation']}")
+    output.say(f"verdict holds: winner {verdict.winner or 'none'}: {verdict.body['explanation']}")
+    output.set(holds=True, winner=verdict.winner, explanation=verdict.body["explanation"])
     return EXIT_ACCEPTED
 
 
@@ -269,7 +293,12 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
 def add_pol_commands(parser: argparse.ArgumentParser) -> None:
     """The subcommands of `zkgate pol` (zkgate.pol.command registers `pol` itself)."""
     pol = parser.add_subparsers(dest="pol_command", required=True)
+    _add_calibrate_command(pol)
+    _add_record_command(pol)
+    _add_checking_commands(pol)
 
+
+def _add_calibrate_command(pol: Any) -> None:
     cal = pol.add_parser("calibrate", help="measure honest replay noise and set thresholds")
     cal.add_argument("--out", type=Path, required=True, help="policy JSON to write")
     cal.add_argument("--policy", type=Path, help="policy to calibrate (default: digits example)")
@@ -293,8 +322,11 @@ def add_pol_commands(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MARGIN,
         help="thresholds are this many times the largest honest noise",
     )
+    add_json_option(cal)
     cal.set_defaults(func=_guarded(cmd_calibrate))
 
+
+def _add_record_command(pol: Any) -> None:
     rec = pol.add_parser("record", help="train the digits example and write its proof")
     rec.add_argument("--policy", type=Path, required=True, help="calibrated policy JSON")
     rec.add_argument("--key", type=Path, required=True, help="owner key file (created if absent)")
@@ -305,8 +337,12 @@ def add_pol_commands(parser: argparse.ArgumentParser) -> None:
     )
     rec.add_argument("--timestamp-every", type=int, default=8, help="checkpoints per timestamp")
     add_connection_arguments(rec)
+    add_json_option(rec)
     rec.set_defaults(func=_guarded(cmd_record))
 
+
+def _add_checking_commands(pol: Any) -> None:
+    """verify, dispute and check-verdict."""
     ver = pol.add_parser("verify", help="verify a proof (directory or archive)")
     ver.add_argument("proof", type=Path, help="the proof directory or its archive (zip)")
     ver.add_argument("--onnx", type=Path, help="the served model the proof must be about")
@@ -315,6 +351,7 @@ def add_pol_commands(parser: argparse.ArgumentParser) -> None:
     ver.add_argument("--report", type=Path, help="write the full report here")
     _add_replay_plan(ver)
     _add_trust(ver)
+    add_json_option(ver)
     ver.set_defaults(func=_guarded(cmd_verify))
 
     dis = pol.add_parser("dispute", help="decide which proof for one model came first")
@@ -336,12 +373,14 @@ def add_pol_commands(parser: argparse.ArgumentParser) -> None:
     )
     _add_replay_plan(dis)
     _add_trust(dis)
+    add_json_option(dis)
     dis.set_defaults(func=_guarded(cmd_dispute))
 
     chk = pol.add_parser("check-verdict", help="check a verdict's signature and evidence")
     chk.add_argument("verdict", type=Path, help="the verdict JSON `zkgate pol dispute` wrote")
     chk.add_argument("--arbiter", required=True, metavar="HEX", help="the arbiter's public key")
     _add_trust(chk)
+    add_json_option(chk)
     chk.set_defaults(func=_guarded(cmd_check_verdict))
 
 
@@ -352,7 +391,7 @@ def _guarded(command: Any) -> Any:
         try:
             result: int = command(args)
         except (InputError, AttestationError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            output_of(args).error(f"error: {exc}")
             return EXIT_BAD_INPUT
         return result
 

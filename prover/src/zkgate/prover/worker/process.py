@@ -104,24 +104,7 @@ class WorkerConfig:
 def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     """Flags, falling back to ZKGATE_* environment variables, then to defaults; shared by
     `python -m zkgate.prover` and `zkgate prover`."""
-    parser.add_argument(
-        "--data-dir",
-        default=environ.get("ZKGATE_DATA_DIR"),
-        help="the gateway's data directory: its job queue and artifact store (env "
-        "ZKGATE_DATA_DIR; required)",
-    )
-    parser.add_argument(
-        "--worker-id",
-        default=environ.get("ZKGATE_WORKER_ID"),
-        help="this worker's name in job leases (env ZKGATE_WORKER_ID; default: host and pid)",
-    )
-    parser.add_argument(
-        "--lease-seconds",
-        type=float,
-        default=float(environ.get("ZKGATE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
-        help="how long a job stays leased without a heartbeat before another worker may take it "
-        "(env ZKGATE_LEASE_SECONDS)",
-    )
+    _add_queue_arguments(parser, environ)
     parser.add_argument(
         "--nice",
         type=int,
@@ -162,6 +145,35 @@ def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
         help="the memory budgets of prover pools that may be scaled to zero, comma-separated: "
         "a registration is not refused for a proof that only they can hold",
     )
+    _add_srs_arguments(parser, environ)
+    add_artifact_arguments(parser, environ)
+    add_database_arguments(parser, environ)
+    add_metrics_arguments(parser, environ)
+
+
+def _add_queue_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """Which queue this worker serves, under which name, and how long its leases last."""
+    parser.add_argument(
+        "--data-dir",
+        default=environ.get("ZKGATE_DATA_DIR"),
+        help="the gateway's data directory: its job queue and artifact store (env "
+        "ZKGATE_DATA_DIR; required)",
+    )
+    parser.add_argument(
+        "--worker-id",
+        default=environ.get("ZKGATE_WORKER_ID"),
+        help="this worker's name in job leases (env ZKGATE_WORKER_ID; default: host and pid)",
+    )
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=float(environ.get("ZKGATE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+        help="how long a job stays leased without a heartbeat before another worker may take it "
+        "(env ZKGATE_LEASE_SECONDS)",
+    )
+
+
+def _add_srs_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
     parser.add_argument(
         "--srs-path",
         default=environ.get("ZKGATE_SRS_PATH"),
@@ -173,9 +185,6 @@ def add_worker_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
         default=environ.get("ZKGATE_SRS_SHA256"),
         help="the SHA-256 pin of --srs-path (env ZKGATE_SRS_SHA256)",
     )
-    add_artifact_arguments(parser, environ)
-    add_database_arguments(parser, environ)
-    add_metrics_arguments(parser, environ)
 
 
 def config_from_args(args: argparse.Namespace) -> WorkerConfig:
