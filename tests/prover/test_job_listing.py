@@ -43,7 +43,10 @@ def test_the_holder_reports_stages_and_a_cancelled_job_refuses_them(queue: SqlJo
     assert reported.stage_started_at >= claimed.started_at
     with pytest.raises(LeaseLost):
         queue.report_stage(job.id, "other-worker", JobStage.KEYING)
+    queue.confirm_held(job.id, "w")
     queue.cancel(job.id)
+    with pytest.raises(LeaseLost, match="cancelled"):
+        queue.confirm_held(job.id, "w")
     with pytest.raises(LeaseLost, match="cancelled"):
         queue.report_stage(job.id, "w", JobStage.KEYING)
     assert queue.get(job.id).stage == "compiling"

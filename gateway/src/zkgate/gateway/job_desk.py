@@ -26,7 +26,7 @@ from zkgate.gateway.job_estimates import (
     registration_seconds_remaining,
 )
 from zkgate.gateway.service import JobStatus
-from zkgate.prover.queue.catalog import ModelCatalog, ModelNotFound
+from zkgate.prover.queue.catalog import ModelCatalog, ModelNotFound, ModelState
 from zkgate.prover.queue.jobs import Job, JobCursor, JobFilter, JobKind, JobQueue, JobState
 
 DEFAULT_PAGE_SIZE = 50
@@ -96,10 +96,17 @@ class JobDesk:
         before = self._job_status(job_id, tenant).job
         cancelled = self._queue.cancel(job_id)
         if before.kind == JobKind.REGISTER and cancelled.state == JobState.CANCELLED:
-            self._catalog.mark_failed(
-                before.model_name, f"registration cancelled (job {job_id})", job_id=job_id
-            )
+            self._fail_registration(before.model_name, job_id)
         return JobView(JobStatus(cancelled, None), None)
+
+    def _fail_registration(self, name: str, job_id: str) -> None:
+        """Marks the cancelled job's version failed, unless it became ready first (its prover
+        looks at the job before it marks a version ready: job_handlers.py)."""
+        for record in self._catalog.versions(name):
+            if record.registration_job_id == job_id and record.state == ModelState.REGISTERING:
+                self._catalog.mark_failed(
+                    name, f"registration cancelled (job {job_id})", job_id=job_id
+                )
 
     def _estimate(self, job: Job) -> float | None:
         now = time.time()

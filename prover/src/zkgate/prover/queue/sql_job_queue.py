@@ -12,7 +12,15 @@ from zkgate.prover.queue.database import Database
 from zkgate.prover.queue.enqueueing import NewJob, enqueue_job
 from zkgate.prover.queue.job_listing import list_jobs, read_job
 from zkgate.prover.queue.job_rows import job_from_row, json_column, update_owned
-from zkgate.prover.queue.jobs import Job, JobCursor, JobFilter, JobKind, JobNotFound, JobState
+from zkgate.prover.queue.jobs import (
+    Job,
+    JobCursor,
+    JobFilter,
+    JobKind,
+    JobNotFound,
+    JobState,
+    LeaseLost,
+)
 from zkgate.prover.queue.leasing import claim_batch_mates, claim_next
 from zkgate.prover.queue.sql_session import Row, Session
 
@@ -97,6 +105,19 @@ class SqlJobQueue:
     def list_jobs(self, which: JobFilter, *, limit: int, after: JobCursor | None) -> list[Job]:
         """Up to limit of a tenant's jobs matching which, newest first, after the cursor."""
         return self._db.read(lambda s: list_jobs(s, which, limit=limit, after=after))
+
+    def confirm_held(self, job_id: str, worker_id: str) -> None:
+        """Raises LeaseLost unless worker_id still holds the running job: a last look before
+        an effect outside the queue (a registration marking its model version ready)."""
+        row = self._db.read(
+            lambda s: s.one("SELECT state, lease_owner FROM jobs WHERE id = ?", (job_id,))
+        )
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        if row["state"] != JobState.RUNNING or row["lease_owner"] != worker_id:
+            raise LeaseLost(
+                f"job {job_id} is no longer leased to {worker_id}: it is {row['state']}"
+            )
 
     def report_stage(self, job_id: str, worker_id: str, stage: str) -> Job:
         """Records the stage the job's worker has reached; LeaseLost if the worker no longer

@@ -101,6 +101,8 @@ class _Handlers:
                     job.model_name, f"{type(exc).__name__}: {exc}", job_id=job.id
                 )
             raise
+        # A registration cancelled meanwhile leaves its version as the gateway marked it.
+        self._queue.confirm_held(job.id, job.lease_owner or "")
         try:
             self._catalog.mark_ready(
                 job.model_name, commitment=card.commitment, card_json=card.to_json(), job_id=job.id
