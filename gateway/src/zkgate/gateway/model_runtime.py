@@ -17,7 +17,7 @@ import onnxruntime as ort
 
 from zkgate.core.card import ModelCard, TensorSpec
 from zkgate.core.documents import quote
-from zkgate.core.tensors import NamedTensor, numpy_dtype, oip_datatype
+from zkgate.core.tensors import NamedTensor, numpy_dtype, oip_datatype, ordered
 from zkgate.gateway.errors import InvalidRequest
 from zkgate.prover.artifacts.store import ArtifactStore
 
@@ -96,6 +96,20 @@ class LoadedModel:
     @property
     def input_names(self) -> list[str]:
         return [s.name for s in self.inputs]
+
+    def ordered_inputs(self, tensors: Sequence[NamedTensor]) -> list[NamedTensor]:
+        """The tensors in the model's declared order, each named once."""
+        by_name = {t.name: t for t in tensors}
+        if len(by_name) != len(tensors):
+            raise InvalidRequest("an input tensor name appears twice")
+        return ordered(by_name, self.input_names)
+
+    def one_row_inputs(self, tensors: Sequence[NamedTensor]) -> list[NamedTensor]:
+        """Inputs for a proof that no inference checks first: one row, as a proof covers."""
+        inputs = self.ordered_inputs(tensors)
+        if self.check_inputs(inputs) != 1:
+            raise InvalidRequest("a proof covers one row: send the row's own tensors")
+        return inputs
 
     def served_shape(self, spec: TensorSpec) -> list[int]:
         """The shape as OIP metadata states it: -1 for a dynamic axis."""

@@ -16,7 +16,8 @@ from zkgate.core.canonical import canonical_json
 from zkgate.core.tensors import NamedTensor
 from zkgate.gateway import __version__
 from zkgate.gateway.access_control import current_tenant
-from zkgate.gateway.service import GatewayService, InferenceResult
+from zkgate.gateway.served_rows import InferenceResult
+from zkgate.gateway.service import GatewayService
 from zkgate.prover.queue.catalog import ModelState
 from zkgate.prover.queue.jobs import Job
 

@@ -8,7 +8,8 @@ base service keeps that rule; the retrieval protocol names its predicates by it.
 from __future__ import annotations
 
 from zkgate.core.canonical import framed_digest, sha256_hex
-from zkgate.gateway.access_control import Tenant
+from zkgate.gateway.access_control import PermissionDenied, Tenant
+from zkgate.gateway.errors import InvalidRequest
 
 PREDICATE_PREFIX = "predicate-"
 _PREDICATE_TENANT_DOMAIN = "zkgate.retrieval.predicate-tenant/1"
@@ -30,3 +31,17 @@ def predicate_name(tenant: Tenant, onnx: bytes, dataset_id: str, scale: int) -> 
         [sha256_hex(onnx).encode(), dataset_id.encode(), str(scale).encode()],
     )
     return tenant_predicate_prefix(tenant) + digest[:32]
+
+
+def check_registrant(name: str, tenant: Tenant, *, admin_only: bool) -> None:
+    """Models served to everyone are registered by admins, under names no predicate can take;
+    `admin_only=False` is for the circuits a tenant brings for itself."""
+    if admin_only and not tenant.admin:
+        raise PermissionDenied(
+            f"tenant {tenant.name!r} may not register models: that takes an admin key"
+        )
+    if admin_only and name.startswith(PREDICATE_PREFIX):
+        raise InvalidRequest(
+            f"model names starting with {PREDICATE_PREFIX!r} are kept for retrieval "
+            "predicates; choose another name"
+        )

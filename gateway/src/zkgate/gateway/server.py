@@ -91,6 +91,24 @@ def add_servicers(server: grpc.aio.Server, parts: GatewayParts) -> None:
     )
 
 
+def embedded_provers(config: GatewayConfig, metrics: GatewayMetrics | None) -> ProverPool:
+    """The `--workers` local provers, recording their metrics where the gateway serves them."""
+    return ProverPool(
+        data_dir=config.data_dir,
+        metrics_dir=None if metrics is None else metrics.prover_dir,
+        workers=config.workers,
+        lease_seconds=config.lease_seconds,
+        nice=config.prover_nice,
+        lanes=config.prover_lanes,
+        memory_budget=config.prover_memory_budget,
+        batch_window_seconds=config.batch_window_seconds,
+        srs_path=config.srs_path,
+        srs_sha256=config.srs_sha256,
+        artifacts=config.artifact_settings(),
+        database_url=config.database_url,
+    )
+
+
 class Gateway:
     """A running gateway; `start` binds the port, `stop` drains and stops the provers."""
 
@@ -152,20 +170,7 @@ class Gateway:
         self._upkeep = ModelUpkeep(
             parts.service, parts.repository, sweep_seconds=config.artifact_sweep_seconds
         )
-        self._provers = ProverPool(
-            data_dir=config.data_dir,
-            metrics_dir=None if self._metrics is None else self._metrics.prover_dir,
-            workers=config.workers,
-            lease_seconds=config.lease_seconds,
-            nice=config.prover_nice,
-            lanes=config.prover_lanes,
-            memory_budget=config.prover_memory_budget,
-            batch_window_seconds=config.batch_window_seconds,
-            srs_path=config.srs_path,
-            srs_sha256=config.srs_sha256,
-            artifacts=config.artifact_settings(),
-            database_url=config.database_url,
-        )
+        self._provers = embedded_provers(config, self._metrics)
 
     async def _set_health(self, status: int) -> None:
         self._serving = status == health_pb2.HealthCheckResponse.SERVING

@@ -9,27 +9,30 @@ retrieval) are built on this service and never called by it.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkgate.core.batch_rows import row_request_id, split_rows
 from zkgate.core.bundle import VerifierBundle
 from zkgate.core.card import ModelCard
 from zkgate.core.documents import quote
-from zkgate.core.receipts import Receipt, ReceiptBody, ReceiptError
-from zkgate.core.tensors import NamedTensor, ordered, tensors_digest
+from zkgate.core.receipts import Receipt, ReceiptError
+from zkgate.core.tensors import NamedTensor, tensors_digest
 from zkgate.gateway.access_control import ANONYMOUS, PermissionDenied, Tenant
 from zkgate.gateway.circuit_request import checked_circuit_request
 from zkgate.gateway.errors import InvalidRequest, NotFound, NotReady, ProofsDisabled
 from zkgate.gateway.model_runtime import LoadedModel, ModelRuntime
-from zkgate.gateway.predicate_names import PREDICATE_PREFIX, tenant_predicate_prefix
+from zkgate.gateway.predicate_names import (
+    PREDICATE_PREFIX,
+    check_registrant,
+    tenant_predicate_prefix,
+)
+from zkgate.gateway.proof_enqueueing import enqueue_proof
 from zkgate.gateway.ready_model_cache import ReadyModels
 from zkgate.gateway.receipt_signer import ReceiptSigner
+from zkgate.gateway.served_rows import InferenceResult, receipted_rows
 from zkgate.prover.artifacts.store import ArtifactStore
-from zkgate.prover.circuits.witness_input import witness_input_json
 from zkgate.prover.queue.artifact_sweep import SweepReport, sweep_removed_artifacts
 from zkgate.prover.queue.catalog import (
     ModelCatalog,
@@ -48,26 +51,6 @@ from zkgate.prover.queue.version_removal import Removal, remove_versions
 class Registration:
     model: ModelRecord
     job: Job
-
-
-@dataclass(frozen=True)
-class ServedRow:
-    """One row of a request, receipted (and proven) as a prediction of its own."""
-
-    inputs: list[NamedTensor]
-    outputs: list[NamedTensor]
-    receipt: Receipt
-
-
-@dataclass(frozen=True)
-class InferenceResult:
-    model: ModelRecord
-    # The whole request's outputs, as onnxruntime computed them for every row at once.
-    outputs: list[NamedTensor]
-    # One row unless the model has a dynamic batch axis (see zkgate.core.batch_rows).
-    rows: list[ServedRow]
-    # The request asked for a proof, or the model's policy is `always`: see `enqueue_proofs`.
-    proof_wanted: bool
 
 
 @dataclass(frozen=True)
@@ -149,7 +132,7 @@ class GatewayService:
         zkgate.core.fidelity_target). Registering a name again with anything different makes a
         new version; the same registration again raises ModelExists, even after it failed
         unless `retry_failed`."""
-        self._check_registrant(name, tenant, admin_only=admin_only)
+        check_registrant(name, tenant, admin_only=admin_only)
         circuit = checked_circuit_request(
             name,
             onnx=onnx,
@@ -209,17 +192,6 @@ class GatewayService:
         self._catalog.attach_job(name, job.id, version=record.version)
         return Registration(model=self._catalog.get(name, str(record.version)), job=job)
 
-    def _check_registrant(self, name: str, tenant: Tenant, *, admin_only: bool) -> None:
-        if admin_only and not tenant.admin:
-            raise PermissionDenied(
-                f"tenant {tenant.name!r} may not register models: that takes an admin key"
-            )
-        if admin_only and name.startswith(PREDICATE_PREFIX):
-            raise InvalidRequest(
-                f"model names starting with {PREDICATE_PREFIX!r} are kept for retrieval "
-                "predicates; choose another name"
-            )
-
     def _learning_fields(self, proof_of_learning: bytes) -> dict[str, object]:
         """The registration job's proof-of-learning fields; none without an archive."""
         if not proof_of_learning:
@@ -276,7 +248,7 @@ class GatewayService:
     def remove_model(self, name: str, version: str, tenant: Tenant = ANONYMOUS) -> ModelRemoval:
         """Removes one version (number or commitment) or, with version empty, the whole model,
         then sweeps the artifacts nothing uses any more (see queue/artifact_sweep.py)."""
-        self._check_registrant(name, tenant, admin_only=True)
+        check_registrant(name, tenant, admin_only=True)
         try:
             removal = remove_versions(self._catalog.database, name, version)
         except ModelNotFound as exc:
@@ -289,7 +261,7 @@ class GatewayService:
         self, name: str, version: str, tenant: Tenant = ANONYMOUS
     ) -> ModelRecord:
         """Pins the version served to requests that name none."""
-        self._check_registrant(name, tenant, admin_only=True)
+        check_registrant(name, tenant, admin_only=True)
         try:
             return self._catalog.set_default(name, version)
         except ModelNotFound as exc:
@@ -348,43 +320,29 @@ class GatewayService:
         assert record.commitment is not None
         if prove and record.policy == ProofPolicy.NEVER:
             raise ProofsDisabled(f"model {name!r} has proof policy 'never'")
-        inputs = self._ordered_inputs(model, tensors)
+        inputs = model.ordered_inputs(tensors)
         count = model.check_inputs(inputs)
         outputs = model.run(inputs)
         request_id = request_id or uuid.uuid4().hex
-        issued_at_ms = int(time.time() * 1000)
-        rows = [
-            ServedRow(
-                inputs=row_inputs,
-                outputs=row_outputs,
-                receipt=self._signer.sign(
-                    ReceiptBody(
-                        model=name,
-                        commitment=record.commitment,
-                        input_digest=tensors_digest(row_inputs),
-                        output_digest=tensors_digest(row_outputs),
-                        request_id=row_request_id(request_id, row, count),
-                        issued_at_ms=issued_at_ms,
-                    )
-                ),
-            )
-            for row, (row_inputs, row_outputs) in enumerate(
-                zip(split_rows(inputs, count), split_rows(outputs, count), strict=True)
-            )
-        ]
-        return InferenceResult(
-            model=record,
-            outputs=outputs,
-            rows=rows,
-            proof_wanted=prove or record.policy == ProofPolicy.ALWAYS,
+        rows = receipted_rows(
+            self._signer, record, inputs, outputs, rows=count, request_id=request_id
         )
+        wanted = prove or record.policy == ProofPolicy.ALWAYS
+        return InferenceResult(model=record, outputs=outputs, rows=rows, proof_wanted=wanted)
 
     def enqueue_proofs(self, result: InferenceResult, tenant: Tenant = ANONYMOUS) -> list[Job]:
         """The durable proof job of each row of an inference; a separate step because it writes
         to disk (milliseconds), which an async caller keeps off its event loop, while inference
         itself takes microseconds. Rows of a model with a batch circuit share its proofs."""
         return [
-            self._enqueue_proof(result.model, row.inputs, row.receipt.body.input_digest, tenant)
+            enqueue_proof(
+                self._queue,
+                self._store,
+                result.model,
+                row.inputs,
+                row.receipt.body.input_digest,
+                tenant,
+            )
             for row in result.rows
         ]
 
@@ -401,14 +359,14 @@ class GatewayService:
         record, model = self.loaded_model(receipt.body.model, receipt.body.commitment)
         if record.policy == ProofPolicy.NEVER:
             raise ProofsDisabled(f"model {record.name!r} has proof policy 'never'")
-        inputs = self._checked_inputs(model, tensors)
+        inputs = model.one_row_inputs(tensors)
         input_digest = tensors_digest(inputs)
         if input_digest != receipt.body.input_digest:
             raise InvalidRequest(
                 "the inputs sent do not match the receipt's input digest; send the exact tensors "
                 "of the original request"
             )
-        return self._enqueue_proof(record, inputs, input_digest, tenant)
+        return enqueue_proof(self._queue, self._store, record, inputs, input_digest, tenant)
 
     def prove_inputs(
         self, name: str, tensors: Sequence[NamedTensor], tenant: Tenant = ANONYMOUS
@@ -418,63 +376,10 @@ class GatewayService:
         record, model = self.loaded_model(name)
         if record.policy == ProofPolicy.NEVER:
             raise ProofsDisabled(f"model {name!r} has proof policy 'never'")
-        inputs = self._checked_inputs(model, tensors)
-        return self._enqueue_proof(record, inputs, tensors_digest(inputs), tenant)
-
-    def _ordered_inputs(
-        self, model: LoadedModel, tensors: Sequence[NamedTensor]
-    ) -> list[NamedTensor]:
-        by_name = {t.name: t for t in tensors}
-        if len(by_name) != len(tensors):
-            raise InvalidRequest("an input tensor name appears twice")
-        return ordered(by_name, model.input_names)
-
-    def _checked_inputs(
-        self, model: LoadedModel, tensors: Sequence[NamedTensor]
-    ) -> list[NamedTensor]:
-        """Inputs for a proof that no inference checks first (inference checks its own)."""
-        inputs = self._ordered_inputs(model, tensors)
-        if model.check_inputs(inputs) != 1:
-            raise InvalidRequest("a proof covers one row: send the row's own tensors")
-        return inputs
-
-    def _enqueue_proof(
-        self,
-        record: ModelRecord,
-        inputs: Sequence[NamedTensor],
-        input_digest: str,
-        tenant: Tenant,
-    ) -> Job:
-        witness_digest = self._store.put_bytes(witness_input_json(inputs))
-        payload: dict[str, object] = {
-            "commitment": record.commitment,
-            "input_digest": input_digest,
-            "witness_input_digest": witness_digest,
-        }
-        batch_key = None
-        assert record.card_json is not None
-        card = ModelCard.from_json(record.card_json)
-        # The measured peak of a proof of the circuit the job uses: only a prover that can hold
-        # it claims the job, and none live that can raises NoProverCanHold here.
-        memory_bytes = card.prove_peak_rss_bytes
-        if card.batch is not None:
-            # Requests of every tenant share batches: the proof shows each entry only hashed.
-            payload["batch_size"] = card.batch.size
-            batch_key = f"{record.name}:{record.commitment}"
-            memory_bytes = card.batch.prove_peak_rss_bytes
-        # Idempotent: the same model and input always map to one job and one proof, per
-        # tenant: two tenants never share a job, so neither learns what the other asked.
-        job, _ = self._queue.enqueue(
-            JobKind.PROVE,
-            record.name,
-            payload,
-            idempotency_key=f"prove:{record.commitment}:{input_digest}",
-            tenant=tenant.name,
-            tenant_quota=tenant.max_queued_jobs,
-            batch_key=batch_key,
-            memory_bytes=memory_bytes,
+        inputs = model.one_row_inputs(tensors)
+        return enqueue_proof(
+            self._queue, self._store, record, inputs, tensors_digest(inputs), tenant
         )
-        return job
 
     # -- jobs -------------------------------------------------------------------------------
 
