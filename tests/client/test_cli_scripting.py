@@ -123,6 +123,16 @@ def test_bash_sources_the_completion_script() -> None:
     assert done.stdout.strip().endswith(" zkgate")
 
 
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="no zsh")
+def test_zsh_parses_the_completion_script(tmp_path: Path) -> None:
+    zkgate = Path(sys.executable).with_name("zkgate")
+    script = tmp_path / "_zkgate"
+    script.write_text(subprocess.run([zkgate, "completion", "zsh"], capture_output=True,
+                                     text=True, check=True, timeout=60).stdout)  # fmt: skip
+    done = subprocess.run(["zsh", "-n", str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 def test_srs_identity_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import ezkl
 
