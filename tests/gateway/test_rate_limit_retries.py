@@ -4,6 +4,7 @@ a client with retries on waits out "retry in N ms" through gRPC's own retry poli
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from collections.abc import Iterator
@@ -141,3 +142,33 @@ def test_retries_wait_for_the_gateways_retry_hint(limited_gateway: LimitedGatewa
         elapsed = time.monotonic() - started
     # Three requests at two a second, one at a time: the last two waited about 0.5 s each.
     assert elapsed >= 2 / PACED_RATE * 0.8
+
+
+def test_the_rest_half_says_when_to_retry(
+    limited_gateway: LimitedGateway, digits_inputs: np.ndarray
+) -> None:
+    """A tenant over its rate gets 429 and a Retry-After header from the REST half."""
+    body = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": [1, 64],
+                    "data": digits_inputs[3].astype(float).ravel().tolist(),
+                }
+            ]
+        }
+    ).encode()
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", limited_gateway.gateway.rest_port, timeout=30
+    )
+    headers = {"Authorization": f"Bearer {SINGLE_KEY}"}
+    for _ in range(2):  # the tenant's one token may be left, or spent by an earlier test
+        connection.request("POST", "/v2/models/digits/infer", body=body, headers=headers)
+        response = connection.getresponse()
+        payload = json.loads(response.read())
+    connection.close()
+    assert response.status == 429, payload
+    assert "retry in" in payload["error"]
+    assert int(response.getheader("Retry-After", "0")) >= 1

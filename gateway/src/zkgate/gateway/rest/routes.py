@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 
@@ -66,7 +67,12 @@ async def json_errors(request: web.Request, handler: _Handler) -> web.StreamResp
         if code == grpc.StatusCode.INTERNAL:
             log.exception("unexpected error in REST handler")
             return _error(500, f"internal error ({type(exc).__name__}); see gateway logs")
-        return _error(_HTTP_STATUS.get(code, 400), status_message(exc))
+        response = _error(_HTTP_STATUS.get(code, 400), status_message(exc))
+        retry_after_ms = getattr(exc, "retry_after_ms", None)
+        if retry_after_ms is not None:
+            # HTTP's own form of the gRPC half's pushback trailer, in whole seconds.
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_ms / 1000)))
+        return response
 
 
 def admit(access: AccessControl) -> Middleware:
