@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway
+from tests.fixtures.gateway_fixtures import DIGITS, RegisteredModel, RunningGateway, fresh_inputs
 from zkgate.client import Client, Prediction, Reason
 from zkgate.client.cli.main import main
 from zkgate.client.protocols.contest.evidence import (
@@ -40,12 +40,6 @@ GENEROUS_DEADLINE = 300.0
 
 def predictions(client: Client, model: str, samples: np.ndarray) -> list[Prediction]:
     return [client.infer(model, {"input": sample}) for sample in samples]
-
-
-def fresh_inputs(count: int, seed: int) -> np.ndarray:
-    """Inputs no other test sent, so their proofs do not exist yet."""
-    rng = np.random.default_rng(seed)
-    return rng.random((count, 1, 64), dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-from tests.fixtures.gateway_fixtures import RegisteredModel, RunningGateway
+from tests.fixtures.gateway_fixtures import RegisteredModel, RunningGateway, fresh_inputs
 from zkgate.wire import zkgate_pb2 as pb
 
 
 def test_kill_gateway_and_prover_mid_job_then_restart(
-    gateway: RunningGateway, digits: RegisteredModel, digits_inputs: np.ndarray
+    gateway: RunningGateway, digits: RegisteredModel
 ) -> None:
+    # Inputs of its own: a proof another test already made would never be seen running.
+    first, second = fresh_inputs(2, seed=901)
     with gateway.client() as client:
         key_before = client.gateway_key()
-        running = client.infer(digits.name, {"input": digits_inputs[3]}, prove=True)
-        queued = client.infer(digits.name, {"input": digits_inputs[4]}, prove=True)
+        running = client.infer(digits.name, {"input": first}, prove=True)
+        queued = client.infer(digits.name, {"input": second}, prove=True)
         assert running.job_id and queued.job_id
         deadline = time.monotonic() + 300
         while client.job(running.job_id).state != pb.JOB_STATE_RUNNING:
