@@ -19,9 +19,13 @@ from zkgate.core.fidelity_target import (
     parse_tuning_effort,
 )
 from zkgate.prover.artifacts.store import ArtifactStore
+from zkgate.prover.circuits.circuit_files import CircuitFiles
+from zkgate.prover.circuits.keying import MeasuredKeys
+from zkgate.prover.circuits.proof_measurement import ProofMeasurement
 from zkgate.prover.circuits.registration import register_model
 from zkgate.prover.circuits.registration_checks import RegistrationError
 from zkgate.prover.circuits.srs_source import SrsSource
+from zkgate.prover.circuits.tuning import better
 
 
 def _register(node: ProverNode, tmp_path: Path, **options: object) -> ModelCard:
@@ -140,3 +144,34 @@ def test_targets_and_efforts_read_back_as_written() -> None:
     assert parse_tuning_effort("thorough") == TuningEffort.THOROUGH
     with pytest.raises(FidelityTargetError, match="use one of none, fast, thorough"):
         parse_tuning_effort("exhaustive")
+
+
+def _keys(seconds: float, peak_mib: int) -> MeasuredKeys:
+    """A measured layout as the tuner compares them: only the proof's cost is read."""
+    return MeasuredKeys(
+        files=CircuitFiles(Path("unused")),
+        logrows=11,
+        srs=None,  # type: ignore[arg-type]
+        cost=ProofMeasurement(seconds=seconds, peak_rss_bytes=peak_mib * 2**20),
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "winner"),
+    [
+        # Clearly faster wins, whatever its memory.
+        ((1.0, 900), (2.0, 100), "a"),
+        # Within the noise of one measurement, the smaller peak wins (LeNet-5's case).
+        ((100.4, 5_200), (110.7, 7_300), "a"),
+        ((110.7, 5_200), (100.4, 7_300), "a"),
+        # A near tie on memory too: the faster.
+        ((1.05, 100), (1.0, 100), "b"),
+    ],
+)
+def test_near_ties_are_broken_by_peak_memory(
+    a: tuple[float, int], b: tuple[float, int], winner: str
+) -> None:
+    first, second = _keys(*a), _keys(*b)
+    chosen = better(first, second)
+    assert chosen is (first if winner == "a" else second)
+    assert better(second, first) is chosen
