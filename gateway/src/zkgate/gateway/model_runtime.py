@@ -83,6 +83,8 @@ class LoadedModel:
         self._session = ort.InferenceSession(
             onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
         )
+        # Parsed once per model: every proof job of its requests reads its costs.
+        self.card = card
         self.inputs = card.inputs
         self.outputs = card.outputs
         self.dynamic_batch = card.dynamic_batch

@@ -16,6 +16,7 @@ from zkgate.core.canonical import canonical_json
 from zkgate.core.tensors import NamedTensor
 from zkgate.gateway import __version__
 from zkgate.gateway.access_control import current_tenant
+from zkgate.gateway.errors import InvalidRequest
 from zkgate.gateway.served_rows import InferenceResult
 from zkgate.gateway.service import GatewayService
 from zkgate.prover.queue.catalog import ModelState
@@ -35,6 +36,16 @@ REQUEST_ID = "zkgate.request_id"
 # A request of several rows (a model with a dynamic batch axis): a JSON array per row, in order.
 RECEIPTS = "zkgate.receipts"
 PROOF_JOBS = "zkgate.proof_jobs"
+
+
+def flag(name: str, value: object) -> bool:
+    """A flag parameter's value: a bool, or the strings true/false for clients that only send
+    strings; the same rule on both halves of the protocol."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, bool):
+        return value
+    raise InvalidRequest(f"parameter {name!r} must be a bool (or the string 'true'/'false')")
 
 
 @dataclass(frozen=True)

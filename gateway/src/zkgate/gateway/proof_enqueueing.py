@@ -17,12 +17,14 @@ def enqueue_proof(
     queue: JobQueue,
     store: ArtifactStore,
     record: ModelRecord,
+    card: ModelCard,
     inputs: Sequence[NamedTensor],
     input_digest: str,
     tenant: Tenant,
 ) -> Job:
     """Idempotent: the same model and input always map to one job and one proof, per tenant;
-    two tenants never share a job, so neither learns what the other asked."""
+    two tenants never share a job, so neither learns what the other asked. card is record's,
+    parsed (LoadedModel.card)."""
     witness_digest = store.put_bytes(witness_input_json(inputs))
     payload: dict[str, object] = {
         "commitment": record.commitment,
@@ -30,8 +32,6 @@ def enqueue_proof(
         "witness_input_digest": witness_digest,
     }
     batch_key = None
-    assert record.card_json is not None
-    card = ModelCard.from_json(record.card_json)
     # The measured peak of a proof of the circuit the job uses: only a prover that can hold it
     # claims the job, and none live that can raises NoProverCanHold here.
     memory_bytes = card.prove_peak_rss_bytes

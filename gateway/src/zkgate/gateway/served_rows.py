@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zkgate.core.batch_rows import row_request_id, split_rows
+from zkgate.core.card import ModelCard
 from zkgate.core.receipts import Receipt, ReceiptBody
 from zkgate.core.tensors import NamedTensor, tensors_digest
 from zkgate.gateway.receipt_signer import ReceiptSigner
@@ -29,6 +30,7 @@ class ServedRow:
 @dataclass(frozen=True)
 class InferenceResult:
     model: ModelRecord
+    card: ModelCard
     # The whole request's outputs, as onnxruntime computed them for every row at once.
     outputs: list[NamedTensor]
     # One row unless the model has a dynamic batch axis.

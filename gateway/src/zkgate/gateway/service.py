@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from zkgate.core.bundle import VerifierBundle
@@ -90,6 +91,7 @@ class GatewayService:
         self._store = store
         self._signer = signer
         self._runtime = ModelRuntime(store, max_batch_rows)
+        self._enqueue = partial(enqueue_proof, queue, store)
         self._ready_models = ReadyModels(catalog.get)
         self._max_logrows = max_logrows
         self._default_policy = default_policy
@@ -328,20 +330,17 @@ class GatewayService:
             self._signer, record, inputs, outputs, rows=count, request_id=request_id
         )
         wanted = prove or record.policy == ProofPolicy.ALWAYS
-        return InferenceResult(model=record, outputs=outputs, rows=rows, proof_wanted=wanted)
+        return InferenceResult(
+            model=record, card=model.card, outputs=outputs, rows=rows, proof_wanted=wanted
+        )
 
     def enqueue_proofs(self, result: InferenceResult, tenant: Tenant = ANONYMOUS) -> list[Job]:
         """The durable proof job of each row of an inference; a separate step because it writes
         to disk (milliseconds), which an async caller keeps off its event loop, while inference
         itself takes microseconds. Rows of a model with a batch circuit share its proofs."""
         return [
-            enqueue_proof(
-                self._queue,
-                self._store,
-                result.model,
-                row.inputs,
-                row.receipt.body.input_digest,
-                tenant,
+            self._enqueue(
+                result.model, result.card, row.inputs, row.receipt.body.input_digest, tenant
             )
             for row in result.rows
         ]
@@ -366,7 +365,7 @@ class GatewayService:
                 "the inputs sent do not match the receipt's input digest; send the exact tensors "
                 "of the original request"
             )
-        return enqueue_proof(self._queue, self._store, record, inputs, input_digest, tenant)
+        return self._enqueue(record, model.card, inputs, input_digest, tenant)
 
     def prove_inputs(
         self, name: str, tensors: Sequence[NamedTensor], tenant: Tenant = ANONYMOUS
@@ -377,9 +376,7 @@ class GatewayService:
         if record.policy == ProofPolicy.NEVER:
             raise ProofsDisabled(f"model {name!r} has proof policy 'never'")
         inputs = model.one_row_inputs(tensors)
-        return enqueue_proof(
-            self._queue, self._store, record, inputs, tensors_digest(inputs), tenant
-        )
+        return self._enqueue(record, model.card, inputs, tensors_digest(inputs), tenant)
 
     # -- jobs -------------------------------------------------------------------------------
 

@@ -6,14 +6,26 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zkgate.client.cli.arguments import positive_seconds
+from zkgate.client.cli.output import add_json_option
+from zkgate.core.command_loading import lazy_handler
 
 if TYPE_CHECKING:
     from zkgate.client.client import Client
 
 DEFAULT_TARGET = "127.0.0.1:8001"
+
+
+def gateway_subcommand(
+    group: Any, name: str, handler: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """A subcommand (of `models`, `jobs`, ...) that talks to a gateway and can answer in JSON;
+    handler is "module:function", imported only when the subcommand runs."""
+    parser = add_json_option(with_target(group.add_parser(name, **kwargs)))
+    parser.set_defaults(func=lazy_handler(handler))
+    return parser
 
 
 def with_target(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

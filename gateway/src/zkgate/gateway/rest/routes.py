@@ -93,15 +93,10 @@ def admit(access: AccessControl) -> Middleware:
 
 
 def _flag(parameters: Fields | None, name: str) -> bool:
-    """A flag given as a JSON bool, or as the strings true/false, as the gRPC half reads it."""
+    """A flag among a request's (or a requested output's) JSON parameters; absent is false."""
     if parameters is None or name not in parameters:
         return False
-    value = parameters.any(name)
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if isinstance(value, bool):
-        return value
-    raise InvalidRequest(f"parameter {name!r} must be a bool (or the string 'true'/'false')")
+    return oip_answers.flag(name, parameters.any(name))
 
 
 def _split_body(request: web.Request, body: bytes) -> tuple[bytes, BinaryBody]:

@@ -6,21 +6,12 @@ import argparse
 from typing import Any
 
 from zkgate.client.cli.arguments import non_negative_int
-from zkgate.client.cli.gateway_options import with_target
-from zkgate.client.cli.output import add_json_option
-from zkgate.core.command_loading import lazy_handler
+from zkgate.client.cli.gateway_options import gateway_subcommand
 
 _HANDLERS = "zkgate.client.cli.jobs"
 # As the gateway names them (zkgate.v1.JobState and JobKind, lower case, without prefix).
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 JOB_KINDS = ("register", "prove")
-
-
-def _command(jobs: Any, name: str, handler: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A `jobs` subcommand that talks to a gateway and can answer in JSON."""
-    parser = add_json_option(with_target(jobs.add_parser(name, **kwargs)))
-    parser.set_defaults(func=lazy_handler(f"{_HANDLERS}:{handler}"))
-    return parser
 
 
 def add_quiet_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -39,7 +30,9 @@ def add_jobs_commands(subparsers: Any) -> None:
     jobs = subparsers.add_parser(
         "jobs", help="list, follow and cancel your registration and proof jobs"
     ).add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
-    listing = _command(jobs, "list", "cmd_jobs_list", help="list your jobs, newest first")
+    listing = gateway_subcommand(
+        jobs, "list", f"{_HANDLERS}:cmd_jobs_list", help="list your jobs, newest first"
+    )
     listing.add_argument(
         "--state",
         action="append",
@@ -59,15 +52,19 @@ def add_jobs_commands(subparsers: Any) -> None:
         default="",
         help="the token a previous page printed, for the page after it (default: the first)",
     )
-    show = _command(jobs, "show", "cmd_jobs_show", help="print a job's state and progress")
+    show = gateway_subcommand(
+        jobs, "show", f"{_HANDLERS}:cmd_jobs_show", help="print a job's state and progress"
+    )
     show.add_argument("job_id", help="the job's id (as `models add`, `infer` or `jobs list` show)")
-    watch = _command(jobs, "watch", "cmd_jobs_watch", help="follow a job's progress until it ends")
+    watch = gateway_subcommand(
+        jobs, "watch", f"{_HANDLERS}:cmd_jobs_watch", help="follow a job's progress until it ends"
+    )
     watch.add_argument("job_id", help="the job's id")
     add_quiet_option(watch)
-    cancel = _command(
+    cancel = gateway_subcommand(
         jobs,
         "cancel",
-        "cmd_jobs_cancel",
+        f"{_HANDLERS}:cmd_jobs_cancel",
         help="cancel a job: a queued one at once, a running one by stopping its prover",
     )
     cancel.add_argument("job_id", help="the job's id")

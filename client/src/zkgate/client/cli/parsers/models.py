@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from zkgate.client.cli.arguments import calibration_file, non_negative_int, output_directory
-from zkgate.client.cli.gateway_options import with_target
-from zkgate.client.cli.output import add_json_option
+from zkgate.client.cli.gateway_options import gateway_subcommand
 from zkgate.client.cli.parsers.jobs import add_quiet_option
-from zkgate.core.command_loading import lazy_handler
 from zkgate.core.fidelity_target import (
     DEFAULT_EFFORT,
     DEFAULT_TARGET,
@@ -22,24 +20,27 @@ from zkgate.core.fidelity_target import (
 _HANDLERS = "zkgate.client.cli.models"
 
 
-def _command(models: Any, name: str, handler: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A `models` subcommand that talks to a gateway and can answer in JSON."""
-    parser = add_json_option(with_target(models.add_parser(name, **kwargs)))
-    parser.set_defaults(func=lazy_handler(f"{_HANDLERS}:{handler}"))
-    return parser
-
-
 def add_models_commands(subparsers: Any) -> None:
     models = subparsers.add_parser("models", help="register and inspect models").add_subparsers(
         dest="models_command", required=True
     )
     _add_register_command(models)
-    _command(models, "list", "cmd_models_list", help="list models, their versions and defaults")
-    show = _command(models, "show", "cmd_models_show", help="print a model's card")
+    gateway_subcommand(
+        models,
+        "list",
+        f"{_HANDLERS}:cmd_models_list",
+        help="list models, their versions and defaults",
+    )
+    show = gateway_subcommand(
+        models, "show", f"{_HANDLERS}:cmd_models_show", help="print a model's card"
+    )
     show.add_argument("name", help="the model's name")
     _add_version_option(show)
-    fetch = _command(
-        models, "fetch", "cmd_models_fetch", help="save a verifier bundle for offline use"
+    fetch = gateway_subcommand(
+        models,
+        "fetch",
+        f"{_HANDLERS}:cmd_models_fetch",
+        help="save a verifier bundle for offline use",
     )
     fetch.add_argument("name", help="the model's name")
     _add_version_option(fetch)
@@ -55,26 +56,26 @@ def add_models_commands(subparsers: Any) -> None:
         action="store_true",
         help="the batch circuit's bundle (for batched proofs and accuracy certificates)",
     )
-    remove = _command(
+    remove = gateway_subcommand(
         models,
         "remove",
-        "cmd_models_remove",
+        f"{_HANDLERS}:cmd_models_remove",
         help="remove a model or one version, and delete what nothing else uses",
     )
     remove.add_argument("name", help="the model's name")
     _add_version_option(remove, "the version to remove (default: every version)")
-    default = _command(
+    default = gateway_subcommand(
         models,
         "default",
-        "cmd_models_default",
+        f"{_HANDLERS}:cmd_models_default",
         help="choose the version served when a request names none",
     )
     default.add_argument("name", help="the model's name")
     default.add_argument("version", help="a version number (as `models list` shows) or commitment")
-    _command(
+    gateway_subcommand(
         models,
         "sync",
-        "cmd_models_sync",
+        f"{_HANDLERS}:cmd_models_sync",
         help="register what is new or changed in the gateway's model repository",
     )
 
@@ -87,8 +88,11 @@ def _add_version_option(
 
 
 def _add_register_command(models: Any) -> None:
-    add = _command(
-        models, "add", "cmd_models_add", help="register an ONNX model (runs on a prover)"
+    add = gateway_subcommand(
+        models,
+        "add",
+        f"{_HANDLERS}:cmd_models_add",
+        help="register an ONNX model (runs on a prover)",
     )
     add.add_argument("name", help="the name to register the model under")
     add.add_argument("onnx", type=Path, help="the ONNX model file")
