@@ -147,7 +147,8 @@ def test_retries_wait_for_the_gateways_retry_hint(limited_gateway: LimitedGatewa
 def test_the_rest_half_says_when_to_retry(
     limited_gateway: LimitedGateway, digits_inputs: np.ndarray
 ) -> None:
-    """A tenant over its rate gets 429 and a Retry-After header from the REST half."""
+    """A tenant over its rate gets 429 and a Retry-After header from the REST half, whose reads
+    draw on the read budget as the gRPC half's do."""
     body = json.dumps(
         {
             "inputs": [
@@ -168,7 +169,12 @@ def test_the_rest_half_says_when_to_retry(
         connection.request("POST", "/v2/models/digits/infer", body=body, headers=headers)
         response = connection.getresponse()
         payload = json.loads(response.read())
-    connection.close()
     assert response.status == 429, payload
     assert "retry in" in payload["error"]
     assert int(response.getheader("Retry-After", "0")) >= 1
+    # Metadata is a read, as over gRPC: it draws on the read budget, not the spent rate.
+    connection.request("GET", "/v2/models/digits", headers=headers)
+    response = connection.getresponse()
+    assert response.status == 200, response.read()
+    response.read()
+    connection.close()

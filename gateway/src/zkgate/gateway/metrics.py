@@ -31,6 +31,7 @@ from prometheus_client import Counter, Histogram, ProcessCollector
 from prometheus_client.registry import Collector
 
 from zkgate.gateway.errors import NotFound
+from zkgate.gateway.rest.routes import oip_method
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers.call_interceptor import CallInterceptor, Context
 from zkgate.prover.metrics_endpoint import JobCountsCollector, MetricsServer, metrics_registry
@@ -134,8 +135,8 @@ class RequestMetricsInterceptor(CallInterceptor):
             REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
 
 
-# The service label of calls to the OIP's REST half; their method label is the route's handler
-# (infer, model_ready, ...) and their code the HTTP status, as the caller saw it.
+# The service label of calls to the OIP's REST half; their method label is the OIP method the
+# route answers (ModelInfer, ModelReady, ...) and their code the HTTP status the caller saw.
 REST_SERVICE = "rest"
 _NO_ROUTE = "none"
 
@@ -151,8 +152,7 @@ def rest_metrics(models: ModelLabels) -> Middleware:
             return await handler(request)
         started = time.perf_counter()
         response = await handler(request)
-        route = request.match_info.route
-        method = getattr(route.handler, "__name__", _NO_ROUTE) if route.resource else _NO_ROUTE
+        method = oip_method(request) or _NO_ROUTE
         labels = (
             REST_SERVICE,
             method,

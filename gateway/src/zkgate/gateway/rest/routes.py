@@ -82,7 +82,7 @@ def admit(access: AccessControl) -> Middleware:
     async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
         if request.path.startswith("/v2/health/"):
             return await handler(request)
-        tenant = access.admit(list(request.headers.items()))
+        tenant = access.admit(list(request.headers.items()), oip_method(request))
         token = current_tenant.set(tenant)
         try:
             return await handler(request)
@@ -110,33 +110,41 @@ def _split_body(request: web.Request, body: bytes) -> tuple[bytes, BinaryBody]:
     return body[: int(header)], BinaryBody(body[int(header) :])
 
 
+def oip_method(request: web.Request) -> str:
+    """The OIP method a request's route answers (its handler is named after it, as on the gRPC
+    half), so access control's read budget and the metrics' labels treat both halves alike;
+    empty for a path no route matches."""
+    route = request.match_info.route
+    return str(getattr(route.handler, "__name__", "")) if route.resource else ""
+
+
 class RestRoutes:
     def __init__(self, service: GatewayService, serving: Callable[[], bool]) -> None:
         self._service = service
         self._serving = serving
 
-    async def live(self, request: web.Request) -> web.Response:
+    async def ServerLive(self, request: web.Request) -> web.Response:
         return web.json_response({"live": True})
 
-    async def ready(self, request: web.Request) -> web.Response:
+    async def ServerReady(self, request: web.Request) -> web.Response:
         """Not ready (503) while the gateway starts or drains, as its gRPC health says."""
         ready = self._serving()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 
-    async def server_metadata(self, request: web.Request) -> web.Response:
+    async def ServerMetadata(self, request: web.Request) -> web.Response:
         return web.json_response(oip_answers.server_metadata())
 
-    async def model_metadata(self, request: web.Request) -> web.Response:
+    async def ModelMetadata(self, request: web.Request) -> web.Response:
         name, version = request.match_info["name"], request.match_info.get("version", "")
         metadata = oip_answers.model_metadata(self._service, name, version)
         return web.json_response({**asdict(metadata), "platform": oip_answers.PLATFORM})
 
-    async def model_ready(self, request: web.Request) -> web.Response:
+    async def ModelReady(self, request: web.Request) -> web.Response:
         name, version = request.match_info["name"], request.match_info.get("version", "")
         ready = oip_answers.model_ready(self._service, name, version)
         return web.json_response({"name": name, "ready": ready})
 
-    async def infer(self, request: web.Request) -> web.Response:
+    async def ModelInfer(self, request: web.Request) -> web.Response:
         header, binary = _split_body(request, await request.read())
         fields = parse_object(header, what="inference request")
         parameters = fields.optional_object("parameters")
@@ -194,10 +202,10 @@ def rest_app(
         middlewares=[*observers, json_errors, admit(access)],
     )
     for model in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
-        app.router.add_get(model, routes.model_metadata)
-        app.router.add_get(model + "/ready", routes.model_ready)
-        app.router.add_post(model + "/infer", routes.infer)
-    app.router.add_get("/v2/health/live", routes.live)
-    app.router.add_get("/v2/health/ready", routes.ready)
-    app.router.add_get("/v2", routes.server_metadata)
+        app.router.add_get(model, routes.ModelMetadata)
+        app.router.add_get(model + "/ready", routes.ModelReady)
+        app.router.add_post(model + "/infer", routes.ModelInfer)
+    app.router.add_get("/v2/health/live", routes.ServerLive)
+    app.router.add_get("/v2/health/ready", routes.ServerReady)
+    app.router.add_get("/v2", routes.ServerMetadata)
     return app

@@ -134,25 +134,18 @@ def _submitted_model(
     served = load_onnx(graph)
     signature = read_signature(served)
     samples = calibration_samples(calibration, signature)
-    conversion = None
-    if converted is not None:
-        conversion = conversion_record(onnx_path, converted, served, list(samples.arrays))
-    files = CircuitFiles(scratch)
-    if not signature.dynamic_batch:
-        return SubmittedModel(
-            name, graph, graph, served, signature, samples, files, conversion=conversion
-        )
-    check_rows_independent(served, signature, list(samples.arrays))
-    circuit_onnx = fixed_row_graph(graph, scratch / "row-circuit.onnx")
+    conversion = (
+        None
+        if converted is None
+        else conversion_record(onnx_path, converted, served, list(samples.arrays))
+    )
+    circuit, session = graph, served
+    if signature.dynamic_batch:
+        check_rows_independent(served, signature, list(samples.arrays))
+        circuit = fixed_row_graph(graph, scratch / "row-circuit.onnx")
+        session = load_onnx(circuit)
     return SubmittedModel(
-        name,
-        circuit_onnx,
-        graph,
-        load_onnx(circuit_onnx),
-        signature,
-        samples,
-        files,
-        conversion=conversion,
+        name, circuit, graph, session, signature, samples, CircuitFiles(scratch), conversion
     )
 
 
