@@ -251,9 +251,14 @@ def test_rest_calls_are_counted_beside_rpcs(
     with urllib.request.urlopen(f"{rest}/v2/health/ready", timeout=30):
         pass
     text = scrape(metrics_cluster.gateway_metrics_port)
-    infer = {"service": "rest", "method": "ModelInfer", "model": traffic.model, "code": "200"}
+    infer = {"service": "rest", "method": "ModelInfer", "model": traffic.model, "code": "OK"}
     assert sample(text, "zkgate_requests_total", infer) == 1
-    unknown = {"service": "rest", "method": "ModelMetadata", "model": "unknown", "code": "404"}
+    unknown = {
+        "service": "rest",
+        "method": "ModelMetadata",
+        "model": "unknown",
+        "code": "NOT_FOUND",
+    }
     assert sample(text, "zkgate_requests_total", unknown) == 1
     assert PROBE_NAME not in text and "health" not in text
     assert _promtool_problems(text) == "exit 0:"

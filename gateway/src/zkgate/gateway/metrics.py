@@ -2,7 +2,8 @@
 its latency, and the /metrics endpoint, which also carries the job queue's counts and the
 metrics of the embedded provers.
 
-Calls to the REST half are counted in the same series (service "rest"), by a middleware.
+Calls to the REST half are counted in the same series (service "rest", the same method and
+code labels), by a middleware.
 RPCs are observed by a server interceptor placed before any other, so that calls refused before
 a servicer runs (authentication, rate limits) are counted with their codes too. Health checks
 and reflection are left out: probes would swamp the request counts.
@@ -31,7 +32,7 @@ from prometheus_client import Counter, Histogram, ProcessCollector
 from prometheus_client.registry import Collector
 
 from zkgate.gateway.errors import NotFound
-from zkgate.gateway.rest.routes import oip_method
+from zkgate.gateway.rest.routes import GRPC_CODE, oip_method
 from zkgate.gateway.service import GatewayService
 from zkgate.gateway.servicers.call_interceptor import CallInterceptor, Context
 from zkgate.prover.metrics_endpoint import JobCountsCollector, MetricsServer, metrics_registry
@@ -136,7 +137,8 @@ class RequestMetricsInterceptor(CallInterceptor):
 
 
 # The service label of calls to the OIP's REST half; their method label is the OIP method the
-# route answers (ModelInfer, ModelReady, ...) and their code the HTTP status the caller saw.
+# route answers (ModelInfer, ModelReady, ...) and their code the gRPC status of the same
+# outcome (the caller saw its HTTP form), so one query covers both halves.
 REST_SERVICE = "rest"
 _NO_ROUTE = "none"
 
@@ -157,7 +159,7 @@ def rest_metrics(models: ModelLabels) -> Middleware:
             REST_SERVICE,
             method,
             models.label(request.match_info.get("name", "")),
-            str(response.status),
+            request.get(GRPC_CODE, grpc.StatusCode.UNKNOWN).name,
         )
         REQUESTS.labels(*labels).inc()
         REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)

@@ -50,24 +50,40 @@ _HTTP_STATUS = {
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _error(status: int, message: str) -> web.Response:
+# Where json_errors leaves the gRPC status of the same outcome, for the metrics (metrics.py):
+# one code label for both halves, so an error ratio over code != OK reads them alike.
+GRPC_CODE = web.RequestKey("grpc_code", grpc.StatusCode)
+# Refusals aiohttp makes itself, before any handler runs.
+_ROUTING_CODES = {
+    404: grpc.StatusCode.NOT_FOUND,
+    405: grpc.StatusCode.UNIMPLEMENTED,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+def _error(request: web.Request, code: grpc.StatusCode, status: int, message: str) -> web.Response:
+    request[GRPC_CODE] = code
     return web.json_response({"error": message}, status=status)
 
 
 @web.middleware
 async def json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    request[GRPC_CODE] = grpc.StatusCode.OK
     try:
         return await handler(request)
     except web.HTTPException as exc:  # no route, wrong method, a body over the size limit
-        return _error(exc.status, exc.reason)
+        code = _ROUTING_CODES.get(exc.status, grpc.StatusCode.INVALID_ARGUMENT)
+        return _error(request, code, exc.status, exc.reason)
     except DocumentError as exc:
-        return _error(400, str(exc))
+        return _error(request, grpc.StatusCode.INVALID_ARGUMENT, 400, str(exc))
     except Exception as exc:
         code = status_for(exc)
         if code == grpc.StatusCode.INTERNAL:
             log.exception("unexpected error in REST handler")
-            return _error(500, f"internal error ({type(exc).__name__}); see gateway logs")
-        response = _error(_HTTP_STATUS.get(code, 400), status_message(exc))
+            return _error(
+                request, code, 500, f"internal error ({type(exc).__name__}); see gateway logs"
+            )
+        response = _error(request, code, _HTTP_STATUS.get(code, 400), status_message(exc))
         retry_after_ms = getattr(exc, "retry_after_ms", None)
         if retry_after_ms is not None:
             # HTTP's own form of the gRPC half's pushback trailer, in whole seconds.
